@@ -1,0 +1,216 @@
+// Package checks defines assay's check format, loads and validates check
+// files, and runs a check into a Result. It knows nothing of scheduling,
+// metrics, alerting or storage: those consume Results downstream.
+package checks
+
+import (
+	"crypto/tls"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Position is a place in a check file, used in every load-time error.
+type Position struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+// String renders file:line:column, the form editors jump to.
+func (p Position) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// File is the top level of a check file.
+type File struct {
+	Checks []*Check `yaml:"checks"`
+}
+
+// Check is one declarative check: ordered steps run as one attempt,
+// retried as configured. The loader fills the unexported compiled state.
+type Check struct {
+	Name        string            `yaml:"name"`
+	Description string            `yaml:"description"`
+	Schedule    string            `yaml:"schedule"`
+	Timeout     Duration          `yaml:"timeout"`
+	Retries     Retries           `yaml:"retries"`
+	Labels      map[string]string `yaml:"labels"`
+	Tags        []string          `yaml:"tags"`
+	Vars        map[string]string `yaml:"vars"`
+	Steps       []*Step           `yaml:"steps"`
+
+	// Pos is where the check starts in its file.
+	Pos Position `yaml:"-"`
+
+	// secrets are values that must never appear in output: values of
+	// secret-looking environment variables and auth credentials.
+	secrets []string
+	// tmplVars holds vars as template data (vars are plain strings).
+	tmplVars map[string]any
+}
+
+// Step is one request and what its response must satisfy.
+type Step struct {
+	Name    string              `yaml:"name"`
+	Request Request             `yaml:"request"`
+	Expect  Expect              `yaml:"expect"`
+	Capture map[string]*Capture `yaml:"capture"`
+
+	Pos        Position `yaml:"-"`
+	assertions []assertion
+	captures   []namedCapture
+}
+
+// Request describes the HTTP request of a step. String fields may hold
+// templates ({{ .vars.base }}, {{ .etag }}) rendered when the step runs.
+type Request struct {
+	Method          string               `yaml:"method"`
+	URL             Template             `yaml:"url"`
+	Query           map[string]Template  `yaml:"query"`
+	Headers         map[string]Template  `yaml:"headers"`
+	Body            *Template            `yaml:"body"`
+	JSON            *Value               `yaml:"json"`
+	Form            map[string]Template  `yaml:"form"`
+	Auth            *Auth                `yaml:"auth"`
+	Timeout         Duration             `yaml:"timeout"`
+	FollowRedirects *bool                `yaml:"follow_redirects"`
+	MaxRedirects    *int                 `yaml:"max_redirects"`
+	TLS             *TLSOptions          `yaml:"tls"`
+	Proxy           string               `yaml:"proxy"`
+	MaxBody         ByteSize             `yaml:"max_body"`
+}
+
+// Auth is HTTP authentication for a request: basic or bearer, not both.
+type Auth struct {
+	Basic  *BasicAuth `yaml:"basic"`
+	Bearer *Template  `yaml:"bearer"`
+}
+
+// BasicAuth is RFC 7617 credentials.
+type BasicAuth struct {
+	Username Template `yaml:"username"`
+	Password Template `yaml:"password"`
+}
+
+// TLSOptions configure the client side of TLS for a request.
+type TLSOptions struct {
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+
+	config *tls.Config
+}
+
+// Expect lists what a response must satisfy. Every field is optional.
+type Expect struct {
+	Status       *StatusExpect         `yaml:"status"`
+	Headers      map[string]*Predicate `yaml:"headers"`
+	Body         *BodyExpect           `yaml:"body"`
+	JSON         map[string]*Predicate `yaml:"json"`
+	JSONSchema   *SchemaRef            `yaml:"json_schema"`
+	ResponseTime Duration              `yaml:"response_time"`
+	TLS          *TLSExpect            `yaml:"tls"`
+}
+
+// BodyExpect asserts on the response body as text.
+type BodyExpect struct {
+	Equals      *Template  `yaml:"equals"`
+	Contains    *Template  `yaml:"contains"`
+	NotContains *Template  `yaml:"not_contains"`
+	Matches     *Template  `yaml:"matches"`
+	Empty       *bool      `yaml:"empty"`
+	Size        *Predicate `yaml:"size"`
+}
+
+// TLSExpect asserts on the server certificate.
+type TLSExpect struct {
+	DaysRemaining *Predicate `yaml:"days_remaining"`
+}
+
+// Predicate is the right-hand side of an assertion. A bare scalar or list
+// in YAML is shorthand for equals. Several keys may be combined; all must hold.
+type Predicate struct {
+	Equals      *Value     `yaml:"equals"`
+	NotEquals   *Value     `yaml:"not_equals"`
+	Exists      *bool      `yaml:"exists"`
+	Absent      *bool      `yaml:"absent"`
+	Type        string     `yaml:"type"`
+	Length      *Predicate `yaml:"length"`
+	Gt          *Value     `yaml:"gt"`
+	Gte         *Value     `yaml:"gte"`
+	Lt          *Value     `yaml:"lt"`
+	Lte         *Value     `yaml:"lte"`
+	Contains    *Value     `yaml:"contains"`
+	NotContains *Value     `yaml:"not_contains"`
+	Matches     *Template  `yaml:"matches"`
+	In          []*Value   `yaml:"in"`
+	Empty       *bool      `yaml:"empty"`
+
+	Pos Position `yaml:"-"`
+}
+
+// Capture takes a value from a response for later steps. Exactly one
+// source is set.
+type Capture struct {
+	Header string   `yaml:"header"`
+	JSON   JSONPath `yaml:"json"`
+	Regex  string `yaml:"regex"`
+	Group  int    `yaml:"group"`
+	Status bool   `yaml:"status"`
+	// Secret keeps the captured value out of every output; captures whose
+	// name looks like a credential (token, secret, password, key) are
+	// secret by default.
+	Secret *bool `yaml:"secret"`
+
+	Pos Position `yaml:"-"`
+}
+
+type namedCapture struct {
+	name   string
+	c      *Capture
+	re     *regexp.Regexp
+	secret bool
+}
+
+// RetryOn says which failures a retry is spent on.
+type RetryOn string
+
+// Retry policies.
+const (
+	RetryOnNetwork RetryOn = "network" // DNS, connect, TLS, timeout, reset, protocol errors
+	RetryOnAny     RetryOn = "any"     // any failure, assertions included
+)
+
+// Retries configure re-running a failed check. A bare integer is Count.
+type Retries struct {
+	Count      int      `yaml:"count"`
+	Backoff    Duration `yaml:"backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	On         RetryOn  `yaml:"on"`
+}
+
+// Defaults applied by the loader where a check leaves a field empty.
+const (
+	DefaultSchedule     = "@every 1m"
+	DefaultTimeout      = 30 * time.Second
+	DefaultMaxBody      = 10 << 20
+	DefaultMaxRedirects = 10
+	DefaultBackoff      = time.Second
+	DefaultMaxBackoff   = 30 * time.Second
+)
+
+// Duration is a time.Duration written as a Go duration string ("1m30s").
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size in bytes, written as an integer or with a unit
+// (KB, MB, KiB, MiB, GiB).
+type ByteSize int64

@@ -1,0 +1,600 @@
+package checks
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+	"github.com/theory/jsonpath"
+	"go.yaml.in/yaml/v3"
+)
+
+// CronParser parses schedules: 5 fields with optional seconds, descriptors
+// (@every 30s, @hourly) and a CRON_TZ= prefix. The scheduler uses the same
+// parser so that what validates here runs there.
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
+	cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// LoadOptions tune loading; the zero value reads the process environment.
+type LoadOptions struct {
+	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads every check file under paths (directories are walked for
+// *.yaml and *.yml) with the process environment. On any problem it returns
+// LoadErrors listing all of them.
+func Load(paths ...string) ([]*Check, error) { return LoadOptions{}.Load(paths...) }
+
+// Load reads check files as the package-level Load does.
+func (o LoadOptions) Load(paths ...string) ([]*Check, error) {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	files, errs := findFiles(paths)
+	var all []*Check
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, &LoadError{Pos: Position{File: f}, Msg: err.Error()})
+			continue
+		}
+		cs, ferrs := o.parse(f, data)
+		errs = append(errs, ferrs...)
+		all = append(all, cs...)
+	}
+	seen := map[string]*Check{}
+	for _, c := range all {
+		if c.Name == "" {
+			continue
+		}
+		if prev, ok := seen[c.Name]; ok {
+			errs = append(errs, &LoadError{Pos: c.Pos, Field: "name",
+				Msg: fmt.Sprintf("duplicate check name %q (first defined at %s)", c.Name, prev.Pos)})
+			continue
+		}
+		seen[c.Name] = c
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool {
+			a, b := errs[i].Pos, errs[j].Pos
+			if a.File != b.File {
+				return a.File < b.File
+			}
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		return nil, errs
+	}
+	return all, nil
+}
+
+// Parse loads the checks of one file's content; file names positions.
+func Parse(file string, data []byte) ([]*Check, error) {
+	cs, errs := LoadOptions{LookupEnv: os.LookupEnv}.parse(file, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cs, nil
+}
+
+func findFiles(paths []string) ([]string, LoadErrors) {
+	var files []string
+	var errs LoadErrors
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, &LoadError{Pos: Position{File: p}, Msg: "cannot read: " + unwrapPathErr(err)})
+			continue
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, &LoadError{Pos: Position{File: p}, Msg: err.Error()})
+		}
+	}
+	sort.Strings(files)
+	return files, errs
+}
+
+func unwrapPathErr(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
+	d := &decoder{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []*Check
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			pos := Position{File: file}
+			msg := err.Error()
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				pos.Line, _ = strconv.Atoi(m[1])
+				pos.Column = 1
+				msg = m[2]
+			}
+			d.errs = append(d.errs, &LoadError{Pos: pos, Msg: "invalid YAML: " + msg})
+			break
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		secrets := o.expandChecksEnv(d, root)
+		var f File
+		d.decode(root, reflectValue(&f), "")
+		for i, c := range f.Checks {
+			if c == nil {
+				continue
+			}
+			if i < len(secrets) {
+				c.secrets = secrets[i]
+			}
+			d.compileCheck(c, fmt.Sprintf("checks[%d]", i))
+			out = append(out, c)
+		}
+	}
+	return out, d.errs
+}
+
+// expandChecksEnv substitutes ${VAR} in every scalar value, per check so
+// that secret-looking variables are remembered by the check that uses them.
+func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
+	var perCheck [][]string
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		v := root.Content[i+1]
+		if root.Content[i].Value != "checks" || v.Kind != yaml.SequenceNode {
+			o.expandEnv(d, v, nil)
+			continue
+		}
+		for _, item := range v.Content {
+			var secrets []string
+			o.expandEnv(d, item, &secrets)
+			perCheck = append(perCheck, secrets)
+		}
+	}
+	return perCheck
+}
+
+var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// secretName matches environment variable names whose values are credentials.
+var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
+
+func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, secrets *[]string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			o.expandEnv(d, n.Content[i], secrets)
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			o.expandEnv(d, c, secrets)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		changed := false
+		out := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			changed = true
+			if ref == "$$" {
+				return "$"
+			}
+			m := envRef.FindStringSubmatch(ref)
+			val, ok := o.LookupEnv(m[1])
+			if !ok || (val == "" && m[2] != "") {
+				if m[2] != "" {
+					return m[3]
+				}
+				d.errorf(n, "", "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
+				return ""
+			}
+			if secrets != nil && val != "" && secretName.MatchString(m[1]) {
+				*secrets = append(*secrets, val)
+			}
+			return val
+		})
+		if changed {
+			n.Value = out
+			if n.Style == 0 {
+				n.Tag = "" // re-resolve: ${PORT} may now be an integer
+			}
+		}
+	}
+}
+
+var (
+	checkNameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	labelNameRe   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	captureNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	methodRe      = regexp.MustCompile(`^[A-Z]+$`)
+)
+
+// reservedLabels are label names assay's own metrics use.
+var reservedLabels = map[string]bool{"check": true, "step": true, "reason": true, "phase": true, "rule": true, "le": true, "job": true, "instance": true}
+
+func (d *decoder) errAt(pos Position, field, format string, args ...any) {
+	d.errs = append(d.errs, &LoadError{Pos: pos, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) compileCheck(c *Check, path string) {
+	switch {
+	case c.Name == "":
+		d.errAt(c.Pos, path+".name", "a check needs a name")
+	case len(c.Name) > 128 || !checkNameRe.MatchString(c.Name):
+		d.errAt(c.Pos, path+".name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
+	}
+	if c.Name != "" {
+		path = fmt.Sprintf("check %q", c.Name)
+	}
+	if c.Schedule == "" {
+		c.Schedule = DefaultSchedule
+	}
+	if _, err := CronParser.Parse(c.Schedule); err != nil {
+		d.errAt(c.Pos, path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = Duration(DefaultTimeout)
+	}
+	if c.Retries.Backoff == 0 {
+		c.Retries.Backoff = Duration(DefaultBackoff)
+	}
+	if c.Retries.MaxBackoff == 0 {
+		c.Retries.MaxBackoff = Duration(DefaultMaxBackoff)
+	}
+	if c.Retries.On == "" {
+		c.Retries.On = RetryOnNetwork
+	}
+	for _, k := range sortedKeys(c.Labels) {
+		if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") || reservedLabels[k] {
+			d.errAt(c.Pos, path+".labels."+k, "%q is not a usable label name (letters, digits, '_'; not reserved: check, step, reason, phase, rule)", k)
+		}
+	}
+	c.tmplVars = make(map[string]any, len(c.Vars))
+	for k, v := range c.Vars {
+		c.tmplVars[k] = v
+	}
+	if len(c.Steps) == 0 {
+		d.errAt(c.Pos, path+".steps", "a check needs at least one step")
+	}
+	captured := map[string]bool{}
+	stepNames := map[string]bool{}
+	for i, s := range c.Steps {
+		if s == nil {
+			d.errAt(c.Pos, fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
+			continue
+		}
+		if s.Name == "" {
+			s.Name = fmt.Sprintf("step %d", i+1)
+		}
+		if stepNames[s.Name] {
+			d.errAt(s.Pos, fmt.Sprintf("%s.steps[%d].name", path, i), "duplicate step name %q", s.Name)
+		}
+		stepNames[s.Name] = true
+		d.compileStep(c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
+	}
+	if a, ok := c.Auth(); ok {
+		c.secrets = append(c.secrets, a...)
+	}
+}
+
+// Auth returns the literal credentials of the check's steps (those that
+// are not templates), which are secrets.
+func (c *Check) Auth() ([]string, bool) {
+	var out []string
+	for _, s := range c.Steps {
+		if s == nil || s.Request.Auth == nil {
+			continue
+		}
+		a := s.Request.Auth
+		if a.Basic != nil && !a.Basic.Password.Templated() && a.Basic.Password.Raw != "" {
+			out = append(out, a.Basic.Password.Raw)
+		}
+		if a.Bearer != nil && !a.Bearer.Templated() && a.Bearer.Raw != "" {
+			out = append(out, a.Bearer.Raw)
+		}
+	}
+	return out, len(out) > 0
+}
+
+func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[string]bool) {
+	r := &s.Request
+	if r.Method == "" {
+		r.Method = http.MethodGet
+	}
+	r.Method = strings.ToUpper(r.Method)
+	if !methodRe.MatchString(r.Method) {
+		d.errAt(s.Pos, path+".request.method", "invalid method %q", r.Method)
+	}
+	if r.URL.Raw == "" {
+		d.errAt(s.Pos, path+".request.url", "a request needs a url")
+	} else if !r.URL.Templated() {
+		if u, err := url.Parse(r.URL.Raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			d.errAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
+		}
+	}
+	bodies := 0
+	for _, set := range []bool{r.Body != nil, r.JSON != nil, r.Form != nil} {
+		if set {
+			bodies++
+		}
+	}
+	if bodies > 1 {
+		d.errAt(s.Pos, path+".request", "set only one of body, json and form")
+	}
+	if a := r.Auth; a != nil && (a.Basic == nil) == (a.Bearer == nil) {
+		d.errAt(s.Pos, path+".request.auth", "set exactly one of basic and bearer")
+	}
+	if r.MaxRedirects != nil && *r.MaxRedirects < 0 {
+		d.errAt(s.Pos, path+".request.max_redirects", "must be 0 or more")
+	}
+	if r.MaxBody == 0 {
+		r.MaxBody = DefaultMaxBody
+	}
+	if r.Proxy != "" {
+		if u, err := url.Parse(r.Proxy); err != nil || u.Host == "" {
+			d.errAt(s.Pos, path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
+		}
+	}
+	if r.TLS != nil {
+		if err := r.TLS.load(filepath.Dir(d.file)); err != nil {
+			d.errAt(s.Pos, path+".request.tls", "%v", err)
+		}
+	}
+
+	// Every template may use vars and the captures of earlier steps.
+	for _, t := range s.templates() {
+		d.checkRefs(c, t, path, captured)
+	}
+
+	s.assertions = nil
+	d.compileExpect(s, path+".expect")
+
+	s.captures = nil
+	for _, name := range sortedKeys(s.Capture) {
+		cp := s.Capture[name]
+		cpath := path + ".capture." + name
+		if cp == nil {
+			d.errAt(s.Pos, cpath, "empty capture")
+			continue
+		}
+		if !captureNameRe.MatchString(name) || name == "vars" {
+			d.errAt(cp.Pos, cpath, "capture names are identifiers (letters, digits, '_'), not %q", name)
+		}
+		n := 0
+		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			d.errAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+			continue
+		}
+		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name)}
+		if cp.Secret != nil {
+			nc.secret = *cp.Secret
+		}
+		if cp.Regex != "" {
+			re, err := regexp.Compile(cp.Regex)
+			if err != nil {
+				d.errAt(cp.Pos, cpath+".regex", "invalid regular expression: %s", oneLine(err.Error()))
+				continue
+			}
+			nc.re = re
+			if cp.Group == 0 && re.NumSubexp() > 0 {
+				cp.Group = 1
+			}
+			if cp.Group > re.NumSubexp() {
+				d.errAt(cp.Pos, cpath+".group", "the regex has %d groups, not %d", re.NumSubexp(), cp.Group)
+			}
+		}
+		s.captures = append(s.captures, nc)
+	}
+	for _, nc := range s.captures {
+		captured[nc.name] = true
+	}
+}
+
+// templates lists every template of the step, request and expectations.
+func (s *Step) templates() []Template {
+	r := &s.Request
+	ts := []Template{r.URL}
+	for _, m := range []map[string]Template{r.Query, r.Headers, r.Form} {
+		for _, k := range sortedKeys(m) {
+			ts = append(ts, m[k])
+		}
+	}
+	if r.Body != nil {
+		ts = append(ts, *r.Body)
+	}
+	ts = append(ts, r.JSON.templates()...)
+	if a := r.Auth; a != nil {
+		if a.Basic != nil {
+			ts = append(ts, a.Basic.Username, a.Basic.Password)
+		}
+		if a.Bearer != nil {
+			ts = append(ts, *a.Bearer)
+		}
+	}
+	e := &s.Expect
+	if b := e.Body; b != nil {
+		for _, t := range []*Template{b.Equals, b.Contains, b.NotContains, b.Matches} {
+			if t != nil {
+				ts = append(ts, *t)
+			}
+		}
+		ts = append(ts, b.Size.templates()...)
+	}
+	for _, m := range []map[string]*Predicate{e.Headers, e.JSON} {
+		for _, k := range sortedKeys(m) {
+			ts = append(ts, m[k].templates()...)
+		}
+	}
+	if e.TLS != nil {
+		ts = append(ts, e.TLS.DaysRemaining.templates()...)
+	}
+	return ts
+}
+
+func (p *Predicate) templates() []Template {
+	if p == nil {
+		return nil
+	}
+	var ts []Template
+	for _, v := range []*Value{p.Equals, p.NotEquals, p.Gt, p.Gte, p.Lt, p.Lte, p.Contains, p.NotContains} {
+		ts = append(ts, v.templates()...)
+	}
+	for _, v := range p.In {
+		ts = append(ts, v.templates()...)
+	}
+	if p.Matches != nil {
+		ts = append(ts, *p.Matches)
+	}
+	return append(ts, p.Length.templates()...)
+}
+
+func (d *decoder) checkRefs(c *Check, t Template, path string, captured map[string]bool) {
+	for _, ref := range t.refs() {
+		if ref[0] == "vars" {
+			if len(ref) < 2 {
+				d.errAt(t.Pos, path, "template %q: use {{ .vars.NAME }}", t.Raw)
+			} else if _, ok := c.Vars[ref[1]]; !ok {
+				d.errAt(t.Pos, path, "template %q: unknown var %q (defined: %s)", t.Raw, ref[1], listOrNone(sortedKeys(c.Vars)))
+			}
+			continue
+		}
+		if !captured[ref[0]] {
+			d.errAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
+		}
+	}
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+func (d *decoder) compileExpect(s *Step, path string) {
+	e := &s.Expect
+	if e.Status != nil {
+		s.assertions = append(s.assertions, statusAssertion(e.Status))
+	}
+	for _, name := range sortedKeys(e.Headers) {
+		if p := e.Headers[name]; p != nil {
+			s.assertions = append(s.assertions, headerAssertion(name, p))
+		}
+	}
+	if b := e.Body; b != nil {
+		s.assertions = append(s.assertions, bodyAssertions(b)...)
+		if b.Matches != nil && !b.Matches.Templated() {
+			if _, err := regexp.Compile(b.Matches.Raw); err != nil {
+				d.errAt(b.Matches.Pos, path+".body.matches", "invalid regular expression: %s", oneLine(err.Error()))
+			}
+		}
+	}
+	for _, p := range sortedKeys(e.JSON) {
+		pred := e.JSON[p]
+		if pred == nil {
+			continue
+		}
+		jp, err := jsonpath.Parse(p)
+		if err != nil {
+			d.errAt(pred.Pos, path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			continue
+		}
+		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))
+	}
+	if e.JSONSchema != nil && e.JSONSchema.schema != nil {
+		s.assertions = append(s.assertions, schemaAssertion(e.JSONSchema))
+	}
+	if e.ResponseTime > 0 {
+		s.assertions = append(s.assertions, responseTimeAssertion(e.ResponseTime.D()))
+	}
+	if e.TLS != nil && e.TLS.DaysRemaining != nil {
+		s.assertions = append(s.assertions, tlsDaysAssertion(e.TLS.DaysRemaining))
+	}
+}
+
+// load reads the CA and client certificate files so that a missing or bad
+// file is a load-time error, not a failed run.
+func (o *TLSOptions) load(dir string) error {
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	caFile, certFile, keyFile := rel(o.CAFile), rel(o.CertFile), rel(o.KeyFile)
+	cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify, ServerName: o.ServerName} //nolint:gosec // opt-in per check
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("ca_file: %s", unwrapPathErr(err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("ca_file %s: no PEM certificate found", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return fmt.Errorf("set both cert_file and key_file for a client certificate")
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("client certificate: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	o.config = cfg
+	return nil
+}

@@ -1,0 +1,111 @@
+package checks
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// Redacted replaces every secret in output.
+const Redacted = "[REDACTED]"
+
+// sensitiveHeaders carry credentials whatever their value.
+var sensitiveHeaders = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true,
+	"X-Api-Key": true, "X-Auth-Token": true, "X-Amz-Security-Token": true,
+}
+
+// redactor scrubs known secret values and credential-bearing fields from a
+// step's output before it leaves the engine.
+type redactor struct {
+	secrets []string
+}
+
+func (rd *redactor) add(s ...string) {
+	for _, v := range s {
+		if len(v) >= 3 { // shorter values would blank unrelated text
+			rd.secrets = append(rd.secrets, v)
+		}
+	}
+	// Longest first so that a secret containing another is replaced whole.
+	sort.Slice(rd.secrets, func(i, j int) bool { return len(rd.secrets[i]) > len(rd.secrets[j]) })
+}
+
+func (rd *redactor) str(s string) string {
+	for _, sec := range rd.secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
+func (rd *redactor) headers(h map[string][]string) map[string][]string {
+	if h == nil {
+		return nil
+	}
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		ck := http.CanonicalHeaderKey(k)
+		nv := make([]string, len(vs))
+		for i, v := range vs {
+			if sensitiveHeaders[ck] {
+				nv[i] = Redacted
+			} else {
+				nv[i] = rd.str(v)
+			}
+		}
+		out[ck] = nv
+	}
+	return out
+}
+
+// url hides userinfo passwords and credential-looking query parameters.
+func (rd *redactor) url(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return rd.str(raw)
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k := range q {
+			if secretName.MatchString(k) || strings.EqualFold(k, "key") || strings.EqualFold(k, "sig") {
+				q[k] = []string{"REDACTED"}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return rd.str(u.String())
+}
+
+func (rd *redactor) step(s *StepResult) {
+	s.Message = rd.str(s.Message)
+	s.Request.URL = rd.url(s.Request.URL)
+	s.Request.Headers = rd.headers(s.Request.Headers)
+	s.Request.Body = rd.str(s.Request.Body)
+	if s.Response != nil {
+		s.Response.Headers = rd.headers(s.Response.Headers)
+		s.Response.Body = rd.str(s.Response.Body)
+	}
+	for i := range s.Assertions {
+		a := &s.Assertions[i]
+		a.Expected, a.Actual, a.Message = rd.str(a.Expected), rd.str(a.Actual), rd.str(a.Message)
+	}
+	for i := range s.Findings {
+		f := &s.Findings[i]
+		f.Expected, f.Actual, f.Message = rd.str(f.Expected), rd.str(f.Actual), rd.str(f.Message)
+	}
+	for k, v := range s.Captures {
+		s.Captures[k] = rd.str(v)
+	}
+}

@@ -1,0 +1,178 @@
+package checks
+
+import (
+	"context"
+	"time"
+)
+
+// Reason classifies why a check or step failed. The set is closed so that
+// it can be a bounded metric label.
+type Reason string
+
+// Failure reasons. ReasonNone means the run passed.
+const (
+	ReasonNone       Reason = ""
+	ReasonAssertion  Reason = "assertion"  // an expectation did not hold
+	ReasonTimeout    Reason = "timeout"    // step or check deadline passed
+	ReasonDNS        Reason = "dns"        // name resolution failed
+	ReasonConnect    Reason = "connect"    // TCP connect failed or was refused
+	ReasonTLS        Reason = "tls"        // handshake or certificate verification failed
+	ReasonNetwork    Reason = "network"    // connection reset or closed mid-exchange
+	ReasonProtocol   Reason = "protocol"   // the peer did not speak valid HTTP
+	ReasonRedirect   Reason = "redirect"   // too many redirects
+	ReasonBodyLimit  Reason = "body_limit" // response body larger than max_body
+	ReasonCapture    Reason = "capture"    // a capture found nothing
+	ReasonTemplate   Reason = "template"   // a template could not be rendered
+	ReasonSemantics  Reason = "semantics"  // an HTTP semantics rule failed in strict mode
+	ReasonInternal   Reason = "internal"   // a bug or unexpected local error
+)
+
+// Reasons lists every Reason but ReasonNone, for metrics that must expose
+// each label value from the start.
+var Reasons = []Reason{ReasonAssertion, ReasonTimeout, ReasonDNS, ReasonConnect,
+	ReasonTLS, ReasonNetwork, ReasonProtocol, ReasonRedirect, ReasonBodyLimit,
+	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal}
+
+// Transient reports whether a failure with this reason is a network-level
+// problem that a retry with RetryOnNetwork should be spent on.
+func (r Reason) Transient() bool {
+	switch r {
+	case ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS, ReasonNetwork, ReasonProtocol:
+		return true
+	}
+	return false
+}
+
+// Result is the outcome of running one check once (all its attempts).
+type Result struct {
+	Check    string            `json:"check"`
+	File     string            `json:"file,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Tags     []string          `json:"tags,omitempty"`
+	Started  time.Time         `json:"started"`
+	Duration time.Duration     `json:"duration_ns"`
+	Passed   bool              `json:"passed"`
+	// Reason and Message describe the failure of the last attempt.
+	Reason   Reason    `json:"reason,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Attempts []Attempt `json:"attempts"`
+}
+
+// Steps returns the step results of the last attempt, the one that decided
+// the verdict.
+func (r *Result) Steps() []StepResult {
+	if len(r.Attempts) == 0 {
+		return nil
+	}
+	return r.Attempts[len(r.Attempts)-1].Steps
+}
+
+// FailedStep returns the first failed step of the last attempt, or nil.
+func (r *Result) FailedStep() *StepResult {
+	if len(r.Attempts) == 0 {
+		return nil
+	}
+	a := &r.Attempts[len(r.Attempts)-1]
+	for i := range a.Steps {
+		if !a.Steps[i].Passed && !a.Steps[i].Skipped {
+			return &a.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Attempt is one pass through the check's steps.
+type Attempt struct {
+	Number   int           `json:"number"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	Passed   bool          `json:"passed"`
+	Reason   Reason        `json:"reason,omitempty"`
+	Message  string        `json:"message,omitempty"`
+	Steps    []StepResult  `json:"steps"`
+}
+
+// StepResult is what one step sent, received and concluded.
+type StepResult struct {
+	Name string `json:"name"`
+	// Passed is false for a failed or a skipped step.
+	Passed bool `json:"passed"`
+	// Skipped is true when an earlier step failed and this one never ran.
+	Skipped    bool              `json:"skipped,omitempty"`
+	Reason     Reason            `json:"reason,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	Request    RequestSummary    `json:"request"`
+	Response   *ResponseSummary  `json:"response,omitempty"`
+	Timings    Timings           `json:"timings"`
+	TLS        *TLSInfo          `json:"tls,omitempty"`
+	Assertions []AssertionResult `json:"assertions,omitempty"`
+	Findings   []Finding         `json:"findings,omitempty"`
+	Captures   map[string]string `json:"captures,omitempty"`
+}
+
+// RequestSummary is the request as sent, with secrets redacted.
+type RequestSummary struct {
+	Method  string              `json:"method"`
+	URL     string              `json:"url"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Body    string              `json:"body,omitempty"`
+}
+
+// ResponseSummary is what came back. Body holds at most a preview; BodySize
+// is the number of bytes read.
+type ResponseSummary struct {
+	Status    int                 `json:"status"`
+	Proto     string              `json:"proto"`
+	Headers   map[string][]string `json:"headers,omitempty"`
+	Body      string              `json:"body,omitempty"`
+	BodySize  int64               `json:"body_size"`
+	Truncated bool                `json:"body_truncated,omitempty"`
+}
+
+// Timings are the phases of one request. A phase that did not happen (a
+// reused connection has no DNS, connect or TLS) is zero.
+type Timings struct {
+	DNS       time.Duration `json:"dns_ns"`
+	Connect   time.Duration `json:"connect_ns"`
+	TLS       time.Duration `json:"tls_ns"`
+	FirstByte time.Duration `json:"first_byte_ns"`
+	Total     time.Duration `json:"total_ns"`
+}
+
+// TLSInfo describes the server certificate of a TLS response.
+type TLSInfo struct {
+	Version       string    `json:"version"`
+	Subject       string    `json:"subject"`
+	Issuer        string    `json:"issuer"`
+	NotAfter      time.Time `json:"not_after"`
+	DaysRemaining float64   `json:"days_remaining"`
+}
+
+// AssertionResult is one evaluated expectation.
+type AssertionResult struct {
+	// Name is the query, e.g. "status", "header ETag", "json $.id".
+	Name     string `json:"name"`
+	Passed   bool   `json:"passed"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	// Message is one line, e.g. `status: expected 204, got 200`.
+	Message string `json:"message,omitempty"`
+}
+
+// Finding is an HTTP semantics rule violated by a response.
+type Finding struct {
+	Rule     string `json:"rule"`
+	Section  string `json:"section"`
+	Level    string `json:"level"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	Message  string `json:"message"`
+	// Failed is true when the finding failed the step (strict mode, MUST).
+	Failed bool `json:"failed"`
+}
+
+// Sink consumes results. Metrics, alerting, the store and report writers
+// implement it; adding a sink touches no other package.
+type Sink interface {
+	Record(ctx context.Context, r *Result)
+}

@@ -1,0 +1,592 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+)
+
+// Version is reported in the User-Agent; cmd/assay sets it at build time.
+var Version = "dev"
+
+// RunnerOptions configure a Runner. The zero value is usable.
+type RunnerOptions struct {
+	// UserAgent defaults to "assay/<Version>".
+	UserAgent string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives debug lines; nil discards.
+	Logger *slog.Logger
+}
+
+// Runner executes checks. It keeps one resty client (and so one connection
+// pool) per distinct transport setting, so connections are reused across
+// runs. It is safe for concurrent use.
+type Runner struct {
+	opts    RunnerOptions
+	mu      sync.Mutex
+	clients map[clientKey]*resty.Client
+}
+
+// NewRunner returns a Runner.
+func NewRunner(opts RunnerOptions) *Runner {
+	if opts.UserAgent == "" {
+		opts.UserAgent = "assay/" + Version
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{opts: opts, clients: map[clientKey]*resty.Client{}}
+}
+
+// Close drops idle connections.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.clients {
+		c.GetClient().CloseIdleConnections()
+	}
+}
+
+// clientKey identifies a transport configuration; requests with equal keys
+// share a connection pool.
+type clientKey struct {
+	tls          *TLSOptions
+	proxy        string
+	follow       bool
+	maxRedirects int
+}
+
+var errTooManyRedirects = errors.New("too many redirects")
+
+func (r *Runner) client(req *Request) *resty.Client {
+	k := clientKey{tls: req.TLS, proxy: req.Proxy, follow: true, maxRedirects: DefaultMaxRedirects}
+	if req.FollowRedirects != nil {
+		k.follow = *req.FollowRedirects
+	}
+	if req.MaxRedirects != nil {
+		k.maxRedirects = *req.MaxRedirects
+	}
+	if !k.follow {
+		k.maxRedirects = 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.clients[k]; ok {
+		return c
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		// A monitor should see the bytes on the wire, not a transparently
+		// decompressed body with Content-Length removed.
+		DisableCompression: true,
+	}
+	if k.proxy != "" {
+		if u, err := url.Parse(k.proxy); err == nil {
+			tr.Proxy = http.ProxyURL(u)
+		}
+	}
+	if k.tls != nil && k.tls.config != nil {
+		tr.TLSClientConfig = k.tls.config.Clone()
+	}
+	follow, max := k.follow, k.maxRedirects
+	c := resty.NewWithClient(&http.Client{Transport: tr}).
+		SetLogger(discardLogger{}).
+		SetDisableWarn(true).
+		SetHeader("User-Agent", r.opts.UserAgent).
+		SetRedirectPolicy(resty.RedirectPolicyFunc(func(_ *http.Request, via []*http.Request) error {
+			if !follow {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > max {
+				return fmt.Errorf("%w: stopped after %d", errTooManyRedirects, max)
+			}
+			return nil
+		}))
+	r.clients[k] = c
+	return c
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Errorf(string, ...any) {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Debugf(string, ...any) {}
+
+// Run executes the check with its retries and returns the result. It never
+// panics on a bad peer and always returns within the check's timeout per
+// attempt (plus backoff between attempts) or when ctx ends.
+func (r *Runner) Run(ctx context.Context, c *Check) *Result {
+	res := &Result{Check: c.Name, File: c.Pos.File, Labels: c.Labels, Tags: c.Tags, Started: r.opts.Now()}
+	for i := 0; ; i++ {
+		a := r.attempt(ctx, c, i+1)
+		res.Attempts = append(res.Attempts, a)
+		if a.Passed || i >= c.Retries.Count || ctx.Err() != nil {
+			break
+		}
+		if c.Retries.On != RetryOnAny && !a.Reason.Transient() {
+			break
+		}
+		if !sleep(ctx, backoff(c.Retries, i)) {
+			break
+		}
+	}
+	last := res.Attempts[len(res.Attempts)-1]
+	res.Passed, res.Reason, res.Message = last.Passed, last.Reason, last.Message
+	res.Duration = r.opts.Now().Sub(res.Started)
+	return res
+}
+
+// backoff doubles from the base each retry, capped, with "equal jitter" so
+// that replicas retrying the same target do not move in lockstep.
+func backoff(rt Retries, i int) time.Duration {
+	d := rt.Backoff.D() << min(i, 30)
+	if max := rt.MaxBackoff.D(); d > max || d <= 0 {
+		d = max
+	}
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
+	a := Attempt{Number: n, Started: r.opts.Now(), Passed: true}
+	ctx, cancel := context.WithTimeout(parent, c.Timeout.D())
+	defer cancel()
+	rd := &redactor{}
+	rd.add(c.secrets...)
+	data := map[string]any{"vars": c.tmplVars}
+	a.Steps = make([]StepResult, 0, len(c.Steps))
+	for _, s := range c.Steps {
+		if !a.Passed {
+			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
+			continue
+		}
+		sr := r.step(ctx, c, s, data, rd)
+		if !sr.Passed {
+			a.Passed = false
+			if ctx.Err() != nil && parent.Err() == nil && sr.Reason == ReasonTimeout {
+				sr.Message = fmt.Sprintf("timeout: check timeout %s exceeded", c.Timeout.D())
+			}
+			a.Reason = sr.Reason
+			a.Message = fmt.Sprintf("step %q: %s", s.Name, sr.Message)
+		}
+		a.Steps = append(a.Steps, sr)
+	}
+	// Captured secrets are known only now; scrub everything once more.
+	for i := range a.Steps {
+		rd.step(&a.Steps[i])
+	}
+	a.Message = rd.str(a.Message)
+	a.Duration = r.opts.Now().Sub(a.Started)
+	return a
+}
+
+// phaseTimer records request phases from httptrace callbacks, which may run
+// on other goroutines.
+type phaseTimer struct {
+	mu                           sync.Mutex
+	dnsStart, connStart, tlsStart time.Time
+	t                            Timings
+	firstByte                    time.Time
+}
+
+func (p *phaseTimer) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) { p.mu.Lock(); p.dnsStart = time.Now(); p.mu.Unlock() },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			p.mu.Lock()
+			p.t.DNS += time.Since(p.dnsStart)
+			p.mu.Unlock()
+		},
+		ConnectStart: func(string, string) { p.mu.Lock(); p.connStart = time.Now(); p.mu.Unlock() },
+		ConnectDone: func(string, string, error) {
+			p.mu.Lock()
+			p.t.Connect += time.Since(p.connStart)
+			p.mu.Unlock()
+		},
+		TLSHandshakeStart: func() { p.mu.Lock(); p.tlsStart = time.Now(); p.mu.Unlock() },
+		TLSHandshakeDone: func(tls.ConnectionState, error) {
+			p.mu.Lock()
+			p.t.TLS += time.Since(p.tlsStart)
+			p.mu.Unlock()
+		},
+		GotFirstResponseByte: func() {
+			p.mu.Lock()
+			if p.firstByte.IsZero() {
+				p.firstByte = time.Now()
+			}
+			p.mu.Unlock()
+		},
+	}
+}
+
+// renderedRequest is a step's request with templates executed.
+type renderedRequest struct {
+	method, url string
+	headers     http.Header
+	body        []byte
+	basic       *[2]string
+	bearer      string
+}
+
+func (s *Step) render(data map[string]any) (*renderedRequest, error) {
+	req := &s.Request
+	out := &renderedRequest{method: req.Method, headers: http.Header{}}
+	u, err := req.URL.Render(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Query) > 0 {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return nil, fmt.Errorf("url %q: %v", u, err)
+		}
+		q := pu.Query()
+		for _, k := range sortedKeys(req.Query) {
+			v, err := req.Query[k].Render(data)
+			if err != nil {
+				return nil, err
+			}
+			q.Add(k, v)
+		}
+		pu.RawQuery = q.Encode()
+		u = pu.String()
+	}
+	out.url = u
+	for _, k := range sortedKeys(req.Headers) {
+		v, err := req.Headers[k].Render(data)
+		if err != nil {
+			return nil, err
+		}
+		out.headers.Set(k, v)
+	}
+	switch {
+	case req.Body != nil:
+		b, err := req.Body.Render(data)
+		if err != nil {
+			return nil, err
+		}
+		out.body = []byte(b)
+	case req.JSON != nil:
+		v, err := req.JSON.Render(data)
+		if err != nil {
+			return nil, err
+		}
+		if out.body, err = json.Marshal(v); err != nil {
+			return nil, err
+		}
+		if out.headers.Get("Content-Type") == "" {
+			out.headers.Set("Content-Type", "application/json")
+		}
+	case req.Form != nil:
+		f := url.Values{}
+		for _, k := range sortedKeys(req.Form) {
+			v, err := req.Form[k].Render(data)
+			if err != nil {
+				return nil, err
+			}
+			f.Set(k, v)
+		}
+		out.body = []byte(f.Encode())
+		if out.headers.Get("Content-Type") == "" {
+			out.headers.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if a := req.Auth; a != nil {
+		if a.Basic != nil {
+			user, err := a.Basic.Username.Render(data)
+			if err != nil {
+				return nil, err
+			}
+			pass, err := a.Basic.Password.Render(data)
+			if err != nil {
+				return nil, err
+			}
+			out.basic = &[2]string{user, pass}
+		}
+		if a.Bearer != nil {
+			if out.bearer, err = a.Bearer.Render(data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]any, rd *redactor) StepResult {
+	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
+	fail := func(reason Reason, msg string) StepResult {
+		sr.Passed, sr.Reason = false, reason
+		sr.Message = msg
+		return sr
+	}
+	rr, err := s.render(data)
+	if err != nil {
+		return fail(ReasonTemplate, "template: "+err.Error())
+	}
+	if rr.basic != nil {
+		rd.add(rr.basic[1])
+	}
+	rd.add(rr.bearer)
+	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers.Clone(), Body: previewBody(rr.body)}
+	if rr.basic != nil || rr.bearer != "" {
+		sr.Request.Headers["Authorization"] = []string{Redacted}
+	}
+
+	if t := s.Request.Timeout.D(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	pt := &phaseTimer{}
+	ctx = httptrace.WithClientTrace(ctx, pt.trace())
+
+	req := r.client(&s.Request).R().SetContext(ctx).SetDoNotParseResponse(true)
+	for k, vs := range rr.headers {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if rr.body != nil {
+		req.SetBody(rr.body)
+	}
+	if rr.basic != nil {
+		req.SetBasicAuth(rr.basic[0], rr.basic[1])
+	}
+	if rr.bearer != "" {
+		req.SetAuthToken(rr.bearer)
+	}
+	start := time.Now()
+	resp, err := req.Execute(rr.method, rr.url)
+	if err != nil {
+		sr.Timings = pt.finish(start)
+		reason, msg := classify(ctx, err, s)
+		return fail(reason, msg)
+	}
+	raw := resp.RawResponse
+	body, readErr := readCapped(resp.RawBody(), int64(s.Request.MaxBody))
+	sr.Timings = pt.finish(start)
+	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header.Clone(), Body: previewBody(body), BodySize: int64(len(body))}
+	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
+		sr.TLS = tlsInfo(raw.TLS, time.Now())
+	}
+	if readErr != nil {
+		if errors.Is(readErr, errBodyLimit) {
+			sr.Response.Truncated = true
+			return fail(ReasonBodyLimit, fmt.Sprintf("body_limit: response body is larger than max_body (%s); read %d bytes and stopped", s.Request.MaxBody, len(body)))
+		}
+		reason, msg := classify(ctx, readErr, s)
+		return fail(reason, msg+" (while reading the body)")
+	}
+
+	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, tls: sr.TLS}
+	failed := 0
+	for _, as := range s.assertions {
+		for _, ar := range as.eval(rs, data) {
+			sr.Assertions = append(sr.Assertions, ar)
+			if !ar.Passed {
+				if failed == 0 {
+					sr.Message = ar.Message
+				}
+				failed++
+			}
+		}
+	}
+	if failed > 0 {
+		if failed > 1 {
+			sr.Message += fmt.Sprintf(" (and %d more failed assertions)", failed-1)
+		}
+		return fail(ReasonAssertion, sr.Message)
+	}
+	for _, nc := range s.captures {
+		v, err := nc.take(rs)
+		if err != nil {
+			return fail(ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err))
+		}
+		data[nc.name] = v
+		if sr.Captures == nil {
+			sr.Captures = map[string]string{}
+		}
+		if nc.secret {
+			rd.add(fmt.Sprint(v))
+			sr.Captures[nc.name] = Redacted
+		} else {
+			sr.Captures[nc.name] = truncate(fmt.Sprint(textOf(v)), actualLimit)
+		}
+	}
+	sr.Passed = true
+	return sr
+}
+
+func (p *phaseTimer) finish(start time.Time) Timings {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.t
+	if !p.firstByte.IsZero() {
+		t.FirstByte = p.firstByte.Sub(start)
+	}
+	t.Total = time.Since(start)
+	return t
+}
+
+var errBodyLimit = errors.New("body limit")
+
+// readCapped reads at most limit bytes; a longer body is an error, never a
+// silent truncation.
+func readCapped(rc io.ReadCloser, limit int64) ([]byte, error) {
+	defer rc.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return buf.Bytes(), err
+	}
+	if n > limit {
+		return buf.Bytes()[:limit], errBodyLimit
+	}
+	return buf.Bytes(), nil
+}
+
+const previewLimit = 4096
+
+func previewBody(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if !isText(b) {
+		return fmt.Sprintf("(%d bytes of binary data)", len(b))
+	}
+	return truncate(string(b), previewLimit)
+}
+
+func isText(b []byte) bool {
+	return !bytes.ContainsRune(b, 0) && strings.ToValidUTF8(string(b), "") == string(b)
+}
+
+func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {
+	cert := cs.PeerCertificates[0]
+	return &TLSInfo{
+		Version:       tls.VersionName(cs.Version),
+		Subject:       cert.Subject.String(),
+		Issuer:        cert.Issuer.String(),
+		NotAfter:      cert.NotAfter,
+		DaysRemaining: cert.NotAfter.Sub(now).Hours() / 24,
+	}
+}
+
+// classify turns a transport error into a bounded reason and a short
+// message without the URL (the URL is in the request summary).
+func classify(ctx context.Context, err error, s *Step) (Reason, string) {
+	var ue *url.Error
+	inner := err
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case errors.Is(err, errTooManyRedirects):
+		return ReasonRedirect, "redirect: " + inner.Error()
+	case errors.Is(err, context.DeadlineExceeded) || (ue != nil && ue.Timeout()) || ctx.Err() != nil:
+		if t := s.Request.Timeout.D(); t > 0 {
+			return ReasonTimeout, fmt.Sprintf("timeout: no complete response within the step timeout %s", t)
+		}
+		return ReasonTimeout, "timeout: no complete response before the check timeout"
+	case errors.As(err, &dnsErr):
+		return ReasonDNS, "dns: " + dnsErr.Error()
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
+		errors.As(err, &invalidCert), errors.As(err, &recErr), errors.As(err, &alert):
+		return ReasonTLS, "tls: " + inner.Error()
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return ReasonConnect, "connect: " + opErr.Err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ReasonConnect, "connect: " + inner.Error()
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+		return ReasonNetwork, "network: connection closed by the server: " + inner.Error()
+	case strings.Contains(err.Error(), "malformed HTTP") || strings.Contains(err.Error(), "HTTP/1.x transport connection broken"):
+		return ReasonProtocol, "protocol: " + inner.Error()
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
+		return ReasonTLS, "tls: " + inner.Error()
+	}
+	return ReasonNetwork, "network: " + inner.Error()
+}
+
+// take extracts the capture's value from a response.
+func (nc *namedCapture) take(r *response) (any, error) {
+	cp := nc.c
+	switch {
+	case cp.Status:
+		return float64(r.status), nil
+	case cp.Header != "":
+		v := r.header.Values(cp.Header)
+		if len(v) == 0 {
+			return nil, fmt.Errorf("header %s is absent", http.CanonicalHeaderKey(cp.Header))
+		}
+		return strings.Join(v, ", "), nil
+	case !cp.JSON.IsZero():
+		doc, err := r.JSON()
+		if err != nil {
+			return nil, err
+		}
+		nodes := cp.JSON.p.Select(doc)
+		if len(nodes) == 0 {
+			return nil, fmt.Errorf("JSONPath %s matched nothing", cp.JSON.Raw)
+		}
+		if cp.JSON.p.Query().Singular() != nil {
+			return nodes[0], nil
+		}
+		return []any(nodes), nil
+	case nc.re != nil:
+		m := nc.re.FindSubmatch(r.body)
+		if m == nil {
+			return nil, fmt.Errorf("regex %s matched nothing in the body", strconv.Quote(cp.Regex))
+		}
+		return string(m[cp.Group]), nil
+	}
+	return nil, errors.New("no source")
+}

@@ -1,0 +1,494 @@
+package checks
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/theory/jsonpath"
+	"go.yaml.in/yaml/v3"
+)
+
+func (dur *Duration) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		d.errorf(n, path, "expected a duration like 10s or 1m30s, got %s", describe(n))
+		return
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		d.errorf(n, path, "expected a duration like 10s or 1m30s, got %s", describe(n))
+		return
+	}
+	*dur = Duration(v)
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+
+func (s *ByteSize) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		if v, err := parseByteSize(n.Value); err == nil {
+			*s = ByteSize(v)
+			return
+		}
+	}
+	d.errorf(n, path, "expected a size like 1048576, 512KiB or 10MiB, got %s", describe(n))
+}
+
+func parseByteSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.mult
+			break
+		}
+	}
+	i, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || i <= 0 {
+		return 0, fmt.Errorf("invalid size")
+	}
+	return i * mult, nil
+}
+
+// String renders a size with a binary unit when exact.
+func (s ByteSize) String() string {
+	switch {
+	case s >= 1<<20 && s%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", s>>20)
+	case s >= 1<<10 && s%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", s>>10)
+	}
+	return fmt.Sprintf("%d bytes", int64(s))
+}
+
+type retriesFields Retries
+
+func (r *Retries) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		d.decode(n, reflectValue(&r.Count), path)
+	} else {
+		d.decode(n, reflectValue((*retriesFields)(r)), path)
+	}
+	if r.Count < 0 {
+		d.errorf(n, path, "count must be 0 or more, got %d", r.Count)
+	}
+}
+
+func (o *RetryOn) decodeNode(d *decoder, n *yaml.Node, path string) {
+	switch RetryOn(n.Value) {
+	case RetryOnNetwork, RetryOnAny:
+		*o = RetryOn(n.Value)
+	default:
+		d.errorf(n, path, "expected %q or %q, got %s", RetryOnNetwork, RetryOnAny, describe(n))
+	}
+}
+
+// Template is a string that may hold text/template actions referring to
+// vars ({{ .vars.base }}) and captures ({{ .etag }}). It is parsed at load.
+type Template struct {
+	Raw string
+	Pos Position
+	t   *template.Template
+}
+
+// NewTemplate parses s as a template; used by code that builds checks.
+func NewTemplate(s string) (Template, error) {
+	t := Template{Raw: s}
+	if !strings.Contains(s, "{{") {
+		return t, nil
+	}
+	pt, err := template.New("").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return t, fmt.Errorf("invalid template: %s", strings.TrimPrefix(err.Error(), "template: :"))
+	}
+	t.t = pt
+	return t, nil
+}
+
+func (t *Template) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		d.errorf(n, path, "expected a string, got %s", describe(n))
+		return
+	}
+	nt, err := NewTemplate(n.Value)
+	if err != nil {
+		d.errorf(n, path, "%v", err)
+	}
+	nt.Pos = d.pos(n)
+	*t = nt
+}
+
+// Templated reports whether the string has template actions.
+func (t Template) Templated() bool { return t.t != nil }
+
+// Render executes the template with data; a plain string is returned as is.
+func (t Template) Render(data map[string]any) (string, error) {
+	if t.t == nil {
+		return t.Raw, nil
+	}
+	var b strings.Builder
+	if err := t.t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("template %q: %s", t.Raw, cleanTemplateErr(err))
+	}
+	return b.String(), nil
+}
+
+func cleanTemplateErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "template:") {
+		return s[i+2:]
+	}
+	return s
+}
+
+// refs lists the field chains the template reads, e.g. ["etag"],
+// ["vars","base"]. Fields inside with/range blocks are relative to another
+// dot and are left out.
+func (t Template) refs() [][]string {
+	if t.t == nil {
+		return nil
+	}
+	var out [][]string
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch x := n.(type) {
+		case *parse.ListNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(x.Pipe)
+		case *parse.PipeNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			out = append(out, x.Ident)
+		case *parse.IfNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.WithNode:
+			walk(x.Pipe)
+		case *parse.RangeNode:
+			walk(x.Pipe)
+		}
+	}
+	walk(t.t.Tree.Root)
+	return out
+}
+
+// Value is an expected value of any YAML type. Strings in it may be
+// templates; a string that is a single action ({{ .id }}) yields the
+// captured value with its type, so that 42 compares equal to a JSON 42.
+type Value struct {
+	V     any
+	Pos   Position
+	tmpls map[string]Template
+}
+
+func (v *Value) decodeNode(d *decoder, n *yaml.Node, path string) {
+	v.Pos = d.pos(n)
+	var x any
+	if err := n.Decode(&x); err != nil {
+		d.errorf(n, path, "%v", err)
+		return
+	}
+	v.V = normalizeYAML(x)
+	v.collect(d, n, path, v.V)
+}
+
+func (v *Value) collect(d *decoder, n *yaml.Node, path string, x any) {
+	switch t := x.(type) {
+	case string:
+		if strings.Contains(t, "{{") {
+			tm, err := NewTemplate(t)
+			if err != nil {
+				d.errorf(n, path, "%v", err)
+				return
+			}
+			if v.tmpls == nil {
+				v.tmpls = map[string]Template{}
+			}
+			v.tmpls[t] = tm
+		}
+	case []any:
+		for _, e := range t {
+			v.collect(d, n, path, e)
+		}
+	case map[string]any:
+		for _, e := range t {
+			v.collect(d, n, path, e)
+		}
+	}
+}
+
+func (v *Value) templates() []Template {
+	if v == nil {
+		return nil
+	}
+	out := make([]Template, 0, len(v.tmpls))
+	for _, k := range sortedKeys(v.tmpls) {
+		out = append(out, v.tmpls[k])
+	}
+	return out
+}
+
+var singleAction = regexp.MustCompile(`^\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)?\s*-?\}\}$`)
+
+// Render returns the value with its templates executed.
+func (v *Value) Render(data map[string]any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if len(v.tmpls) == 0 {
+		return v.V, nil
+	}
+	return v.render(v.V, data)
+}
+
+func (v *Value) render(x any, data map[string]any) (any, error) {
+	switch t := x.(type) {
+	case string:
+		tm, ok := v.tmpls[t]
+		if !ok {
+			return t, nil
+		}
+		if m := singleAction.FindStringSubmatch(strings.TrimSpace(t)); m != nil {
+			if val, ok := lookupData(data, m[1], strings.TrimPrefix(m[2], ".")); ok {
+				return val, nil
+			}
+		}
+		return tm.Render(data)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			r, err := v.render(e, data)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			r, err := v.render(e, data)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return x, nil
+}
+
+func lookupData(data map[string]any, a, b string) (any, bool) {
+	x, ok := data[a]
+	if !ok {
+		return nil, false
+	}
+	if b == "" {
+		return x, true
+	}
+	m, ok := x.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	y, ok := m[b]
+	return y, ok
+}
+
+// StatusExpect accepts a status code (200), a class ("2xx"), a range
+// ("200-299") or a list of those.
+type StatusExpect struct {
+	Raw    string
+	ranges [][2]int
+}
+
+func (s *StatusExpect) decodeNode(d *decoder, n *yaml.Node, path string) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			d.errorf(n, path, "expected at least one status")
+			return
+		}
+	}
+	var raws []string
+	for _, it := range items {
+		it = resolve(it)
+		r, ok := parseStatus(it)
+		if !ok {
+			d.errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, describe(it))
+			continue
+		}
+		s.ranges = append(s.ranges, r)
+		raws = append(raws, it.Value)
+	}
+	if len(raws) == 1 {
+		s.Raw = raws[0]
+	} else {
+		s.Raw = "one of " + strings.Join(raws, ", ")
+	}
+}
+
+func parseStatus(n *yaml.Node) ([2]int, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return [2]int{}, false
+	}
+	v := strings.ToLower(strings.TrimSpace(n.Value))
+	if len(v) == 3 && v[1:] == "xx" && v[0] >= '1' && v[0] <= '5' {
+		c := int(v[0]-'0') * 100
+		return [2]int{c, c + 99}, true
+	}
+	lo, hi, isRange := strings.Cut(v, "-")
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b := a
+	var err2 error
+	if isRange {
+		b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+	}
+	if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
+		return [2]int{}, false
+	}
+	return [2]int{a, b}, true
+}
+
+// Match reports whether code satisfies the expectation.
+func (s *StatusExpect) Match(code int) bool {
+	for _, r := range s.ranges {
+		if code >= r[0] && code <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// SchemaRef is a JSON Schema given inline (a mapping) or as a file path
+// relative to the check file.
+type SchemaRef struct {
+	File   string
+	Inline any
+	schema *jsonschema.Schema
+}
+
+func (s *SchemaRef) decodeNode(d *decoder, n *yaml.Node, path string) {
+	c := jsonschema.NewCompiler()
+	loc := "inline.json"
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+		s.File = n.Value
+		p := n.Value
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(d.file), p)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			d.errorf(n, path, "%v", err)
+			return
+		}
+		loc = abs
+	case n.Kind == yaml.MappingNode:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.errorf(n, path, "%v", err)
+			return
+		}
+		s.Inline = normalizeYAML(x)
+		if err := c.AddResource(loc, s.Inline); err != nil {
+			d.errorf(n, path, "invalid JSON Schema: %v", err)
+			return
+		}
+	default:
+		d.errorf(n, path, "expected a schema (a mapping) or a file path, got %s", describe(n))
+		return
+	}
+	sch, err := c.Compile(loc)
+	if err != nil {
+		d.errorf(n, path, "invalid JSON Schema: %s", oneLine(err.Error()))
+		return
+	}
+	s.schema = sch
+}
+
+// JSONPath is an RFC 9535 JSONPath expression, parsed at load.
+type JSONPath struct {
+	Raw string
+	p   *jsonpath.Path
+}
+
+func (j *JSONPath) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		d.errorf(n, path, "expected a JSONPath like $.id, got %s", describe(n))
+		return
+	}
+	p, err := jsonpath.Parse(n.Value)
+	if err != nil {
+		d.errorf(n, path, "invalid JSONPath %q: %s", n.Value, oneLine(err.Error()))
+		return
+	}
+	*j = JSONPath{Raw: n.Value, p: p}
+}
+
+// IsZero reports whether no path was given.
+func (j JSONPath) IsZero() bool { return j.p == nil }
+
+type predicateFields Predicate
+
+func (p *Predicate) decodeNode(d *decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.MappingNode {
+		d.decode(n, reflectValue((*predicateFields)(p)), path)
+	} else {
+		// A bare value is shorthand for equals.
+		p.Equals = &Value{}
+		p.Equals.decodeNode(d, n, path)
+	}
+	p.Pos = d.pos(n)
+	if p.Matches != nil && !p.Matches.Templated() {
+		if _, err := regexp.Compile(p.Matches.Raw); err != nil {
+			d.errorf(n, joinPath(path, "matches"), "invalid regular expression: %s", oneLine(err.Error()))
+		}
+	}
+	if p.Type != "" {
+		switch p.Type {
+		case "string", "number", "integer", "boolean", "array", "object", "null":
+		default:
+			d.errorf(n, joinPath(path, "type"), "expected one of string, number, integer, boolean, array, object, null; got %q", p.Type)
+		}
+	}
+	if p.isEmpty() {
+		d.errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
+	}
+}
+
+func (p *Predicate) isEmpty() bool {
+	return p.Equals == nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil &&
+		p.Type == "" && p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil &&
+		p.Lte == nil && p.Contains == nil && p.NotContains == nil && p.Matches == nil &&
+		p.In == nil && p.Empty == nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

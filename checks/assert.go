@@ -111,7 +111,9 @@ func bodyAssertions(b *BodyExpect) []assertion {
 			return []AssertionResult{result("body", ok, exp, formatText(r.body))}
 		}})
 	}
-	text(b.Equals, "equals", func(body, want string) (bool, string) { return body == want, strconv.Quote(truncate(want, actualLimit)) })
+	text(b.Equals, "equals", func(body, want string) (bool, string) {
+		return body == want, strconv.Quote(truncate(want, actualLimit))
+	})
 	text(b.Contains, "contains", func(body, want string) (bool, string) {
 		return strings.Contains(body, want), "to contain " + strconv.Quote(want)
 	})

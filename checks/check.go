@@ -68,20 +68,20 @@ type Step struct {
 // Request describes the HTTP request of a step. String fields may hold
 // templates ({{ .vars.base }}, {{ .etag }}) rendered when the step runs.
 type Request struct {
-	Method          string               `yaml:"method"`
-	URL             Template             `yaml:"url"`
-	Query           map[string]Template  `yaml:"query"`
-	Headers         map[string]Template  `yaml:"headers"`
-	Body            *Template            `yaml:"body"`
-	JSON            *Value               `yaml:"json"`
-	Form            map[string]Template  `yaml:"form"`
-	Auth            *Auth                `yaml:"auth"`
-	Timeout         Duration             `yaml:"timeout"`
-	FollowRedirects *bool                `yaml:"follow_redirects"`
-	MaxRedirects    *int                 `yaml:"max_redirects"`
-	TLS             *TLSOptions          `yaml:"tls"`
-	Proxy           string               `yaml:"proxy"`
-	MaxBody         ByteSize             `yaml:"max_body"`
+	Method          string              `yaml:"method"`
+	URL             Template            `yaml:"url"`
+	Query           map[string]Template `yaml:"query"`
+	Headers         map[string]Template `yaml:"headers"`
+	Body            *Template           `yaml:"body"`
+	JSON            *Value              `yaml:"json"`
+	Form            map[string]Template `yaml:"form"`
+	Auth            *Auth               `yaml:"auth"`
+	Timeout         Duration            `yaml:"timeout"`
+	FollowRedirects *bool               `yaml:"follow_redirects"`
+	MaxRedirects    *int                `yaml:"max_redirects"`
+	TLS             *TLSOptions         `yaml:"tls"`
+	Proxy           string              `yaml:"proxy"`
+	MaxBody         ByteSize            `yaml:"max_body"`
 }
 
 // Auth is HTTP authentication for a request: basic or bearer, not both.
@@ -160,9 +160,9 @@ type Predicate struct {
 type Capture struct {
 	Header string   `yaml:"header"`
 	JSON   JSONPath `yaml:"json"`
-	Regex  string `yaml:"regex"`
-	Group  int    `yaml:"group"`
-	Status bool   `yaml:"status"`
+	Regex  string   `yaml:"regex"`
+	Group  int      `yaml:"group"`
+	Status bool     `yaml:"status"`
 	// Secret keeps the captured value out of every output; captures whose
 	// name looks like a credential (token, secret, password, key) are
 	// secret by default.

@@ -11,20 +11,20 @@ type Reason string
 
 // Failure reasons. ReasonNone means the run passed.
 const (
-	ReasonNone       Reason = ""
-	ReasonAssertion  Reason = "assertion"  // an expectation did not hold
-	ReasonTimeout    Reason = "timeout"    // step or check deadline passed
-	ReasonDNS        Reason = "dns"        // name resolution failed
-	ReasonConnect    Reason = "connect"    // TCP connect failed or was refused
-	ReasonTLS        Reason = "tls"        // handshake or certificate verification failed
-	ReasonNetwork    Reason = "network"    // connection reset or closed mid-exchange
-	ReasonProtocol   Reason = "protocol"   // the peer did not speak valid HTTP
-	ReasonRedirect   Reason = "redirect"   // too many redirects
-	ReasonBodyLimit  Reason = "body_limit" // response body larger than max_body
-	ReasonCapture    Reason = "capture"    // a capture found nothing
-	ReasonTemplate   Reason = "template"   // a template could not be rendered
-	ReasonSemantics  Reason = "semantics"  // an HTTP semantics rule failed in strict mode
-	ReasonInternal   Reason = "internal"   // a bug or unexpected local error
+	ReasonNone      Reason = ""
+	ReasonAssertion Reason = "assertion"  // an expectation did not hold
+	ReasonTimeout   Reason = "timeout"    // step or check deadline passed
+	ReasonDNS       Reason = "dns"        // name resolution failed
+	ReasonConnect   Reason = "connect"    // TCP connect failed or was refused
+	ReasonTLS       Reason = "tls"        // handshake or certificate verification failed
+	ReasonNetwork   Reason = "network"    // connection reset or closed mid-exchange
+	ReasonProtocol  Reason = "protocol"   // the peer did not speak valid HTTP
+	ReasonRedirect  Reason = "redirect"   // too many redirects
+	ReasonBodyLimit Reason = "body_limit" // response body larger than max_body
+	ReasonCapture   Reason = "capture"    // a capture found nothing
+	ReasonTemplate  Reason = "template"   // a template could not be rendered
+	ReasonSemantics Reason = "semantics"  // an HTTP semantics rule failed in strict mode
+	ReasonInternal  Reason = "internal"   // a bug or unexpected local error
 )
 
 // Reasons lists every Reason but ReasonNone, for metrics that must expose

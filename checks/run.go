@@ -224,10 +224,10 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 // phaseTimer records request phases from httptrace callbacks, which may run
 // on other goroutines.
 type phaseTimer struct {
-	mu                           sync.Mutex
+	mu                            sync.Mutex
 	dnsStart, connStart, tlsStart time.Time
-	t                            Timings
-	firstByte                    time.Time
+	t                             Timings
+	firstByte                     time.Time
 }
 
 func (p *phaseTimer) trace() *httptrace.ClientTrace {

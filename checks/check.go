@@ -5,25 +5,9 @@ package checks
 
 import (
 	"crypto/tls"
-	"fmt"
 	"regexp"
 	"time"
 )
-
-// Position is a place in a check file, used in every load-time error.
-type Position struct {
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
-}
-
-// String renders file:line:column, the form editors jump to.
-func (p Position) String() string {
-	if p.Line == 0 {
-		return p.File
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
-}
 
 // File is the top level of a check file.
 type File struct {
@@ -42,6 +26,9 @@ type Check struct {
 	Tags        []string          `yaml:"tags"`
 	Vars        map[string]string `yaml:"vars"`
 	Steps       []*Step           `yaml:"steps"`
+	// Alert is the check's alerting policy; the alerting package reads it,
+	// the engine ignores it.
+	Alert *AlertPolicy `yaml:"alert"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`
@@ -51,6 +38,21 @@ type Check struct {
 	secrets []string
 	// tmplVars holds vars as template data (vars are plain strings).
 	tmplVars map[string]any
+}
+
+// AlertPolicy says whom to notify and when. Zero fields take the global
+// defaults.
+type AlertPolicy struct {
+	// Notify names notifiers defined in the global config.
+	Notify []string `yaml:"notify"`
+	// Failures is the number of consecutive failed runs before alerting.
+	Failures int `yaml:"failures"`
+	// Successes is the number of consecutive passing runs before recovery.
+	Successes int `yaml:"successes"`
+	// Repeat re-sends a reminder this often while failing (0: never).
+	Repeat Duration `yaml:"repeat"`
+
+	Pos Position `yaml:"-"`
 }
 
 // Step is one request and what its response must satisfy.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/theory/jsonpath"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -137,7 +138,7 @@ func unwrapPathErr(err error) string {
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
-	d := &decoder{file: file}
+	d := &decoder{File: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Check
 	for {
@@ -154,7 +155,7 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 				pos.Column = 1
 				msg = m[2]
 			}
-			d.errs = append(d.errs, &LoadError{Pos: pos, Msg: "invalid YAML: " + msg})
+			d.Errs = append(d.Errs, &LoadError{Pos: pos, Msg: "invalid YAML: " + msg})
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -163,7 +164,7 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 		root := doc.Content[0]
 		secrets := o.expandChecksEnv(d, root)
 		var f File
-		d.decode(root, reflectValue(&f), "")
+		d.Into(root, &f, "")
 		for i, c := range f.Checks {
 			if c == nil {
 				continue
@@ -171,11 +172,11 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 			if i < len(secrets) {
 				c.secrets = secrets[i]
 			}
-			d.compileCheck(c, fmt.Sprintf("checks[%d]", i))
+			compileCheck(d, c, fmt.Sprintf("checks[%d]", i))
 			out = append(out, c)
 		}
 	}
-	return out, d.errs
+	return out, d.Errs
 }
 
 // expandChecksEnv substitutes ${VAR} in every scalar value, per check so
@@ -231,7 +232,7 @@ func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, secrets *[]string) {
 				if m[2] != "" {
 					return m[3]
 				}
-				d.errorf(n, "", "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
+				d.Errorf(n, "", "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
 				return ""
 			}
 			if secrets != nil && val != "" && secretName.MatchString(m[1]) {
@@ -258,16 +259,12 @@ var (
 // reservedLabels are label names assay's own metrics use.
 var reservedLabels = map[string]bool{"check": true, "step": true, "reason": true, "phase": true, "rule": true, "le": true, "job": true, "instance": true}
 
-func (d *decoder) errAt(pos Position, field, format string, args ...any) {
-	d.errs = append(d.errs, &LoadError{Pos: pos, Field: field, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) compileCheck(c *Check, path string) {
+func compileCheck(d *decoder, c *Check, path string) {
 	switch {
 	case c.Name == "":
-		d.errAt(c.Pos, path+".name", "a check needs a name")
+		d.ErrAt(c.Pos, path+".name", "a check needs a name")
 	case len(c.Name) > 128 || !checkNameRe.MatchString(c.Name):
-		d.errAt(c.Pos, path+".name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
+		d.ErrAt(c.Pos, path+".name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
 	}
 	if c.Name != "" {
 		path = fmt.Sprintf("check %q", c.Name)
@@ -276,7 +273,7 @@ func (d *decoder) compileCheck(c *Check, path string) {
 		c.Schedule = DefaultSchedule
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		d.errAt(c.Pos, path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
+		d.ErrAt(c.Pos, path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(DefaultTimeout)
@@ -292,7 +289,7 @@ func (d *decoder) compileCheck(c *Check, path string) {
 	}
 	for _, k := range sortedKeys(c.Labels) {
 		if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") || reservedLabels[k] {
-			d.errAt(c.Pos, path+".labels."+k, "%q is not a usable label name (letters, digits, '_'; not reserved: check, step, reason, phase, rule)", k)
+			d.ErrAt(c.Pos, path+".labels."+k, "%q is not a usable label name (letters, digits, '_'; not reserved: check, step, reason, phase, rule)", k)
 		}
 	}
 	c.tmplVars = make(map[string]any, len(c.Vars))
@@ -300,23 +297,23 @@ func (d *decoder) compileCheck(c *Check, path string) {
 		c.tmplVars[k] = v
 	}
 	if len(c.Steps) == 0 {
-		d.errAt(c.Pos, path+".steps", "a check needs at least one step")
+		d.ErrAt(c.Pos, path+".steps", "a check needs at least one step")
 	}
 	captured := map[string]bool{}
 	stepNames := map[string]bool{}
 	for i, s := range c.Steps {
 		if s == nil {
-			d.errAt(c.Pos, fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
+			d.ErrAt(c.Pos, fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
 			continue
 		}
 		if s.Name == "" {
 			s.Name = fmt.Sprintf("step %d", i+1)
 		}
 		if stepNames[s.Name] {
-			d.errAt(s.Pos, fmt.Sprintf("%s.steps[%d].name", path, i), "duplicate step name %q", s.Name)
+			d.ErrAt(s.Pos, fmt.Sprintf("%s.steps[%d].name", path, i), "duplicate step name %q", s.Name)
 		}
 		stepNames[s.Name] = true
-		d.compileStep(c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
+		compileStep(d, c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
 	}
 	if a, ok := c.Auth(); ok {
 		c.secrets = append(c.secrets, a...)
@@ -342,20 +339,20 @@ func (c *Check) Auth() ([]string, bool) {
 	return out, len(out) > 0
 }
 
-func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[string]bool) {
+func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string]bool) {
 	r := &s.Request
 	if r.Method == "" {
 		r.Method = http.MethodGet
 	}
 	r.Method = strings.ToUpper(r.Method)
 	if !methodRe.MatchString(r.Method) {
-		d.errAt(s.Pos, path+".request.method", "invalid method %q", r.Method)
+		d.ErrAt(s.Pos, path+".request.method", "invalid method %q", r.Method)
 	}
 	if r.URL.Raw == "" {
-		d.errAt(s.Pos, path+".request.url", "a request needs a url")
+		d.ErrAt(s.Pos, path+".request.url", "a request needs a url")
 	} else if !r.URL.Templated() {
 		if u, err := url.Parse(r.URL.Raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			d.errAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
+			d.ErrAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
 		}
 	}
 	bodies := 0
@@ -365,46 +362,46 @@ func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[strin
 		}
 	}
 	if bodies > 1 {
-		d.errAt(s.Pos, path+".request", "set only one of body, json and form")
+		d.ErrAt(s.Pos, path+".request", "set only one of body, json and form")
 	}
 	if a := r.Auth; a != nil && (a.Basic == nil) == (a.Bearer == nil) {
-		d.errAt(s.Pos, path+".request.auth", "set exactly one of basic and bearer")
+		d.ErrAt(s.Pos, path+".request.auth", "set exactly one of basic and bearer")
 	}
 	if r.MaxRedirects != nil && *r.MaxRedirects < 0 {
-		d.errAt(s.Pos, path+".request.max_redirects", "must be 0 or more")
+		d.ErrAt(s.Pos, path+".request.max_redirects", "must be 0 or more")
 	}
 	if r.MaxBody == 0 {
 		r.MaxBody = DefaultMaxBody
 	}
 	if r.Proxy != "" {
 		if u, err := url.Parse(r.Proxy); err != nil || u.Host == "" {
-			d.errAt(s.Pos, path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
+			d.ErrAt(s.Pos, path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
 		}
 	}
 	if r.TLS != nil {
-		if err := r.TLS.load(filepath.Dir(d.file)); err != nil {
-			d.errAt(s.Pos, path+".request.tls", "%v", err)
+		if err := r.TLS.load(filepath.Dir(d.File)); err != nil {
+			d.ErrAt(s.Pos, path+".request.tls", "%v", err)
 		}
 	}
 
 	// Every template may use vars and the captures of earlier steps.
 	for _, t := range s.templates() {
-		d.checkRefs(c, t, path, captured)
+		checkRefs(d, c, t, path, captured)
 	}
 
 	s.assertions = nil
-	d.compileExpect(s, path+".expect")
+	compileExpect(d, s, path+".expect")
 
 	s.captures = nil
 	for _, name := range sortedKeys(s.Capture) {
 		cp := s.Capture[name]
 		cpath := path + ".capture." + name
 		if cp == nil {
-			d.errAt(s.Pos, cpath, "empty capture")
+			d.ErrAt(s.Pos, cpath, "empty capture")
 			continue
 		}
 		if !captureNameRe.MatchString(name) || name == "vars" {
-			d.errAt(cp.Pos, cpath, "capture names are identifiers (letters, digits, '_'), not %q", name)
+			d.ErrAt(cp.Pos, cpath, "capture names are identifiers (letters, digits, '_'), not %q", name)
 		}
 		n := 0
 		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
@@ -413,7 +410,7 @@ func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[strin
 			}
 		}
 		if n != 1 {
-			d.errAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+			d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
 			continue
 		}
 		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name)}
@@ -423,7 +420,7 @@ func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[strin
 		if cp.Regex != "" {
 			re, err := regexp.Compile(cp.Regex)
 			if err != nil {
-				d.errAt(cp.Pos, cpath+".regex", "invalid regular expression: %s", oneLine(err.Error()))
+				d.ErrAt(cp.Pos, cpath+".regex", "invalid regular expression: %s", oneLine(err.Error()))
 				continue
 			}
 			nc.re = re
@@ -431,7 +428,7 @@ func (d *decoder) compileStep(c *Check, s *Step, path string, captured map[strin
 				cp.Group = 1
 			}
 			if cp.Group > re.NumSubexp() {
-				d.errAt(cp.Pos, cpath+".group", "the regex has %d groups, not %d", re.NumSubexp(), cp.Group)
+				d.ErrAt(cp.Pos, cpath+".group", "the regex has %d groups, not %d", re.NumSubexp(), cp.Group)
 			}
 		}
 		s.captures = append(s.captures, nc)
@@ -499,18 +496,18 @@ func (p *Predicate) templates() []Template {
 	return append(ts, p.Length.templates()...)
 }
 
-func (d *decoder) checkRefs(c *Check, t Template, path string, captured map[string]bool) {
+func checkRefs(d *decoder, c *Check, t Template, path string, captured map[string]bool) {
 	for _, ref := range t.refs() {
 		if ref[0] == "vars" {
 			if len(ref) < 2 {
-				d.errAt(t.Pos, path, "template %q: use {{ .vars.NAME }}", t.Raw)
+				d.ErrAt(t.Pos, path, "template %q: use {{ .vars.NAME }}", t.Raw)
 			} else if _, ok := c.Vars[ref[1]]; !ok {
-				d.errAt(t.Pos, path, "template %q: unknown var %q (defined: %s)", t.Raw, ref[1], listOrNone(sortedKeys(c.Vars)))
+				d.ErrAt(t.Pos, path, "template %q: unknown var %q (defined: %s)", t.Raw, ref[1], listOrNone(sortedKeys(c.Vars)))
 			}
 			continue
 		}
 		if !captured[ref[0]] {
-			d.errAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
+			d.ErrAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
 		}
 	}
 }
@@ -522,7 +519,7 @@ func listOrNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-func (d *decoder) compileExpect(s *Step, path string) {
+func compileExpect(d *decoder, s *Step, path string) {
 	e := &s.Expect
 	if e.Status != nil {
 		s.assertions = append(s.assertions, statusAssertion(e.Status))
@@ -536,7 +533,7 @@ func (d *decoder) compileExpect(s *Step, path string) {
 		s.assertions = append(s.assertions, bodyAssertions(b)...)
 		if b.Matches != nil && !b.Matches.Templated() {
 			if _, err := regexp.Compile(b.Matches.Raw); err != nil {
-				d.errAt(b.Matches.Pos, path+".body.matches", "invalid regular expression: %s", oneLine(err.Error()))
+				d.ErrAt(b.Matches.Pos, path+".body.matches", "invalid regular expression: %s", oneLine(err.Error()))
 			}
 		}
 	}
@@ -547,7 +544,7 @@ func (d *decoder) compileExpect(s *Step, path string) {
 		}
 		jp, err := jsonpath.Parse(p)
 		if err != nil {
-			d.errAt(pred.Pos, path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			d.ErrAt(pred.Pos, path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
 			continue
 		}
 		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))

@@ -10,19 +10,20 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/theory/jsonpath"
 	"go.yaml.in/yaml/v3"
 )
 
-func (dur *Duration) decodeNode(d *decoder, n *yaml.Node, path string) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, path, "expected a duration like 10s or 1m30s, got %s", describe(n))
+func (dur *Duration) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || yamlstrict.IsNull(n) {
+		d.Errorf(n, path, "expected a duration like 10s or 1m30s, got %s", yamlstrict.Describe(n))
 		return
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		d.errorf(n, path, "expected a duration like 10s or 1m30s, got %s", describe(n))
+		d.Errorf(n, path, "expected a duration like 10s or 1m30s, got %s", yamlstrict.Describe(n))
 		return
 	}
 	*dur = Duration(v)
@@ -33,14 +34,14 @@ var sizeUnits = []struct {
 	mult   int64
 }{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
 
-func (s *ByteSize) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (s *ByteSize) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if n.Kind == yaml.ScalarNode {
 		if v, err := parseByteSize(n.Value); err == nil {
 			*s = ByteSize(v)
 			return
 		}
 	}
-	d.errorf(n, path, "expected a size like 1048576, 512KiB or 10MiB, got %s", describe(n))
+	d.Errorf(n, path, "expected a size like 1048576, 512KiB or 10MiB, got %s", yamlstrict.Describe(n))
 }
 
 func parseByteSize(v string) (int64, error) {
@@ -72,23 +73,23 @@ func (s ByteSize) String() string {
 
 type retriesFields Retries
 
-func (r *Retries) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (r *Retries) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-		d.decode(n, reflectValue(&r.Count), path)
+		d.Into(n, (&r.Count), path)
 	} else {
-		d.decode(n, reflectValue((*retriesFields)(r)), path)
+		d.Into(n, ((*retriesFields)(r)), path)
 	}
 	if r.Count < 0 {
-		d.errorf(n, path, "count must be 0 or more, got %d", r.Count)
+		d.Errorf(n, path, "count must be 0 or more, got %d", r.Count)
 	}
 }
 
-func (o *RetryOn) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (o *RetryOn) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	switch RetryOn(n.Value) {
 	case RetryOnNetwork, RetryOnAny:
 		*o = RetryOn(n.Value)
 	default:
-		d.errorf(n, path, "expected %q or %q, got %s", RetryOnNetwork, RetryOnAny, describe(n))
+		d.Errorf(n, path, "expected %q or %q, got %s", RetryOnNetwork, RetryOnAny, yamlstrict.Describe(n))
 	}
 }
 
@@ -114,16 +115,16 @@ func NewTemplate(s string) (Template, error) {
 	return t, nil
 }
 
-func (t *Template) decodeNode(d *decoder, n *yaml.Node, path string) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, path, "expected a string, got %s", describe(n))
+func (t *Template) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || yamlstrict.IsNull(n) {
+		d.Errorf(n, path, "expected a string, got %s", yamlstrict.Describe(n))
 		return
 	}
 	nt, err := NewTemplate(n.Value)
 	if err != nil {
-		d.errorf(n, path, "%v", err)
+		d.Errorf(n, path, "%v", err)
 	}
-	nt.Pos = d.pos(n)
+	nt.Pos = d.Pos(n)
 	*t = nt
 }
 
@@ -206,14 +207,14 @@ type Value struct {
 	tmpls map[string]Template
 }
 
-func (v *Value) decodeNode(d *decoder, n *yaml.Node, path string) {
-	v.Pos = d.pos(n)
+func (v *Value) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	v.Pos = d.Pos(n)
 	var x any
 	if err := n.Decode(&x); err != nil {
-		d.errorf(n, path, "%v", err)
+		d.Errorf(n, path, "%v", err)
 		return
 	}
-	v.V = normalizeYAML(x)
+	v.V = yamlstrict.Normalize(x)
 	v.collect(d, n, path, v.V)
 }
 
@@ -223,7 +224,7 @@ func (v *Value) collect(d *decoder, n *yaml.Node, path string, x any) {
 		if strings.Contains(t, "{{") {
 			tm, err := NewTemplate(t)
 			if err != nil {
-				d.errorf(n, path, "%v", err)
+				d.Errorf(n, path, "%v", err)
 				return
 			}
 			if v.tmpls == nil {
@@ -326,21 +327,21 @@ type StatusExpect struct {
 	ranges [][2]int
 }
 
-func (s *StatusExpect) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
 		if len(items) == 0 {
-			d.errorf(n, path, "expected at least one status")
+			d.Errorf(n, path, "expected at least one status")
 			return
 		}
 	}
 	var raws []string
 	for _, it := range items {
-		it = resolve(it)
+		it = yamlstrict.Resolve(it)
 		r, ok := parseStatus(it)
 		if !ok {
-			d.errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, describe(it))
+			d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
 			continue
 		}
 		s.ranges = append(s.ranges, r)
@@ -393,7 +394,7 @@ type SchemaRef struct {
 	schema *jsonschema.Schema
 }
 
-func (s *SchemaRef) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (s *SchemaRef) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	c := jsonschema.NewCompiler()
 	loc := "inline.json"
 	switch {
@@ -401,32 +402,32 @@ func (s *SchemaRef) decodeNode(d *decoder, n *yaml.Node, path string) {
 		s.File = n.Value
 		p := n.Value
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(d.file), p)
+			p = filepath.Join(filepath.Dir(d.File), p)
 		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			d.errorf(n, path, "%v", err)
+			d.Errorf(n, path, "%v", err)
 			return
 		}
 		loc = abs
 	case n.Kind == yaml.MappingNode:
 		var x any
 		if err := n.Decode(&x); err != nil {
-			d.errorf(n, path, "%v", err)
+			d.Errorf(n, path, "%v", err)
 			return
 		}
-		s.Inline = normalizeYAML(x)
+		s.Inline = yamlstrict.Normalize(x)
 		if err := c.AddResource(loc, s.Inline); err != nil {
-			d.errorf(n, path, "invalid JSON Schema: %v", err)
+			d.Errorf(n, path, "invalid JSON Schema: %v", err)
 			return
 		}
 	default:
-		d.errorf(n, path, "expected a schema (a mapping) or a file path, got %s", describe(n))
+		d.Errorf(n, path, "expected a schema (a mapping) or a file path, got %s", yamlstrict.Describe(n))
 		return
 	}
 	sch, err := c.Compile(loc)
 	if err != nil {
-		d.errorf(n, path, "invalid JSON Schema: %s", oneLine(err.Error()))
+		d.Errorf(n, path, "invalid JSON Schema: %s", oneLine(err.Error()))
 		return
 	}
 	s.schema = sch
@@ -438,14 +439,14 @@ type JSONPath struct {
 	p   *jsonpath.Path
 }
 
-func (j *JSONPath) decodeNode(d *decoder, n *yaml.Node, path string) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, path, "expected a JSONPath like $.id, got %s", describe(n))
+func (j *JSONPath) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || yamlstrict.IsNull(n) {
+		d.Errorf(n, path, "expected a JSONPath like $.id, got %s", yamlstrict.Describe(n))
 		return
 	}
 	p, err := jsonpath.Parse(n.Value)
 	if err != nil {
-		d.errorf(n, path, "invalid JSONPath %q: %s", n.Value, oneLine(err.Error()))
+		d.Errorf(n, path, "invalid JSONPath %q: %s", n.Value, oneLine(err.Error()))
 		return
 	}
 	*j = JSONPath{Raw: n.Value, p: p}
@@ -456,29 +457,29 @@ func (j JSONPath) IsZero() bool { return j.p == nil }
 
 type predicateFields Predicate
 
-func (p *Predicate) decodeNode(d *decoder, n *yaml.Node, path string) {
+func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if n.Kind == yaml.MappingNode {
-		d.decode(n, reflectValue((*predicateFields)(p)), path)
+		d.Into(n, ((*predicateFields)(p)), path)
 	} else {
 		// A bare value is shorthand for equals.
 		p.Equals = &Value{}
-		p.Equals.decodeNode(d, n, path)
+		p.Equals.UnmarshalStrict(d, n, path)
 	}
-	p.Pos = d.pos(n)
+	p.Pos = d.Pos(n)
 	if p.Matches != nil && !p.Matches.Templated() {
 		if _, err := regexp.Compile(p.Matches.Raw); err != nil {
-			d.errorf(n, joinPath(path, "matches"), "invalid regular expression: %s", oneLine(err.Error()))
+			d.Errorf(n, yamlstrict.JoinPath(path, "matches"), "invalid regular expression: %s", oneLine(err.Error()))
 		}
 	}
 	if p.Type != "" {
 		switch p.Type {
 		case "string", "number", "integer", "boolean", "array", "object", "null":
 		default:
-			d.errorf(n, joinPath(path, "type"), "expected one of string, number, integer, boolean, array, object, null; got %q", p.Type)
+			d.Errorf(n, yamlstrict.JoinPath(path, "type"), "expected one of string, number, integer, boolean, array, object, null; got %q", p.Type)
 		}
 	}
 	if p.isEmpty() {
-		d.errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
+		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
 	}
 }
 

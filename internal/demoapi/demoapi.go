@@ -541,7 +541,7 @@ func injectedError() response {
 	return errorResponse(http.StatusInternalServerError, "internal server error (injected by the %q fault); nothing was changed", FaultError)
 }
 
-// Server.write sends resp, applying the faults that change the wire format.
+// write sends resp, applying the faults that change the wire format.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, fault Fault, resp response) {
 	h := w.Header()
 	for k, v := range resp.header {

@@ -1,0 +1,372 @@
+// Package yamlstrict decodes YAML into Go values strictly and with
+// positions: unknown or duplicate keys and wrong types are errors naming
+// file:line:column and the field path, and decoding goes on after an error
+// so that one pass reports every problem. Check files and the global
+// config share it.
+package yamlstrict
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Position is a place in a file.
+type Position struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+// String renders file:line:column, the form editors jump to.
+func (p Position) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Error is one problem in a file, with its position and the dotted path of
+// the offending field.
+type Error struct {
+	Pos   Position
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Msg)
+}
+
+// Errors is every problem found; it is an error itself so that callers can
+// print one line per problem.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unmarshaler is implemented by types that read themselves from YAML, such
+// as shorthand forms (a bare 200 for a status expectation). They report
+// problems through d and may call d.Decode for their parts.
+type Unmarshaler interface {
+	UnmarshalStrict(d *Decoder, n *yaml.Node, path string)
+}
+
+// Decoder walks a yaml.Node tree into Go values by reflection. Struct
+// fields are matched by their yaml tag; a field `Pos Position` with tag "-"
+// receives the position of the mapping.
+type Decoder struct {
+	File string
+	Errs Errors
+}
+
+// Pos is the position of n in the file.
+func (d *Decoder) Pos(n *yaml.Node) Position {
+	return Position{File: d.File, Line: n.Line, Column: n.Column}
+}
+
+// Errorf records a problem at n.
+func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
+	d.Errs = append(d.Errs, &Error{Pos: d.Pos(n), Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// ErrAt records a problem at a position remembered earlier.
+func (d *Decoder) ErrAt(pos Position, path, format string, args ...any) {
+	d.Errs = append(d.Errs, &Error{Pos: pos, Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Into decodes n into the value ptr points to.
+func (d *Decoder) Into(n *yaml.Node, ptr any, path string) {
+	d.Decode(n, reflect.ValueOf(ptr).Elem(), path)
+}
+
+var (
+	unmarshalerType = reflect.TypeOf((*Unmarshaler)(nil)).Elem()
+	positionType    = reflect.TypeOf(Position{})
+)
+
+// JoinPath appends a key to a dotted field path.
+func JoinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Resolve follows aliases.
+func Resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// IsNull reports whether n is an explicit null.
+func IsNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// Decode fills v (addressable) from n.
+func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
+	n = Resolve(n)
+	if n == nil {
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
+		v.Addr().Interface().(Unmarshaler).UnmarshalStrict(d, n, path)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if IsNull(n) {
+			return
+		}
+		nv := reflect.New(v.Type().Elem())
+		d.Decode(n, nv.Elem(), path)
+		v.Set(nv)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		if IsNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.Errorf(n, path, "expected a mapping, got %s", Describe(n))
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := Resolve(n.Content[i]), n.Content[i+1]
+			if seen[k.Value] {
+				d.Errorf(k, JoinPath(path, k.Value), "duplicate key %q", k.Value)
+				continue
+			}
+			seen[k.Value] = true
+			ev := reflect.New(v.Type().Elem()).Elem()
+			d.Decode(val, ev, JoinPath(path, k.Value))
+			v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), ev)
+		}
+	case reflect.Slice:
+		if IsNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.Errorf(n, path, "expected a list, got %s", Describe(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.Decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || IsNull(n) {
+			d.Errorf(n, path, "expected a string, got %s", Describe(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			d.Errorf(n, path, "expected true or false, got %s", Describe(n))
+			return
+		}
+		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+			d.Errorf(n, path, "expected an integer, got %s", Describe(n))
+			return
+		}
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			d.Errorf(n, path, "expected an integer, got %s", Describe(n))
+			return
+		}
+		v.SetInt(i)
+	case reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
+			d.Errorf(n, path, "expected a number, got %s", Describe(n))
+			return
+		}
+		var f float64
+		_ = n.Decode(&f)
+		v.SetFloat(f)
+	case reflect.Interface:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.Errorf(n, path, "%v", err)
+			return
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(Normalize(x)))
+		}
+	default:
+		d.Errorf(n, path, "internal: cannot decode into %s", v.Type())
+	}
+}
+
+type structField struct {
+	name  string
+	index int
+}
+
+func yamlFields(t reflect.Type) []structField {
+	var fs []structField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
+		}
+		fs = append(fs, structField{tag, i})
+	}
+	return fs
+}
+
+func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if IsNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.Errorf(n, path, "expected a mapping, got %s", Describe(n))
+		return
+	}
+	t := v.Type()
+	if f, ok := t.FieldByName("Pos"); ok && f.Type == positionType {
+		v.FieldByIndex(f.Index).Set(reflect.ValueOf(d.Pos(n)))
+	}
+	fields := yamlFields(t)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := Resolve(n.Content[i]), n.Content[i+1]
+		fp := JoinPath(path, k.Value)
+		var field *structField
+		for j := range fields {
+			if fields[j].name == k.Value {
+				field = &fields[j]
+				break
+			}
+		}
+		if field == nil {
+			names := make([]string, len(fields))
+			for j, f := range fields {
+				names[j] = f.name
+			}
+			if s := closest(k.Value, names); s != "" {
+				d.Errorf(k, fp, "unknown field %q (did you mean %q?)", k.Value, s)
+			} else {
+				d.Errorf(k, fp, "unknown field %q (valid: %s)", k.Value, strings.Join(names, ", "))
+			}
+			continue
+		}
+		if seen[k.Value] {
+			d.Errorf(k, fp, "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		d.Decode(val, v.Field(field.index), fp)
+	}
+}
+
+// Describe names a node's kind and value for a type error.
+func Describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return "nothing (null)"
+	case "!!int", "!!float":
+		return "number " + n.Value
+	case "!!bool":
+		return "boolean " + n.Value
+	}
+	return "string " + truncate(strconv.Quote(n.Value), 60)
+}
+
+// closest returns the candidate nearest to s by edit distance, if it is
+// near enough to be a plausible typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if dist := editDistance(s, c); dist < bestD {
+			best, bestD = c, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Normalize turns YAML-decoded values into the shapes encoding/json
+// produces (map[string]any, []any, float64 for numbers), so that expected
+// values compare with JSON response values without type surprises.
+func Normalize(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, v := range t {
+			t[k] = Normalize(v)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, v := range t {
+			m[fmt.Sprint(k)] = Normalize(v)
+		}
+		return m
+	case []any:
+		for i, v := range t {
+			t[i] = Normalize(v)
+		}
+		return t
+	case int:
+		return float64(t)
+	case int64:
+		return float64(t)
+	case uint64:
+		return float64(t)
+	}
+	return x
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -201,52 +201,15 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
 	return perCheck
 }
 
-var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, secrets *[]string) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			o.expandEnv(d, n.Content[i], secrets)
+	d.ExpandEnv(n, o.LookupEnv, func(name, val string) {
+		if secrets != nil && val != "" && secretName.MatchString(name) {
+			*secrets = append(*secrets, val)
 		}
-	case yaml.SequenceNode, yaml.DocumentNode:
-		for _, c := range n.Content {
-			o.expandEnv(d, c, secrets)
-		}
-	case yaml.ScalarNode:
-		if !strings.Contains(n.Value, "$") {
-			return
-		}
-		changed := false
-		out := envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-			changed = true
-			if ref == "$$" {
-				return "$"
-			}
-			m := envRef.FindStringSubmatch(ref)
-			val, ok := o.LookupEnv(m[1])
-			if !ok || (val == "" && m[2] != "") {
-				if m[2] != "" {
-					return m[3]
-				}
-				d.Errorf(n, "", "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
-				return ""
-			}
-			if secrets != nil && val != "" && secretName.MatchString(m[1]) {
-				*secrets = append(*secrets, val)
-			}
-			return val
-		})
-		if changed {
-			n.Value = out
-			if n.Style == 0 {
-				n.Tag = "" // re-resolve: ${PORT} may now be an integer
-			}
-		}
-	}
+	})
 }
 
 var (

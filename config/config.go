@@ -1,0 +1,127 @@
+// Package config loads assay's global configuration file (assay.yaml):
+// server, storage, defaults for checks, and notifiers. It is optional and
+// strict like check files; command-line flags override it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/internal/yamlstrict"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole global configuration.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	Storage  Storage  `yaml:"storage"`
+	Defaults Defaults `yaml:"defaults"`
+	Checks   Checks   `yaml:"checks"`
+
+	// File is where the config was read from ("" for built-in defaults).
+	File string `yaml:"-"`
+}
+
+// Server configures the HTTP server of the daemon.
+type Server struct {
+	// Listen is the address of /metrics, /healthz, /readyz and the API.
+	Listen string `yaml:"listen"`
+	// ExternalURL is how people reach this assay; alert links use it.
+	ExternalURL string `yaml:"external_url"`
+	// ShutdownGrace bounds how long in-flight runs may take after SIGTERM.
+	ShutdownGrace checks.Duration `yaml:"shutdown_grace"`
+}
+
+// Storage configures the embedded store.
+type Storage struct {
+	// Path of the SQLite database file.
+	Path string `yaml:"path"`
+}
+
+// Defaults apply to every check that does not set the field itself.
+type Defaults struct {
+	// Alert is the default alerting policy.
+	Alert checks.AlertPolicy `yaml:"alert"`
+}
+
+// Checks says where the checks are and how many run at once.
+type Checks struct {
+	// Dir holds the check files (walked recursively).
+	Dir string `yaml:"dir"`
+	// Concurrency bounds the number of check runs in flight.
+	Concurrency int `yaml:"concurrency"`
+	// ReloadDebounce waits this long after the last file change.
+	ReloadDebounce checks.Duration `yaml:"reload_debounce"`
+}
+
+// Defaults of the daemon.
+const (
+	DefaultListen      = "127.0.0.1:9464"
+	DefaultStorage     = "assay.db"
+	DefaultChecksDir   = "checks.d"
+	DefaultConcurrency = 256
+)
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	if c.Server.ShutdownGrace == 0 {
+		c.Server.ShutdownGrace = checks.Duration(30e9)
+	}
+	if c.Storage.Path == "" {
+		c.Storage.Path = DefaultStorage
+	}
+	if c.Checks.Dir == "" {
+		c.Checks.Dir = DefaultChecksDir
+	}
+	if c.Checks.Concurrency == 0 {
+		c.Checks.Concurrency = DefaultConcurrency
+	}
+	if c.Checks.ReloadDebounce == 0 {
+		c.Checks.ReloadDebounce = checks.Duration(500e6)
+	}
+}
+
+// Load reads and validates a config file; every problem is reported as
+// yamlstrict.Errors with file:line:column.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates config content; file names positions in errors.
+func Parse(file string, data []byte) (*Config, error) {
+	d := &yamlstrict.Decoder{File: file}
+	c := &Config{File: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlstrict.Errors{{Pos: yamlstrict.Position{File: file}, Msg: "invalid YAML: " + err.Error()}}
+	}
+	if len(doc.Content) > 0 {
+		d.ExpandEnv(doc.Content[0], os.LookupEnv, nil)
+		d.Into(doc.Content[0], c, "")
+	}
+	if c.Checks.Concurrency < 0 {
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})
+	}
+	if len(d.Errs) > 0 {
+		return nil, d.Errs
+	}
+	c.applyDefaults()
+	return c, nil
+}

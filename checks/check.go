@@ -32,6 +32,9 @@ type Check struct {
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`
+	// Fingerprint identifies the definition (after ${VAR} expansion): a
+	// reload keeps the state of checks whose fingerprint did not change.
+	Fingerprint string `yaml:"-"`
 
 	// secrets are values that must never appear in output: values of
 	// secret-looking environment variables and auth credentials.

@@ -20,6 +20,7 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Defaults Defaults `yaml:"defaults"`
 	Checks   Checks   `yaml:"checks"`
+	Metrics  Metrics  `yaml:"metrics"`
 
 	// File is where the config was read from ("" for built-in defaults).
 	File string `yaml:"-"`
@@ -55,6 +56,13 @@ type Checks struct {
 	Concurrency int `yaml:"concurrency"`
 	// ReloadDebounce waits this long after the last file change.
 	ReloadDebounce checks.Duration `yaml:"reload_debounce"`
+}
+
+// Metrics configures the Prometheus metrics.
+type Metrics struct {
+	// Labels are check label names (from each check's labels) added to
+	// the check metrics, e.g. [team, severity]. Checks without one get "".
+	Labels []string `yaml:"labels"`
 }
 
 // Defaults of the daemon.

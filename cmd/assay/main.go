@@ -48,6 +48,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run the checks on their schedules: the monitoring daemon", cmdRun},
+		{"demo", "start the demo API and the daemon on checks.d against it", cmdDemo},
 		{"test", "run checks once, in parallel; exit 0 if all pass, 1 if one fails", cmdTest},
 		{"validate", "check files for errors; exit 0 or 2 with every error listed", cmdValidate},
 		{"demo-api", "serve the demo documents API (with --fault NAME to break it)", cmdDemoAPI},

@@ -1,0 +1,252 @@
+// Package daemon assembles the monitor: it loads the checks, schedules
+// them, fans results out to sinks (metrics, the API status, alerting, the
+// store), serves the HTTP endpoints, reloads on demand and on file changes,
+// and shuts down gracefully. cmd/assay only parses flags and signals.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/config"
+	"github.com/assay-monitor/assay/metrics"
+	"github.com/assay-monitor/assay/scheduler"
+	"github.com/assay-monitor/assay/web"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CheckSetter is implemented by sinks that need the configured set (to
+// create series at 0, to forget removed checks).
+type CheckSetter interface {
+	SetChecks(cs []*checks.Check)
+}
+
+// Validator is implemented by sinks that can reject a set of checks (an
+// alert naming an unknown notifier); a rejection rejects the whole load.
+type Validator interface {
+	Validate(cs []*checks.Check) error
+}
+
+// Options configure a Daemon.
+type Options struct {
+	Config *config.Config
+	// Load reads the checks; nil means checks.Load(Config.Checks.Dir).
+	Load     func() ([]*checks.Check, error)
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Sinks receive every result after metrics and the API status.
+	Sinks []checks.Sink
+	// Runner executes checks; nil means a new checks.Runner.
+	Runner *checks.Runner
+	// Clock drives the scheduler; nil means the wall clock.
+	Clock scheduler.Clock
+	// Version is reported in assay_build_info.
+	Version string
+}
+
+// Daemon is the running monitor.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	status  *web.Status
+	sched   *scheduler.Scheduler
+	runner  *checks.Runner
+	sinks   []checks.Sink
+
+	reloadMu sync.Mutex
+	mu       sync.RWMutex
+	current  []*checks.Check
+	lastErr  error
+
+	listener net.Listener
+	server   *http.Server
+}
+
+// New loads the checks once (an error here is a configuration error) and
+// prepares everything; Run starts it.
+func New(opts Options) (*Daemon, error) {
+	if opts.Config == nil {
+		opts.Config = config.Default()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Load == nil {
+		dir := opts.Config.Checks.Dir
+		opts.Load = func() ([]*checks.Check, error) { return checks.Load(dir) }
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner}
+	if d.runner == nil {
+		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger})
+	}
+	d.metrics = metrics.New(opts.Registry, metrics.Options{
+		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true})
+	d.sched = scheduler.New(scheduler.Options{
+		Run:         d.runCheck,
+		Observer:    d.metrics,
+		Clock:       opts.Clock,
+		Concurrency: opts.Config.Checks.Concurrency,
+		Logger:      opts.Logger,
+	})
+	d.status = web.NewStatus(d.sched.NextRun)
+	d.sinks = append([]checks.Sink{d.metrics, d.status}, opts.Sinks...)
+	if err := d.Reload(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Metrics returns the daemon's metrics (for tests and extra sinks).
+func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
+
+// Checks returns the checks currently scheduled.
+func (d *Daemon) Checks() []*checks.Check {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.current
+}
+
+// Reload re-reads the checks. An invalid set is rejected whole: the
+// running checks go on unchanged, the error is logged line by line and
+// assay_config_last_reload_successful drops to 0.
+func (d *Daemon) Reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	cs, err := d.opts.Load()
+	if err == nil {
+		for _, s := range d.sinks {
+			if v, ok := s.(Validator); ok {
+				if verr := v.Validate(cs); verr != nil {
+					err = verr
+					break
+				}
+			}
+		}
+	}
+	now := time.Now()
+	if err != nil {
+		d.metrics.Reloaded(false, now)
+		d.mu.Lock()
+		d.lastErr = err
+		d.mu.Unlock()
+		var les checks.LoadErrors
+		if errors.As(err, &les) {
+			for _, e := range les {
+				d.log.Error("configuration rejected, keeping the running checks", "pos", e.Pos.String(), "field", e.Field, "error", e.Msg)
+			}
+		} else {
+			d.log.Error("configuration rejected, keeping the running checks", "error", err.Error())
+		}
+		return err
+	}
+	diff := d.sched.Update(cs)
+	for _, s := range d.sinks {
+		if cs2, ok := s.(CheckSetter); ok {
+			cs2.SetChecks(cs)
+		}
+	}
+	d.mu.Lock()
+	d.current, d.lastErr = cs, nil
+	d.mu.Unlock()
+	d.metrics.Reloaded(true, now)
+	d.log.Info("checks loaded", "checks", len(cs), "added", len(diff.Added), "changed", len(diff.Changed),
+		"removed", len(diff.Removed), "unchanged", len(diff.Unchanged))
+	return nil
+}
+
+func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
+	r := d.runner.Run(ctx, c)
+	if !r.Passed {
+		attrs := []any{"check", c.Name, "reason", string(r.Reason), "message", r.Message, "attempts", len(r.Attempts)}
+		if fs := r.FailedStep(); fs != nil {
+			attrs = append(attrs, "step", fs.Name)
+		}
+		d.log.Warn("check failed", attrs...)
+	}
+	// Sinks get their own context: a run cut short by shutdown still
+	// records what it saw.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, s := range d.sinks {
+		s.Record(sctx, r)
+	}
+}
+
+// Listen binds the HTTP address now, so that a caller learns the port (or
+// an address in use) before Run.
+func (d *Daemon) Listen(addr string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	d.listener = l
+	return l.Addr(), nil
+}
+
+// Ready reports whether checks are loaded and the scheduler runs.
+func (d *Daemon) Ready() bool {
+	d.mu.RLock()
+	loaded := d.current != nil
+	d.mu.RUnlock()
+	return loaded && d.sched.Running()
+}
+
+// Run serves and schedules until ctx ends, then stops taking new runs,
+// lets runs in flight finish within the shutdown grace, and returns.
+// reload receives reload requests (SIGHUP); file changes in the checks
+// directory reload too, debounced.
+func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	if d.listener == nil {
+		if _, err := d.Listen(d.opts.Config.Server.Listen); err != nil {
+			return err
+		}
+	}
+	d.server = &http.Server{
+		Handler: web.Handler(web.Options{
+			Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready,
+			Reload: d.Reload,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- d.server.Serve(d.listener) }()
+	d.sched.Start()
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		d.watch(watchCtx, reload)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	stopWatch()
+	<-watchDone
+	d.log.Info("shutting down: no new runs; waiting for runs in flight", "grace", d.opts.Config.Server.ShutdownGrace.D().String())
+	grace, cancel := context.WithTimeout(context.Background(), d.opts.Config.Server.ShutdownGrace.D())
+	defer cancel()
+	if serr := d.sched.Stop(grace); serr != nil {
+		d.log.Warn("runs still in flight after the grace period were cancelled")
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	_ = d.server.Shutdown(hctx)
+	d.runner.Close()
+	return err
+}

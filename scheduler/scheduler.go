@@ -1,0 +1,393 @@
+// Package scheduler runs checks on their cron schedules. Schedules are
+// parsed by robfig/cron; the run loop is a single min-heap of next fire
+// times, so that 10,000 checks cost one timer and O(log N) per run instead
+// of a sort of every entry on every tick. Checks that share an interval are
+// spread over it by a hash of their name; a check never overlaps its own
+// previous run; a global limit bounds runs in flight.
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/robfig/cron/v3"
+)
+
+// RunFunc executes one run of a check. ctx carries the run's deadline and
+// is cancelled when the scheduler stops after its grace period.
+type RunFunc func(ctx context.Context, c *checks.Check, planned time.Time)
+
+// Observer is told about scheduling events (metrics implement it).
+type Observer interface {
+	// Lateness is the actual start of a run minus its planned start,
+	// including time spent waiting for a concurrency slot.
+	Lateness(check string, d time.Duration)
+	// Skipped counts a run not started because the previous one of the
+	// same check was still in flight.
+	Skipped(check string)
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	Run         RunFunc
+	Observer    Observer
+	Clock       Clock // nil: the wall clock
+	Concurrency int   // runs in flight at most; <= 0: 256
+	Logger      *slog.Logger
+}
+
+// Scheduler owns the set of scheduled checks.
+type Scheduler struct {
+	opts Options
+	sem  chan struct{}
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	queue   entryHeap
+	started bool
+	stopped bool
+	wake    chan struct{}
+
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	loopDone  chan struct{}
+	inflight  sync.WaitGroup
+}
+
+type entry struct {
+	check    *checks.Check
+	schedule cron.Schedule
+	offset   time.Duration
+	next     time.Time
+	index    int // in the heap, -1 when not queued
+	running  bool
+}
+
+// New returns a stopped scheduler; call Update to give it checks and Start
+// to run them.
+func New(opts Options) *Scheduler {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Scheduler{
+		opts:      opts,
+		sem:       make(chan struct{}, opts.Concurrency),
+		entries:   map[string]*entry{},
+		wake:      make(chan struct{}, 1),
+		runCtx:    ctx,
+		cancelRun: cancel,
+		loopDone:  make(chan struct{}),
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Lateness(string, time.Duration) {}
+func (nopObserver) Skipped(string)                 {}
+
+// Diff says what an Update changed.
+type Diff struct {
+	Added, Changed, Removed, Unchanged []string
+}
+
+// Update replaces the set of checks. Unchanged checks (same Fingerprint)
+// keep their entry, next run and in-flight state; changed checks keep
+// their entry (so a run in flight is not overlapped) but take the new
+// definition and, if the schedule changed, a new next run; removed checks
+// are dequeued (a run in flight finishes); added checks are queued for
+// their first run within one interval.
+func (s *Scheduler) Update(cs []*checks.Check) Diff {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Clock.Now()
+	var d Diff
+	keep := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		keep[c.Name] = true
+		e, ok := s.entries[c.Name]
+		if !ok {
+			sched, err := checks.CronParser.Parse(c.Schedule)
+			if err != nil { // the loader validated it; be defensive
+				s.opts.Logger.Error("unschedulable check", "check", c.Name, "err", err)
+				continue
+			}
+			e = &entry{check: c, schedule: sched, index: -1}
+			e.offset = spread(c.Name, sched, now)
+			e.next = firstRun(sched, e.offset, now)
+			s.entries[c.Name] = e
+			heap.Push(&s.queue, e)
+			d.Added = append(d.Added, c.Name)
+			continue
+		}
+		if e.check.Fingerprint == c.Fingerprint && e.check.Fingerprint != "" {
+			d.Unchanged = append(d.Unchanged, c.Name)
+			continue
+		}
+		if e.check.Schedule != c.Schedule {
+			sched, err := checks.CronParser.Parse(c.Schedule)
+			if err != nil {
+				continue
+			}
+			e.schedule = sched
+			e.offset = spread(c.Name, sched, now)
+			e.next = firstRun(sched, e.offset, now)
+			heap.Fix(&s.queue, e.index)
+		}
+		e.check = c
+		d.Changed = append(d.Changed, c.Name)
+	}
+	for name, e := range s.entries {
+		if keep[name] {
+			continue
+		}
+		heap.Remove(&s.queue, e.index)
+		delete(s.entries, name)
+		d.Removed = append(d.Removed, name)
+	}
+	s.poke()
+	return d
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Len is the number of scheduled checks.
+func (s *Scheduler) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// NextRun returns when the check runs next.
+func (s *Scheduler) NextRun(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok {
+		return time.Time{}, false
+	}
+	return e.next, true
+}
+
+// Start runs the loop until Stop.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return
+	}
+	s.started = true
+	s.mu.Unlock()
+	go s.loop()
+}
+
+// Running reports whether the loop is running (for readiness).
+func (s *Scheduler) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started && !s.stopped
+}
+
+// Stop starts no new runs, waits for runs in flight until ctx ends, then
+// cancels the stragglers' contexts and waits for them to return.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	wasStarted := s.started
+	s.stopped = true
+	s.mu.Unlock()
+	s.poke()
+	if wasStarted {
+		<-s.loopDone
+	}
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancelRun()
+		return nil
+	case <-ctx.Done():
+		s.cancelRun()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Scheduler) loop() {
+	defer close(s.loopDone)
+	timer := s.opts.Clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			return
+		}
+		wait := time.Hour
+		if len(s.queue) > 0 {
+			wait = s.queue[0].next.Sub(s.opts.Clock.Now())
+		}
+		s.mu.Unlock()
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C():
+			case <-s.wake:
+				if !timer.Stop() {
+					select {
+					case <-timer.C():
+					default:
+					}
+				}
+				continue
+			}
+		}
+		s.fireDue()
+	}
+}
+
+// fireDue dispatches every entry whose time has come.
+func (s *Scheduler) fireDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	now := s.opts.Clock.Now()
+	for len(s.queue) > 0 && !s.queue[0].next.After(now) {
+		e := s.queue[0]
+		planned := e.next
+		e.next = following(e.schedule, e.offset, planned, now)
+		heap.Fix(&s.queue, 0)
+		if e.running {
+			s.opts.Observer.Skipped(e.check.Name)
+			continue
+		}
+		e.running = true
+		s.inflight.Add(1)
+		go s.run(e, e.check, planned)
+	}
+}
+
+func (s *Scheduler) run(e *entry, c *checks.Check, planned time.Time) {
+	defer s.inflight.Done()
+	defer func() {
+		s.mu.Lock()
+		e.running = false
+		s.mu.Unlock()
+	}()
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.runCtx.Done():
+		return
+	}
+	defer func() { <-s.sem }()
+	s.opts.Observer.Lateness(c.Name, s.opts.Clock.Now().Sub(planned))
+	ctx, cancel := context.WithTimeout(s.runCtx, RunDeadline(c))
+	defer cancel()
+	s.opts.Run(ctx, c, planned)
+}
+
+// RunDeadline bounds one run of a check: every attempt's timeout plus the
+// longest backoffs between them.
+func RunDeadline(c *checks.Check) time.Duration {
+	n := time.Duration(c.Retries.Count)
+	return c.Timeout.D()*(n+1) + c.Retries.MaxBackoff.D()*n + time.Second
+}
+
+// spread is the check's deterministic offset within its interval, from a
+// hash of its name: checks sharing a schedule fire at different moments,
+// and a restart keeps each one's phase.
+func spread(name string, sched cron.Schedule, now time.Time) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	iv := interval(sched, now)
+	if _, constant := sched.(cron.ConstantDelaySchedule); !constant && iv > time.Minute {
+		// A cron time ("at 09:00") is kept within a minute.
+		iv = time.Minute
+	}
+	if iv <= 0 {
+		return 0
+	}
+	return time.Duration(h.Sum64() % uint64(iv))
+}
+
+func interval(sched cron.Schedule, now time.Time) time.Duration {
+	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		return c.Delay
+	}
+	a := sched.Next(now)
+	return sched.Next(a).Sub(a)
+}
+
+// firstRun is the first fire time after now: within one interval.
+func firstRun(sched cron.Schedule, offset time.Duration, now time.Time) time.Time {
+	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		// Phase-aligned to the epoch so that every replica and every
+		// restart fires a check at the same phase of its interval.
+		base := now.Truncate(c.Delay).Add(offset)
+		for !base.After(now) {
+			base = base.Add(c.Delay)
+		}
+		return base
+	}
+	return sched.Next(now.Add(-offset)).Add(offset)
+}
+
+// following is the fire time after planned; runs that fell entirely in
+// the past (the process was paused) are not replayed.
+func following(sched cron.Schedule, offset time.Duration, planned, now time.Time) time.Time {
+	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		next := planned.Add(c.Delay)
+		if !next.After(now) {
+			missed := now.Sub(next)/c.Delay + 1
+			next = next.Add(missed * c.Delay)
+		}
+		return next
+	}
+	next := sched.Next(planned.Add(-offset)).Add(offset)
+	if !next.After(now) {
+		next = sched.Next(now.Add(-offset)).Add(offset)
+	}
+	return next
+}
+
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}

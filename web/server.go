@@ -1,0 +1,77 @@
+// Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
+// the JSON API under /api/v1 and POST /-/reload. It only reads: results
+// reach it through Status, a sink.
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configure Handler.
+type Options struct {
+	Gatherer prometheus.Gatherer
+	Status   *Status
+	// Ready reports whether the config is loaded and the scheduler runs.
+	Ready func() bool
+	// Reload re-reads the checks; its error is the reason for a rejection.
+	Reload func() error
+}
+
+// Handler returns the mux of every endpoint.
+func Handler(o Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if o.Ready != nil && !o.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /api/v1/checks", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"checks": o.Status.Summaries()})
+	})
+	mux.HandleFunc("GET /api/v1/checks/{name}", func(w http.ResponseWriter, r *http.Request) {
+		sum, res, ok := o.Status.Check(r.PathValue("name"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no check named " + r.PathValue("name")})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"check": sum, "result": res})
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Reload == nil {
+			writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "reload not available"})
+			return
+		}
+		if err := o.Reload(); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "rejected", "errors": strings.Split(err.Error(), "\n")})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("assay: see /metrics, /healthz, /readyz, /api/v1/checks\n"))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,130 @@
+package web
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+)
+
+// Status keeps the configured checks and the latest result of each, for
+// the JSON API. It is a results sink.
+type Status struct {
+	mu      sync.RWMutex
+	checks  []*checks.Check
+	latest  map[string]*checks.Result
+	nextRun func(name string) (time.Time, bool)
+}
+
+// NewStatus returns an empty Status. nextRun, if not nil, tells when a
+// check runs next.
+func NewStatus(nextRun func(string) (time.Time, bool)) *Status {
+	return &Status{latest: map[string]*checks.Result{}, nextRun: nextRun}
+}
+
+// SetChecks replaces the configured set; results of removed checks go.
+func (s *Status) SetChecks(cs []*checks.Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = cs
+	keep := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		keep[c.Name] = true
+	}
+	for name := range s.latest {
+		if !keep[name] {
+			delete(s.latest, name)
+		}
+	}
+}
+
+// Record implements checks.Sink.
+func (s *Status) Record(_ context.Context, r *checks.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.checks {
+		if c.Name == r.Check {
+			s.latest[r.Check] = r
+			return
+		}
+	}
+}
+
+// CheckSummary is one entry of GET /api/v1/checks.
+type CheckSummary struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	File        string            `json:"file"`
+	Schedule    string            `json:"schedule"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Steps       int               `json:"steps"`
+	NextRun     *time.Time        `json:"next_run,omitempty"`
+	LastResult  *ResultSummary    `json:"last_result"`
+}
+
+// ResultSummary is the last result of a check in brief.
+type ResultSummary struct {
+	Passed          bool                    `json:"passed"`
+	Started         time.Time               `json:"started"`
+	DurationSeconds float64                 `json:"duration_seconds"`
+	Attempts        int                     `json:"attempts"`
+	Reason          checks.Reason           `json:"reason,omitempty"`
+	Message         string                  `json:"message,omitempty"`
+	FailingStep     string                  `json:"failing_step,omitempty"`
+	FailingAssert   *checks.AssertionResult `json:"failing_assertion,omitempty"`
+}
+
+// Summaries lists every configured check with its last result, by name.
+func (s *Status) Summaries() []CheckSummary {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]CheckSummary, 0, len(s.checks))
+	for _, c := range s.checks {
+		out = append(out, s.summary(c))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Check returns one check's summary and its full last result.
+func (s *Status) Check(name string) (CheckSummary, *checks.Result, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.checks {
+		if c.Name == name {
+			return s.summary(c), s.latest[name], true
+		}
+	}
+	return CheckSummary{}, nil, false
+}
+
+func (s *Status) summary(c *checks.Check) CheckSummary {
+	cs := CheckSummary{Name: c.Name, Description: c.Description, File: c.Pos.File, Schedule: c.Schedule,
+		Labels: c.Labels, Tags: c.Tags, Steps: len(c.Steps)}
+	if s.nextRun != nil {
+		if t, ok := s.nextRun(c.Name); ok {
+			cs.NextRun = &t
+		}
+	}
+	r := s.latest[c.Name]
+	if r == nil {
+		return cs
+	}
+	rs := &ResultSummary{Passed: r.Passed, Started: r.Started, DurationSeconds: r.Duration.Seconds(),
+		Attempts: len(r.Attempts), Reason: r.Reason, Message: r.Message}
+	if fs := r.FailedStep(); fs != nil {
+		rs.FailingStep = fs.Name
+		for i := range fs.Assertions {
+			if !fs.Assertions[i].Passed {
+				a := fs.Assertions[i]
+				rs.FailingAssert = &a
+				break
+			}
+		}
+	}
+	cs.LastResult = rs
+	return cs
+}

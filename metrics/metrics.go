@@ -284,7 +284,7 @@ func (m *Metrics) Record(_ context.Context, r *checks.Result) {
 	}
 }
 
-func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+func unix(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
 
 // Lateness implements scheduler.Observer.
 func (m *Metrics) Lateness(_ string, d time.Duration) {

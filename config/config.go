@@ -6,8 +6,10 @@ package config
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"regexp"
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
@@ -73,6 +75,10 @@ const (
 	DefaultConcurrency = 256
 )
 
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+var reservedLabels = map[string]bool{"check": true, "step": true, "reason": true, "phase": true, "rule": true, "le": true, "job": true, "instance": true}
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{}
@@ -123,6 +129,12 @@ func Parse(file string, data []byte) (*Config, error) {
 	if len(doc.Content) > 0 {
 		d.ExpandEnv(doc.Content[0], os.LookupEnv, nil)
 		d.Into(doc.Content[0], c, "")
+	}
+	for i, l := range c.Metrics.Labels {
+		if !labelName.MatchString(l) || reservedLabels[l] {
+			d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: fmt.Sprintf("metrics.labels[%d]", i),
+				Msg: fmt.Sprintf("%q is not a usable label name (letters, digits, '_'; not check, step, reason, phase, rule)", l)})
+		}
 	}
 	if c.Checks.Concurrency < 0 {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})

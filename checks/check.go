@@ -26,6 +26,13 @@ type Check struct {
 	Tags        []string          `yaml:"tags"`
 	Vars        map[string]string `yaml:"vars"`
 	Steps       []*Step           `yaml:"steps"`
+	// Contract expands into steps run before Steps (see contract.go).
+	Contract *Contract `yaml:"contract"`
+	// Semantics says what HTTP semantics findings do: strict, warn or off
+	// (empty: the runner's default).
+	Semantics SemanticsMode `yaml:"semantics"`
+	// OpenAPI validates every response of the check against a spec.
+	OpenAPI *OpenAPIRef `yaml:"openapi"`
 	// Alert is the check's alerting policy; the alerting package reads it,
 	// the engine ignores it.
 	Alert *AlertPolicy `yaml:"alert"`
@@ -64,6 +71,9 @@ type Step struct {
 	Request Request             `yaml:"request"`
 	Expect  Expect              `yaml:"expect"`
 	Capture map[string]*Capture `yaml:"capture"`
+	// OpenAPI validates the response against a spec operation; it
+	// overrides the check's openapi block.
+	OpenAPI *OpenAPIRef `yaml:"openapi"`
 
 	Pos        Position `yaml:"-"`
 	assertions []assertion
@@ -121,6 +131,11 @@ type Expect struct {
 	JSONSchema   *SchemaRef            `yaml:"json_schema"`
 	ResponseTime Duration              `yaml:"response_time"`
 	TLS          *TLSExpect            `yaml:"tls"`
+	// ETag is "strong" (a strong entity-tag, usable with If-Match) or
+	// "valid" (any syntactically valid entity-tag).
+	ETag ETagExpect `yaml:"etag"`
+	// Allow asserts on the methods the Allow header lists.
+	Allow *AllowExpect `yaml:"allow"`
 }
 
 // BodyExpect asserts on the response body as text.

@@ -2,8 +2,10 @@ package checks
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +16,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/robfig/cron/v3"
 	"github.com/theory/jsonpath"
 
@@ -135,8 +137,6 @@ func unwrapPathErr(err error) string {
 	return err.Error()
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 	d := &decoder{File: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -148,14 +148,7 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 			break
 		}
 		if err != nil {
-			pos := Position{File: file}
-			msg := err.Error()
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				pos.Line, _ = strconv.Atoi(m[1])
-				pos.Column = 1
-				msg = m[2]
-			}
-			d.Errs = append(d.Errs, &LoadError{Pos: pos, Msg: "invalid YAML: " + msg})
+			d.Errs = append(d.Errs, yamlstrict.SyntaxError(file, err))
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -163,11 +156,15 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 		}
 		root := doc.Content[0]
 		secrets := o.expandChecksEnv(d, root)
+		prints := fingerprints(root)
 		var f File
 		d.Into(root, &f, "")
 		for i, c := range f.Checks {
 			if c == nil {
 				continue
+			}
+			if i < len(prints) {
+				c.Fingerprint = prints[i]
 			}
 			if i < len(secrets) {
 				c.secrets = secrets[i]
@@ -177,6 +174,27 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 		}
 	}
 	return out, d.Errs
+}
+
+// fingerprints hashes each check's YAML (after ${VAR} expansion), so that
+// a reload can tell unchanged checks from changed ones.
+func fingerprints(root *yaml.Node) []string {
+	var out []string
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		v := root.Content[i+1]
+		if root.Content[i].Value != "checks" || v.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range v.Content {
+			b, _ := yaml.Marshal(item)
+			sum := sha256.Sum256(b)
+			out = append(out, hex.EncodeToString(sum[:8]))
+		}
+	}
+	return out
 }
 
 // expandChecksEnv substitutes ${VAR} in every scalar value, per check so
@@ -189,12 +207,12 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		v := root.Content[i+1]
 		if root.Content[i].Value != "checks" || v.Kind != yaml.SequenceNode {
-			o.expandEnv(d, v, nil)
+			o.expandEnv(d, v, root.Content[i].Value, nil)
 			continue
 		}
-		for _, item := range v.Content {
+		for j, item := range v.Content {
 			var secrets []string
-			o.expandEnv(d, item, &secrets)
+			o.expandEnv(d, item, fmt.Sprintf("checks[%d]", j), &secrets)
 			perCheck = append(perCheck, secrets)
 		}
 	}
@@ -204,8 +222,8 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
-func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, secrets *[]string) {
-	d.ExpandEnv(n, o.LookupEnv, func(name, val string) {
+func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]string) {
+	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
 		if secrets != nil && val != "" && secretName.MatchString(name) {
 			*secrets = append(*secrets, val)
 		}
@@ -223,20 +241,20 @@ var (
 var reservedLabels = map[string]bool{"check": true, "step": true, "reason": true, "phase": true, "rule": true, "le": true, "job": true, "instance": true}
 
 func compileCheck(d *decoder, c *Check, path string) {
+	// Field paths stay those of the decoder (checks[0].steps[1]...), so
+	// that every error of a check reads alike and d.ValuePos finds them.
+	at := func(field string) Position { return d.ValuePos(field, c.Pos) }
 	switch {
 	case c.Name == "":
 		d.ErrAt(c.Pos, path+".name", "a check needs a name")
 	case len(c.Name) > 128 || !checkNameRe.MatchString(c.Name):
-		d.ErrAt(c.Pos, path+".name", "%q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
-	}
-	if c.Name != "" {
-		path = fmt.Sprintf("check %q", c.Name)
+		d.ErrAt(at(path+".name"), path+".name", "invalid check name %q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
 	}
 	if c.Schedule == "" {
 		c.Schedule = DefaultSchedule
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		d.ErrAt(c.Pos, path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
+		d.ErrAt(at(path+".schedule"), path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(DefaultTimeout)
@@ -251,33 +269,39 @@ func compileCheck(d *decoder, c *Check, path string) {
 		c.Retries.On = RetryOnNetwork
 	}
 	for _, k := range sortedKeys(c.Labels) {
-		if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") || reservedLabels[k] {
-			d.ErrAt(c.Pos, path+".labels."+k, "%q is not a usable label name (letters, digits, '_'; not reserved: check, step, reason, phase, rule)", k)
+		switch lp := path + ".labels." + k; {
+		case !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__"):
+			d.ErrAt(d.KeyPos(lp, c.Pos), lp, "invalid label name %q: use letters, digits and '_', not starting with a digit or \"__\"", k)
+		case reservedLabels[k]:
+			d.ErrAt(d.KeyPos(lp, c.Pos), lp, "label name %q is reserved (assay's metrics use %s)", k, strings.Join(sortedKeys(reservedLabels), ", "))
 		}
 	}
 	c.tmplVars = make(map[string]any, len(c.Vars))
 	for k, v := range c.Vars {
 		c.tmplVars[k] = v
 	}
-	if len(c.Steps) == 0 {
-		d.ErrAt(c.Pos, path+".steps", "a check needs at least one step")
+	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") {
+		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
 	}
 	captured := map[string]bool{}
 	stepNames := map[string]bool{}
 	for i, s := range c.Steps {
 		if s == nil {
-			d.ErrAt(c.Pos, fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
+			d.ErrAt(at(fmt.Sprintf("%s.steps[%d]", path, i)), fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
 			continue
 		}
 		if s.Name == "" {
 			s.Name = fmt.Sprintf("step %d", i+1)
 		}
 		if stepNames[s.Name] {
-			d.ErrAt(s.Pos, fmt.Sprintf("%s.steps[%d].name", path, i), "duplicate step name %q", s.Name)
+			np := fmt.Sprintf("%s.steps[%d].name", path, i)
+			d.ErrAt(d.ValuePos(np, s.Pos), np, "duplicate step name %q", s.Name)
 		}
 		stepNames[s.Name] = true
 		compileStep(d, c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
 	}
+	compileContract(d, c, path, captured, stepNames)
+	compileOpenAPI(d, c, path)
 	if a, ok := c.Auth(); ok {
 		c.secrets = append(c.secrets, a...)
 	}
@@ -304,15 +328,18 @@ func (c *Check) Auth() ([]string, bool) {
 
 func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string]bool) {
 	r := &s.Request
+	at := func(field string) Position { return d.ValuePos(field, s.Pos) }
 	if r.Method == "" {
 		r.Method = http.MethodGet
 	}
 	r.Method = strings.ToUpper(r.Method)
 	if !methodRe.MatchString(r.Method) {
-		d.ErrAt(s.Pos, path+".request.method", "invalid method %q", r.Method)
+		d.ErrAt(at(path+".request.method"), path+".request.method", "invalid method %q", r.Method)
 	}
 	if r.URL.Raw == "" {
-		d.ErrAt(s.Pos, path+".request.url", "a request needs a url")
+		if up := path + ".request.url"; !reported(d, up) {
+			d.ErrAt(at(path+".request"), up, "a request needs a url")
+		}
 	} else if !r.URL.Templated() {
 		if u, err := url.Parse(r.URL.Raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			d.ErrAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
@@ -325,25 +352,26 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		}
 	}
 	if bodies > 1 {
-		d.ErrAt(s.Pos, path+".request", "set only one of body, json and form")
+		d.ErrAt(at(path+".request"), path+".request", "set only one of body, json and form")
 	}
 	if a := r.Auth; a != nil && (a.Basic == nil) == (a.Bearer == nil) {
-		d.ErrAt(s.Pos, path+".request.auth", "set exactly one of basic and bearer")
+		d.ErrAt(at(path+".request.auth"), path+".request.auth", "set exactly one of basic and bearer")
 	}
 	if r.MaxRedirects != nil && *r.MaxRedirects < 0 {
-		d.ErrAt(s.Pos, path+".request.max_redirects", "must be 0 or more")
+		d.ErrAt(at(path+".request.max_redirects"), path+".request.max_redirects", "must be 0 or more")
 	}
 	if r.MaxBody == 0 {
 		r.MaxBody = DefaultMaxBody
 	}
 	if r.Proxy != "" {
 		if u, err := url.Parse(r.Proxy); err != nil || u.Host == "" {
-			d.ErrAt(s.Pos, path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
+			d.ErrAt(at(path+".request.proxy"), path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
 		}
 	}
 	if r.TLS != nil {
-		if err := r.TLS.load(filepath.Dir(d.File)); err != nil {
-			d.ErrAt(s.Pos, path+".request.tls", "%v", err)
+		if field, err := r.TLS.load(filepath.Dir(d.File)); err != nil {
+			tp := yamlstrict.JoinPath(path+".request.tls", field)
+			d.ErrAt(d.ValuePos(tp, at(path+".request.tls")), tp, "%v", err)
 		}
 	}
 
@@ -360,11 +388,11 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		cp := s.Capture[name]
 		cpath := path + ".capture." + name
 		if cp == nil {
-			d.ErrAt(s.Pos, cpath, "empty capture")
+			d.ErrAt(at(cpath), cpath, "empty capture")
 			continue
 		}
 		if !captureNameRe.MatchString(name) || name == "vars" {
-			d.ErrAt(cp.Pos, cpath, "capture names are identifiers (letters, digits, '_'), not %q", name)
+			d.ErrAt(d.KeyPos(cpath, cp.Pos), cpath, "invalid capture name %q: use letters, digits and '_', not starting with a digit, and not \"vars\"", name)
 		}
 		n := 0
 		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
@@ -373,7 +401,9 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			}
 		}
 		if n != 1 {
-			d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+			if !reported(d, cpath) {
+				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+			}
 			continue
 		}
 		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name)}
@@ -383,15 +413,15 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Regex != "" {
 			re, err := regexp.Compile(cp.Regex)
 			if err != nil {
-				d.ErrAt(cp.Pos, cpath+".regex", "invalid regular expression: %s", oneLine(err.Error()))
+				d.ErrAt(d.ValuePos(cpath+".regex", cp.Pos), cpath+".regex", "invalid regular expression: %s", regexpError(err))
 				continue
 			}
 			nc.re = re
 			if cp.Group == 0 && re.NumSubexp() > 0 {
 				cp.Group = 1
 			}
-			if cp.Group > re.NumSubexp() {
-				d.ErrAt(cp.Pos, cpath+".group", "the regex has %d groups, not %d", re.NumSubexp(), cp.Group)
+			if cp.Group < 0 || cp.Group > re.NumSubexp() {
+				d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "no group %d: the regex has %d capture group(s)", cp.Group, re.NumSubexp())
 			}
 		}
 		s.captures = append(s.captures, nc)
@@ -460,6 +490,9 @@ func (p *Predicate) templates() []Template {
 }
 
 func checkRefs(d *decoder, c *Check, t Template, path string, captured map[string]bool) {
+	if t.path != "" {
+		path = t.path
+	}
 	for _, ref := range t.refs() {
 		if ref[0] == "vars" {
 			if len(ref) < 2 {
@@ -470,9 +503,35 @@ func checkRefs(d *decoder, c *Check, t Template, path string, captured map[strin
 			continue
 		}
 		if !captured[ref[0]] {
-			d.ErrAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
+			if by := capturedBy(c, ref[0]); by != "" {
+				d.ErrAt(t.Pos, path, "template %q: %q is captured by step %q, which does not run before this one (captured so far: %s)", t.Raw, ref[0], by, listOrNone(sortedKeys(captured)))
+			} else {
+				d.ErrAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
+			}
 		}
 	}
+}
+
+// capturedBy names the first step of c that captures name, if any.
+func capturedBy(c *Check, name string) string {
+	for _, s := range c.Steps {
+		if s != nil && s.Capture[name] != nil {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// reported says whether an error was already recorded at or under the
+// field path (a wrong type, an unset ${VAR}), so that one mistake is not
+// reported twice.
+func reported(d *decoder, path string) bool {
+	for _, e := range d.Errs {
+		if e.Field == path || strings.HasPrefix(e.Field, path+".") || strings.HasPrefix(e.Field, path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func listOrNone(names []string) string {
@@ -496,7 +555,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 		s.assertions = append(s.assertions, bodyAssertions(b)...)
 		if b.Matches != nil && !b.Matches.Templated() {
 			if _, err := regexp.Compile(b.Matches.Raw); err != nil {
-				d.ErrAt(b.Matches.Pos, path+".body.matches", "invalid regular expression: %s", oneLine(err.Error()))
+				d.ErrAt(b.Matches.Pos, path+".body.matches", "invalid regular expression: %s", regexpError(err))
 			}
 		}
 	}
@@ -507,7 +566,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 		}
 		jp, err := jsonpath.Parse(p)
 		if err != nil {
-			d.ErrAt(pred.Pos, path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
 			continue
 		}
 		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))
@@ -521,11 +580,13 @@ func compileExpect(d *decoder, s *Step, path string) {
 	if e.TLS != nil && e.TLS.DaysRemaining != nil {
 		s.assertions = append(s.assertions, tlsDaysAssertion(e.TLS.DaysRemaining))
 	}
+	compileHTTPExpect(d, s, path)
 }
 
 // load reads the CA and client certificate files so that a missing or bad
-// file is a load-time error, not a failed run.
-func (o *TLSOptions) load(dir string) error {
+// file is a load-time error, not a failed run. field names the option at
+// fault.
+func (o *TLSOptions) load(dir string) (field string, err error) {
 	rel := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -537,24 +598,24 @@ func (o *TLSOptions) load(dir string) error {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return fmt.Errorf("ca_file: %s", unwrapPathErr(err))
+			return "ca_file", fmt.Errorf("cannot read %s: %s", o.CAFile, unwrapPathErr(err))
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("ca_file %s: no PEM certificate found", o.CAFile)
+			return "ca_file", fmt.Errorf("no PEM certificate found in %s", o.CAFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
-		return fmt.Errorf("set both cert_file and key_file for a client certificate")
+		return "", fmt.Errorf("set both cert_file and key_file for a client certificate")
 	}
 	if o.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return fmt.Errorf("client certificate: %v", err)
+			return "cert_file", fmt.Errorf("client certificate: %v", err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	o.config = cfg
-	return nil
+	return "", nil
 }

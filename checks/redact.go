@@ -1,9 +1,12 @@
 package checks
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -25,11 +28,31 @@ type redactor struct {
 func (rd *redactor) add(s ...string) {
 	for _, v := range s {
 		if len(v) >= 3 { // shorter values would blank unrelated text
-			rd.secrets = append(rd.secrets, v)
+			rd.secrets = append(rd.secrets, escapedForms(v)...)
 		}
 	}
 	// Longest first so that a secret containing another is replaced whole.
 	sort.Slice(rd.secrets, func(i, j int) bool { return len(rd.secrets[i]) > len(rd.secrets[j]) })
+}
+
+// escapedForms lists v as written and as it appears inside a JSON string
+// (a server echoing it; an assertion's actual) and a Go-quoted one (a body
+// assertion's actual), alone and nested, so that no escaping reveals it.
+func escapedForms(v string) []string {
+	j, _ := json.Marshal(v)
+	js := string(j[1 : len(j)-1])
+	forms := []string{v}
+	for _, f := range []string{js, quoteInner(v), quoteInner(js)} {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
+}
+
+func quoteInner(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 func (rd *redactor) str(s string) string {

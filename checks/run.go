@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ type RunnerOptions struct {
 	Now func() time.Time
 	// Logger receives debug lines; nil discards.
 	Logger *slog.Logger
+	// Semantics is the HTTP semantics mode of checks that set none;
+	// empty means DefaultSemantics (warn).
+	Semantics SemanticsMode
 }
 
 // Runner executes checks. It keeps one resty client (and so one connection
@@ -120,6 +124,8 @@ func (r *Runner) client(req *Request) *resty.Client {
 	c := resty.NewWithClient(&http.Client{Transport: tr}).
 		SetLogger(discardLogger{}).
 		SetDisableWarn(true).
+		// A body configured on a GET is sent, not silently dropped.
+		SetAllowGetMethodPayload(true).
 		SetHeader("User-Agent", r.opts.UserAgent).
 		SetRedirectPolicy(resty.RedirectPolicyFunc(func(_ *http.Request, via []*http.Request) error {
 			if !follow {
@@ -195,13 +201,14 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	rd := &redactor{}
 	rd.add(c.secrets...)
 	data := map[string]any{"vars": c.tmplVars}
+	hist := newExchangeHistory()
 	a.Steps = make([]StepResult, 0, len(c.Steps))
 	for _, s := range c.Steps {
 		if !a.Passed {
 			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
 			continue
 		}
-		sr := r.step(ctx, c, s, data, rd)
+		sr := r.step(ctx, c, s, data, rd, hist)
 		if !sr.Passed {
 			a.Passed = false
 			if ctx.Err() != nil && parent.Err() == nil && sr.Reason == ReasonTimeout {
@@ -353,7 +360,7 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	return out, nil
 }
 
-func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]any, rd *redactor) StepResult {
+func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
 	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
 	fail := func(reason Reason, msg string) StepResult {
 		sr.Passed, sr.Reason = false, reason
@@ -365,7 +372,9 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 		return fail(ReasonTemplate, "template: "+err.Error())
 	}
 	if rr.basic != nil {
-		rd.add(rr.basic[1])
+		// A server that echoes the Authorization header shows the
+		// credentials base64-encoded.
+		rd.add(rr.basic[1], base64.StdEncoding.EncodeToString([]byte(rr.basic[0]+":"+rr.basic[1])))
 	}
 	rd.add(rr.bearer)
 	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers.Clone(), Body: previewBody(rr.body)}
@@ -410,6 +419,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
 		sr.TLS = tlsInfo(raw.TLS, time.Now())
 	}
+	semFailed := r.evalSemantics(c, &sr, rr.method, raw, body, readErr, hist)
 	if readErr != nil {
 		if errors.Is(readErr, errBodyLimit) {
 			sr.Response.Truncated = true
@@ -419,7 +429,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 		return fail(reason, msg+" (while reading the body)")
 	}
 
-	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, tls: sr.TLS}
+	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, tls: sr.TLS, req: raw.Request}
 	failed := 0
 	for _, as := range s.assertions {
 		for _, ar := range as.eval(rs, data) {
@@ -437,6 +447,9 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 			sr.Message += fmt.Sprintf(" (and %d more failed assertions)", failed-1)
 		}
 		return fail(ReasonAssertion, sr.Message)
+	}
+	if semFailed != nil {
+		return fail(ReasonSemantics, semanticsMessage(semFailed, &sr))
 	}
 	for _, nc := range s.captures {
 		v, err := nc.take(rs)
@@ -532,6 +545,9 @@ func classify(ctx context.Context, err error, s *Step) (Reason, string) {
 	switch {
 	case errors.Is(err, errTooManyRedirects):
 		return ReasonRedirect, "redirect: " + inner.Error()
+	case errors.As(err, &dnsErr) && ctx.Err() == nil:
+		// The resolver's own timeout is a DNS failure, not the check's.
+		return ReasonDNS, "dns: " + dnsErr.Error()
 	case errors.Is(err, context.DeadlineExceeded) || (ue != nil && ue.Timeout()) || ctx.Err() != nil:
 		if t := s.Request.Timeout.D(); t > 0 {
 			return ReasonTimeout, fmt.Sprintf("timeout: no complete response within the step timeout %s", t)
@@ -541,17 +557,18 @@ func classify(ctx context.Context, err error, s *Step) (Reason, string) {
 		return ReasonDNS, "dns: " + dnsErr.Error()
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
 		errors.As(err, &invalidCert), errors.As(err, &recErr), errors.As(err, &alert):
-		return ReasonTLS, "tls: " + inner.Error()
+		return ReasonTLS, "tls: " + strings.TrimPrefix(inner.Error(), "tls: ")
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return ReasonConnect, "connect: " + opErr.Err.Error()
+		return ReasonConnect, "connect: " + strings.TrimPrefix(opErr.Err.Error(), "connect: ")
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonConnect, "connect: " + inner.Error()
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
 		return ReasonNetwork, "network: connection closed by the server: " + inner.Error()
 	case strings.Contains(err.Error(), "malformed HTTP") || strings.Contains(err.Error(), "HTTP/1.x transport connection broken"):
 		return ReasonProtocol, "protocol: " + inner.Error()
-	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
-		return ReasonTLS, "tls: " + inner.Error()
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"),
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return ReasonTLS, "tls: " + strings.TrimPrefix(inner.Error(), "tls: ")
 	}
 	return ReasonNetwork, "network: " + inner.Error()
 }

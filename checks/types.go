@@ -99,6 +99,8 @@ type Template struct {
 	Raw string
 	Pos Position
 	t   *template.Template
+	// path is the field path the template was read from, for errors.
+	path string
 }
 
 // NewTemplate parses s as a template; used by code that builds checks.
@@ -109,7 +111,9 @@ func NewTemplate(s string) (Template, error) {
 	}
 	pt, err := template.New("").Option("missingkey=error").Parse(s)
 	if err != nil {
-		return t, fmt.Errorf("invalid template: %s", strings.TrimPrefix(err.Error(), "template: :"))
+		// "template: :1: unclosed action": the name and line say nothing here.
+		msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
+		return t, fmt.Errorf("invalid template %q: %s", s, msg)
 	}
 	t.t = pt
 	return t, nil
@@ -125,8 +129,11 @@ func (t *Template) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		d.Errorf(n, path, "%v", err)
 	}
 	nt.Pos = d.Pos(n)
+	nt.path = path
 	*t = nt
 }
+
+var templateErrPrefix = regexp.MustCompile(`^template: :\d+:(\d+:)? `)
 
 // Templated reports whether the string has template actions.
 func (t Template) Templated() bool { return t.t != nil }
@@ -227,6 +234,7 @@ func (v *Value) collect(d *decoder, n *yaml.Node, path string, x any) {
 				d.Errorf(n, path, "%v", err)
 				return
 			}
+			tm.Pos, tm.path = d.Pos(n), path
 			if v.tmpls == nil {
 				v.tmpls = map[string]Template{}
 			}
@@ -468,7 +476,7 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	p.Pos = d.Pos(n)
 	if p.Matches != nil && !p.Matches.Templated() {
 		if _, err := regexp.Compile(p.Matches.Raw); err != nil {
-			d.Errorf(n, yamlstrict.JoinPath(path, "matches"), "invalid regular expression: %s", oneLine(err.Error()))
+			d.ErrAt(p.Matches.Pos, yamlstrict.JoinPath(path, "matches"), "invalid regular expression: %s", regexpError(err))
 		}
 	}
 	if p.Type != "" {
@@ -488,6 +496,12 @@ func (p *Predicate) isEmpty() bool {
 		p.Type == "" && p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil &&
 		p.Lte == nil && p.Contains == nil && p.NotContains == nil && p.Matches == nil &&
 		p.In == nil && p.Empty == nil
+}
+
+// regexpError renders a regexp compile error without its redundant
+// "error parsing regexp:" prefix.
+func regexpError(err error) string {
+	return oneLine(strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 }
 
 func oneLine(s string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 
+	"github.com/assay-monitor/assay/alerting"
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"go.yaml.in/yaml/v3"
@@ -23,6 +24,8 @@ type Config struct {
 	Defaults Defaults `yaml:"defaults"`
 	Checks   Checks   `yaml:"checks"`
 	Metrics  Metrics  `yaml:"metrics"`
+	// Notifiers are the alert receivers that checks name in alert.notify.
+	Notifiers map[string]*alerting.NotifierConfig `yaml:"notifiers"`
 
 	// File is where the config was read from ("" for built-in defaults).
 	File string `yaml:"-"`
@@ -48,6 +51,10 @@ type Storage struct {
 type Defaults struct {
 	// Alert is the default alerting policy.
 	Alert checks.AlertPolicy `yaml:"alert"`
+	// Semantics is the HTTP semantics mode (strict, warn or off) of checks
+	// that set none; empty means warn. Pass it to the runner as
+	// checks.RunnerOptions.Semantics.
+	Semantics checks.SemanticsMode `yaml:"semantics"`
 }
 
 // Checks says where the checks are and how many run at once.
@@ -138,6 +145,10 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	if c.Checks.Concurrency < 0 {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})
+	}
+	var perrs yamlstrict.Errors
+	if errors.As(alerting.ValidatePolicies(c.Defaults.Alert, c.Notifiers, nil), &perrs) {
+		d.Errs = append(d.Errs, perrs...)
 	}
 	if len(d.Errs) > 0 {
 		return nil, d.Errs

@@ -22,7 +22,7 @@ func TestStrictErrorsNameFileLineAndField(t *testing.T) {
 		{"unknown field", "server:\n  lisen: x\n", `assay.yaml:2:3: server.lisen: unknown field "lisen" (did you mean "listen"?)`},
 		{"wrong type", "checks:\n  concurrency: many\n", `assay.yaml:2:16: checks.concurrency: expected an integer, got string "many"`},
 		{"bad label", "metrics:\n  labels: [team, check]\n", `assay.yaml: metrics.labels[1]: "check" is not a usable label name`},
-		{"missing env", "server:\n  external_url: ${ASSAY_TEST_UNSET_VAR}\n", `assay.yaml:2:17: environment variable ASSAY_TEST_UNSET_VAR is not set`},
+		{"missing env", "server:\n  external_url: ${ASSAY_TEST_UNSET_VAR}\n", `assay.yaml:2:17: server.external_url: environment variable ASSAY_TEST_UNSET_VAR is not set`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := config.Parse("assay.yaml", []byte(tc.yaml))

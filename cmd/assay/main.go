@@ -52,6 +52,7 @@ func commands() []command {
 		{"demo", "start the demo API and the daemon on checks.d against it", cmdDemo},
 		{"test", "run checks once, in parallel; exit 0 if all pass, 1 if one fails", cmdTest},
 		{"validate", "check files for errors; exit 0 or 2 with every error listed", cmdValidate},
+		{"explain", "print a check's steps as the engine runs them (contracts expanded)", cmdExplain},
 		{"demo-api", "serve the demo documents API (with --fault NAME to break it)", cmdDemoAPI},
 		{"version", "print the version", cmdVersion},
 	}

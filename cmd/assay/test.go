@@ -122,6 +122,7 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	jsonOut := fs.String("json", "", "write the full results as JSON to `FILE`")
 	verbose := fs.Bool("v", false, "also show passing steps")
 	color := fs.String("color", "auto", "colour output: auto, always or never")
+	semantics := fs.String("semantics", "", "HTTP semantics `MODE` of checks that set none: strict, warn (the default) or off")
 	paths, err := parseInterspersed(fs, args, stdout, "test [PATH...] [--parallel N] [--tag T] [--name GLOB] [--junit FILE] [--json FILE]")
 	if err != nil {
 		return err
@@ -132,6 +133,10 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	useColor, err := colorFlag(*color, stdout)
 	if err != nil {
 		return err
+	}
+	semMode, err := checks.ParseSemanticsMode(*semantics)
+	if err != nil {
+		return usagef("--semantics: %v", err)
 	}
 	cs, err := loadChecks(paths, stderr)
 	if err != nil {
@@ -144,7 +149,7 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(cs) == 0 {
 		return usagef("no checks selected (paths %v, --tag %v, --name %v)", orDefault(paths), tags, names)
 	}
-	runner := checks.NewRunner(checks.RunnerOptions{})
+	runner := checks.NewRunner(checks.RunnerOptions{Semantics: semMode})
 	defer runner.Close()
 	results := runAll(ctx, runner, cs, *parallel)
 

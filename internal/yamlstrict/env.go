@@ -1,6 +1,7 @@
 package yamlstrict
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -11,17 +12,29 @@ var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}
 
 // ExpandEnv substitutes ${VAR} and ${VAR:-default} in every scalar value
 // under n (keys are left alone); $$ is a literal $. A variable that is
-// unset, with no default, is an error at its position. seen, if not nil,
-// is told every variable used and its value (callers treat some as secrets).
+// unset, with no default, is an error at its position, and the value is
+// then not decoded (no second error for the same mistake). seen, if not
+// nil, is told every variable used and its value (callers treat some as
+// secrets).
 func (d *Decoder) ExpandEnv(n *yaml.Node, lookup func(string) (string, bool), seen func(name, value string)) {
+	d.ExpandEnvAt(n, "", lookup, seen)
+}
+
+// ExpandEnvAt is ExpandEnv for a node found at the field path, so that
+// errors name the field as decoding would.
+func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (string, bool), seen func(name, value string)) {
 	switch n.Kind {
 	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			d.ExpandEnv(n.Content[i], lookup, seen)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			d.ExpandEnvAt(n.Content[i+1], JoinPath(path, n.Content[i].Value), lookup, seen)
 		}
-	case yaml.SequenceNode, yaml.DocumentNode:
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			d.ExpandEnvAt(c, fmt.Sprintf("%s[%d]", path, i), lookup, seen)
+		}
+	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			d.ExpandEnv(c, lookup, seen)
+			d.ExpandEnvAt(c, path, lookup, seen)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -39,7 +52,11 @@ func (d *Decoder) ExpandEnv(n *yaml.Node, lookup func(string) (string, bool), se
 				if m[2] != "" {
 					return m[3]
 				}
-				d.Errorf(n, "", "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
+				d.Errorf(n, path, "environment variable %s is not set (use ${%s:-default} for a default)", m[1], m[1])
+				if d.failed == nil {
+					d.failed = map[*yaml.Node]bool{}
+				}
+				d.failed[n] = true
 				return ""
 			}
 			if seen != nil {

@@ -65,10 +65,42 @@ type Unmarshaler interface {
 
 // Decoder walks a yaml.Node tree into Go values by reflection. Struct
 // fields are matched by their yaml tag; a field `Pos Position` with tag "-"
-// receives the position of the mapping.
+// receives the position of the mapping. The decoder remembers where each
+// field path it decoded was (ValuePos, KeyPos), so that checks made after
+// decoding can point at the offending value rather than its parent.
 type Decoder struct {
 	File string
 	Errs Errors
+
+	keys, values map[string]Position
+	// failed holds nodes already reported (an unset environment variable),
+	// which are not decoded so that one mistake is one error.
+	failed map[*yaml.Node]bool
+}
+
+// ValuePos is the position of the value decoded at the field path, or
+// fallback if the input had no such path.
+func (d *Decoder) ValuePos(path string, fallback Position) Position {
+	if p, ok := d.values[path]; ok {
+		return p
+	}
+	return fallback
+}
+
+// KeyPos is the position of the mapping key naming the field path, or
+// fallback if the input had no such key.
+func (d *Decoder) KeyPos(path string, fallback Position) Position {
+	if p, ok := d.keys[path]; ok {
+		return p
+	}
+	return fallback
+}
+
+func (d *Decoder) recordKey(path string, k *yaml.Node) {
+	if d.keys == nil {
+		d.keys = map[string]Position{}
+	}
+	d.keys[path] = d.Pos(k)
 }
 
 // Pos is the position of n in the file.
@@ -120,9 +152,13 @@ func IsNull(n *yaml.Node) bool {
 // Decode fills v (addressable) from n.
 func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 	n = Resolve(n)
-	if n == nil {
+	if n == nil || d.failed[n] {
 		return
 	}
+	if d.values == nil {
+		d.values = map[string]Position{}
+	}
+	d.values[path] = d.Pos(n)
 	if v.CanAddr() && v.Addr().Type().Implements(unmarshalerType) {
 		v.Addr().Interface().(Unmarshaler).UnmarshalStrict(d, n, path)
 		return
@@ -156,6 +192,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 				continue
 			}
 			seen[k.Value] = true
+			d.recordKey(JoinPath(path, k.Value), k)
 			ev := reflect.New(v.Type().Elem()).Elem()
 			d.Decode(val, ev, JoinPath(path, k.Value))
 			v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), ev)
@@ -278,6 +315,7 @@ func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = true
+		d.recordKey(fp, k)
 		d.Decode(val, v.Field(field.index), fp)
 	}
 }

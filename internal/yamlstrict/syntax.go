@@ -1,0 +1,47 @@
+package yamlstrict
+
+import (
+	"regexp"
+	"strconv"
+)
+
+var yamlErrLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// parserProblems are the messages of yaml.v3's parser errors (as opposed to
+// its scanner errors). yaml.v3 turns the 0-based mark of a parser error
+// into "line N" without adding 1 (it adds 1 for scanner errors only), so
+// for these the real line is N+1.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found undefined tag handle":             true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// SyntaxError turns an error of yaml.v3's parser into an Error at the
+// 1-based line it names. yaml.v3 gives no column, so the column is 1, and
+// the line is where the construct at fault starts (an unclosed '{' is
+// reported where it opens). An error without a line is on line 1.
+func SyntaxError(file string, err error) *Error {
+	msg := err.Error()
+	m := yamlErrLine.FindStringSubmatch(msg)
+	if m == nil {
+		return &Error{Pos: Position{File: file}, Msg: "invalid YAML: " + msg}
+	}
+	pos := Position{File: file, Line: 1, Column: 1}
+	msg = m[2]
+	if m[1] != "" {
+		pos.Line, _ = strconv.Atoi(m[1])
+		if parserProblems[msg] {
+			pos.Line++
+		}
+	}
+	return &Error{Pos: pos, Msg: "invalid YAML: " + msg}
+}

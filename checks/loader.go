@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/robfig/cron/v3"
@@ -255,6 +256,11 @@ func compileCheck(d *decoder, c *Check, path string) {
 	}
 	if _, err := CronParser.Parse(c.Schedule); err != nil {
 		d.ErrAt(at(path+".schedule"), path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
+	} else if every, ok := strings.CutPrefix(c.Schedule, "@every "); ok {
+		// robfig/cron silently rounds @every to whole seconds, at least 1s.
+		if iv, err := time.ParseDuration(strings.TrimSpace(every)); err != nil || iv < time.Second || iv%time.Second != 0 {
+			d.ErrAt(at(path+".schedule"), path+".schedule", "invalid cron spec %q: @every takes a whole number of seconds, at least 1s", c.Schedule)
+		}
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(DefaultTimeout)
@@ -277,8 +283,11 @@ func compileCheck(d *decoder, c *Check, path string) {
 		}
 	}
 	c.tmplVars = make(map[string]any, len(c.Vars))
-	for k, v := range c.Vars {
-		c.tmplVars[k] = v
+	for _, k := range sortedKeys(c.Vars) {
+		if !captureNameRe.MatchString(k) {
+			d.ErrAt(at(path+".vars."+k), path+".vars."+k, "invalid var name %q: use letters, digits and '_' so that {{ .vars.%s }} works", k, k)
+		}
+		c.tmplVars[k] = c.Vars[k]
 	}
 	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
@@ -405,6 +414,9 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
 			}
 			continue
+		}
+		if cp.Group != 0 && cp.Regex == "" {
+			d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "group applies to a regex capture only")
 		}
 		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name)}
 		if cp.Secret != nil {
@@ -550,6 +562,12 @@ func compileExpect(d *decoder, s *Step, path string) {
 		if p := e.Headers[name]; p != nil {
 			s.assertions = append(s.assertions, headerAssertion(name, p))
 		}
+	}
+	if b := e.Body; b != nil && *b == (BodyExpect{}) {
+		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
+	}
+	if e.TLS != nil && e.TLS.DaysRemaining == nil {
+		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
 	}
 	if b := e.Body; b != nil {
 		s.assertions = append(s.assertions, bodyAssertions(b)...)

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -54,7 +55,7 @@ func parseByteSize(v string) (int64, error) {
 		}
 	}
 	i, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || i <= 0 {
+	if err != nil || i <= 0 || i > math.MaxInt64/mult {
 		return 0, fmt.Errorf("invalid size")
 	}
 	return i * mult, nil
@@ -485,6 +486,9 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		default:
 			d.Errorf(n, yamlstrict.JoinPath(path, "type"), "expected one of string, number, integer, boolean, array, object, null; got %q", p.Type)
 		}
+	}
+	if p.In != nil && len(p.In) == 0 {
+		d.Errorf(n, yamlstrict.JoinPath(path, "in"), "in needs at least one value")
 	}
 	if p.isEmpty() {
 		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")

@@ -165,7 +165,9 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
-		if IsNull(n) {
+		// A null leaves a pointer unset, unless the type reads nulls itself
+		// (an expected value of null is a real assertion).
+		if IsNull(n) && !v.Type().Implements(unmarshalerType) {
 			return
 		}
 		nv := reflect.New(v.Type().Elem())

@@ -47,6 +47,9 @@ type Options struct {
 	Runner *checks.Runner
 	// Clock drives the scheduler; nil means the wall clock.
 	Clock scheduler.Clock
+	// Observer, if set, is told about scheduling events (lateness,
+	// skipped runs) after the metrics; the benchmark uses it.
+	Observer scheduler.Observer
 	// Version is reported in assay_build_info.
 	Version string
 }
@@ -94,7 +97,7 @@ func New(opts Options) (*Daemon, error) {
 		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true})
 	d.sched = scheduler.New(scheduler.Options{
 		Run:         d.runCheck,
-		Observer:    d.metrics,
+		Observer:    observers{d.metrics, opts.Observer},
 		Clock:       opts.Clock,
 		Concurrency: opts.Config.Checks.Concurrency,
 		Logger:      opts.Logger,
@@ -105,6 +108,26 @@ func New(opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// observers tells the metrics, then the optional extra observer.
+type observers struct {
+	metrics *metrics.Metrics
+	extra   scheduler.Observer
+}
+
+func (o observers) Lateness(check string, d time.Duration) {
+	o.metrics.Lateness(check, d)
+	if o.extra != nil {
+		o.extra.Lateness(check, d)
+	}
+}
+
+func (o observers) Skipped(check string) {
+	o.metrics.Skipped(check)
+	if o.extra != nil {
+		o.extra.Skipped(check)
+	}
 }
 
 // Metrics returns the daemon's metrics (for tests and extra sinks).
@@ -150,6 +173,11 @@ func (d *Daemon) Reload() error {
 		}
 		return err
 	}
+	if cs == nil {
+		// An empty directory is a loaded configuration: Ready tells
+		// "loaded" by a non-nil set.
+		cs = []*checks.Check{}
+	}
 	diff := d.sched.Update(cs)
 	for _, s := range d.sinks {
 		if cs2, ok := s.(CheckSetter); ok {
@@ -167,6 +195,12 @@ func (d *Daemon) Reload() error {
 
 func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 	r := d.runner.Run(ctx, c)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Cut short by shutdown after the grace period: what it saw says
+		// nothing about the target, so it must not flip a verdict or page.
+		d.log.Warn("run cancelled by shutdown; result discarded", "check", c.Name)
+		return
+	}
 	if !r.Passed {
 		attrs := []any{"check", c.Name, "reason", string(r.Reason), "message", r.Message, "attempts", len(r.Attempts)}
 		if fs := r.FailedStep(); fs != nil {

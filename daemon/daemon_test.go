@@ -357,3 +357,49 @@ func TestAPIShowsTheFailingAssertion(t *testing.T) {
 		t.Errorf("/healthz = %d", code)
 	}
 }
+
+// TestRunCancelledByShutdownIsNotRecorded: a run cut short when the grace
+// period ends says nothing about the target and must not become a failure.
+func TestRunCancelledByShutdownIsNotRecorded(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	writeChecks(t, dir, "a.yaml", `checks:
+  - name: slow
+    schedule: "@every 1s"
+    timeout: 30s
+    steps:
+      - request: { url: "`+srv.URL+`" }
+`)
+	cfg := config.Default()
+	cfg.Checks.Dir = dir
+	cfg.Server.ShutdownGrace = checks.Duration(50 * time.Millisecond)
+	res := newResults()
+	d, err := daemon.New(daemon.Options{Config: cfg, Registry: prometheus.NewRegistry(), Sinks: []checks.Sink{res}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	<-arrived
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := res.count("slow"); n != 0 {
+		t.Errorf("%d results recorded for a run cancelled by shutdown, want 0", n)
+	}
+}

@@ -139,10 +139,17 @@ func bodyAssertions(b *BodyExpect) []assertion {
 	text(b.NotContains, "not_contains", func(body, want string) (bool, string) {
 		return !strings.Contains(body, want), "not to contain " + strconv.Quote(want)
 	})
+	var bodyRe *regexp.Regexp // compiled once when not a template
+	if b.Matches != nil && !b.Matches.Templated() {
+		bodyRe, _ = regexp.Compile(b.Matches.Raw)
+	}
 	text(b.Matches, "matches", func(body, want string) (bool, string) {
-		re, err := regexp.Compile(want)
-		if err != nil {
-			return false, "a valid regular expression, " + err.Error()
+		re := bodyRe
+		if re == nil {
+			var err error
+			if re, err = regexp.Compile(want); err != nil {
+				return false, "a valid regular expression, " + err.Error()
+			}
 		}
 		return re.MatchString(body), "to match " + strconv.Quote(want)
 	})
@@ -342,7 +349,10 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 	}
 	if p.Matches != nil {
 		pat, err := p.Matches.Render(data)
-		re, cerr := regexp.Compile(pat)
+		re, cerr := p.re, error(nil)
+		if re == nil || p.Matches.Templated() {
+			re, cerr = regexp.Compile(pat)
+		}
 		switch {
 		case err != nil:
 			out = append(out, result(name, false, "a renderable pattern", err.Error()))
@@ -476,11 +486,30 @@ func typeOf(x any, want string) bool {
 // strings, so that "42" and 42 read differently.
 func formatValue(x any) string {
 	if f, ok := x.(float64); ok {
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
+			return strconv.FormatInt(int64(f), 10) // the same digits, faster
+		}
 		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	if s, ok := x.(string); ok && plainJSONString(s) {
+		return truncate(`"`+s+`"`, actualLimit) // as json.Marshal writes it
 	}
 	b, err := json.Marshal(x)
 	if err != nil {
 		return fmt.Sprint(x)
 	}
 	return truncate(string(b), actualLimit)
+}
+
+// plainJSONString reports whether json.Marshal writes s as is between
+// quotes: printable ASCII without '"', '\\' and the HTML characters it
+// escapes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

@@ -173,6 +173,8 @@ type Predicate struct {
 	Empty       *bool      `yaml:"empty"`
 
 	Pos Position `yaml:"-"`
+	// re is Matches compiled at load when it is not a template.
+	re *regexp.Regexp
 }
 
 // Capture takes a value from a response for later steps. Exactly one

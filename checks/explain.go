@@ -27,7 +27,7 @@ func Explain(c *Check) ([]byte, error) {
 	yAdd(cn, "timeout", yStr(durationText(c.Timeout)))
 	if c.Retries.Count > 0 {
 		yAdd(cn, "retries", yFlow(yMap(
-			"count", yStr(strconv.Itoa(c.Retries.Count)),
+			"count", yInt(c.Retries.Count),
 			"backoff", yStr(durationText(c.Retries.Backoff)),
 			"max_backoff", yStr(durationText(c.Retries.MaxBackoff)),
 			"on", yStr(string(c.Retries.On)))))
@@ -62,7 +62,8 @@ func Explain(c *Check) ([]byte, error) {
 	root := yMap("checks", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{cn}})
 	root.HeadComment = fmt.Sprintf("check %s (%s)", c.Name, c.Pos)
 	if c.Contract != nil {
-		root.HeadComment += fmt.Sprintf("\ncontract %s expanded into %d steps", c.Contract.Type, len(c.Contract.Steps()))
+		n := len(c.Contract.Steps())
+		root.HeadComment += fmt.Sprintf("\ncontract %s expanded into %d step%s", c.Contract.Type, n, map[bool]string{true: "s"}[n != 1])
 	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
@@ -133,7 +134,7 @@ func requestNode(r *Request) *yaml.Node {
 		yAdd(n, "follow_redirects", yBool(*r.FollowRedirects))
 	}
 	if r.MaxRedirects != nil {
-		yAdd(n, "max_redirects", yStr(strconv.Itoa(*r.MaxRedirects)))
+		yAdd(n, "max_redirects", yInt(*r.MaxRedirects))
 	}
 	if t := r.TLS; t != nil {
 		tn := yMap()
@@ -151,7 +152,7 @@ func requestNode(r *Request) *yaml.Node {
 		yAdd(n, "proxy", yStr(r.Proxy))
 	}
 	if r.MaxBody != 0 && r.MaxBody != DefaultMaxBody {
-		yAdd(n, "max_body", yStr(strconv.FormatInt(int64(r.MaxBody), 10)))
+		yAdd(n, "max_body", yInt(int(r.MaxBody)))
 	}
 	return n
 }
@@ -228,7 +229,7 @@ func statusNode(s *StatusExpect) *yaml.Node {
 	for _, r := range s.ranges {
 		switch {
 		case r[0] == r[1]:
-			items = append(items, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(r[0])})
+			items = append(items, yInt(r[0]))
 		case r[0]%100 == 0 && r[1] == r[0]+99:
 			items = append(items, yStr(fmt.Sprintf("%dxx", r[0]/100)))
 		default:
@@ -307,7 +308,7 @@ func captureNode(c *Capture) *yaml.Node {
 	case c.Regex != "":
 		yAdd(n, "regex", yStr(c.Regex))
 		if c.Group > 0 {
-			yAdd(n, "group", yStr(strconv.Itoa(c.Group)))
+			yAdd(n, "group", yInt(c.Group))
 		}
 	case c.Status:
 		yAdd(n, "status", yBool(true))
@@ -353,6 +354,10 @@ func yAdd(m *yaml.Node, key string, v *yaml.Node) {
 
 func yStr(s string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+func yInt(i int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}
 }
 
 func yBool(b bool) *yaml.Node {

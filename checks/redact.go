@@ -64,9 +64,24 @@ func (rd *redactor) str(s string) string {
 	return s
 }
 
+func (rd *redactor) has(s string) bool {
+	for _, sec := range rd.secrets {
+		if strings.Contains(s, sec) {
+			return true
+		}
+	}
+	return false
+}
+
+// headers returns h with credential-bearing fields and secrets hidden
+// and names canonical: h itself when that changes nothing (the common
+// case, which then costs no copy), else a new map; h is never changed.
 func (rd *redactor) headers(h map[string][]string) map[string][]string {
 	if h == nil {
 		return nil
+	}
+	if !rd.changesHeaders(h) {
+		return h
 	}
 	out := make(map[string][]string, len(h))
 	for k, vs := range h {
@@ -84,8 +99,25 @@ func (rd *redactor) headers(h map[string][]string) map[string][]string {
 	return out
 }
 
+func (rd *redactor) changesHeaders(h map[string][]string) bool {
+	for k, vs := range h {
+		if ck := http.CanonicalHeaderKey(k); ck != k || sensitiveHeaders[ck] {
+			return true
+		}
+		for _, v := range vs {
+			if rd.has(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // url hides userinfo passwords and credential-looking query parameters.
 func (rd *redactor) url(raw string) string {
+	if len(rd.secrets) == 0 && plainURL(raw) {
+		return raw // what parsing and printing it would give
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return rd.str(raw)
@@ -109,6 +141,28 @@ func (rd *redactor) url(raw string) string {
 		}
 	}
 	return rd.str(u.String())
+}
+
+// plainURL reports whether raw is an http or https URL of letters,
+// digits and "-._~:/" only: no userinfo, query or escapes, so that
+// url.Parse and String give it back unchanged.
+func plainURL(raw string) bool {
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(raw, "https://"); !ok {
+			return false
+		}
+	}
+	if rest == "" {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~:/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func (rd *redactor) step(s *StepResult) {

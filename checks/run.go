@@ -21,6 +21,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 )
@@ -377,10 +378,6 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 		rd.add(rr.basic[1], base64.StdEncoding.EncodeToString([]byte(rr.basic[0]+":"+rr.basic[1])))
 	}
 	rd.add(rr.bearer)
-	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers.Clone(), Body: previewBody(rr.body)}
-	if rr.basic != nil || rr.bearer != "" {
-		sr.Request.Headers["Authorization"] = []string{Redacted}
-	}
 
 	if t := s.Request.Timeout.D(); t > 0 {
 		var cancel context.CancelFunc
@@ -395,6 +392,12 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
+	}
+	// resty has its copy: the summary takes rr.headers itself (the
+	// redactor replaces any map it changes, so no one else sees it).
+	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body)}
+	if rr.basic != nil || rr.bearer != "" {
+		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
 	if rr.body != nil {
 		req.SetBody(rr.body)
@@ -415,7 +418,9 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	raw := resp.RawResponse
 	body, readErr := readCapped(resp.RawBody(), int64(s.Request.MaxBody))
 	sr.Timings = pt.finish(start)
-	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header.Clone(), Body: previewBody(body), BodySize: int64(len(body))}
+	// The response is ours alone: the summary shares its header map, which
+	// nothing changes (the redactor replaces a map it must change).
+	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body), BodySize: int64(len(body))}
 	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
 		sr.TLS = tlsInfo(raw.TLS, time.Now())
 	}
@@ -512,7 +517,7 @@ func previewBody(b []byte) string {
 }
 
 func isText(b []byte) bool {
-	return !bytes.ContainsRune(b, 0) && strings.ToValidUTF8(string(b), "") == string(b)
+	return !bytes.ContainsRune(b, 0) && utf8.Valid(b)
 }
 
 func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {

@@ -91,7 +91,9 @@ func (h *exchangeHistory) observe(method, url string, status int, header http.He
 	}
 	switch {
 	case method == http.MethodGet && status == http.StatusOK:
-		h.ok[url] = header.Clone()
+		// No copy: nothing changes a response's header map once it is
+		// read (the step summary shares it too).
+		h.ok[url] = header
 	case method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions && method != http.MethodTrace:
 		delete(h.ok, url)
 	}

@@ -100,6 +100,8 @@ type Template struct {
 	Raw string
 	Pos Position
 	t   *template.Template
+	// fast renders t without reflection when t is text and field chains.
+	fast fastTemplate
 	// path is the field path the template was read from, for errors.
 	path string
 }
@@ -117,6 +119,7 @@ func NewTemplate(s string) (Template, error) {
 		return t, fmt.Errorf("invalid template %q: %s", s, msg)
 	}
 	t.t = pt
+	t.fast = compileFast(pt.Tree)
 	return t, nil
 }
 
@@ -143,6 +146,11 @@ func (t Template) Templated() bool { return t.t != nil }
 func (t Template) Render(data map[string]any) (string, error) {
 	if t.t == nil {
 		return t.Raw, nil
+	}
+	if t.fast != nil {
+		if s, ok := t.fast.render(data); ok {
+			return s, nil
+		}
 	}
 	var b strings.Builder
 	if err := t.t.Execute(&b, data); err != nil {
@@ -213,6 +221,10 @@ type Value struct {
 	V     any
 	Pos   Position
 	tmpls map[string]Template
+	// actions holds, for each template of tmpls that is a single action
+	// ({{ .id }}, {{ .vars.x }}), its data keys; nil when not computed
+	// (a Value built in code), in which case render finds them itself.
+	actions map[string][2]string
 }
 
 func (v *Value) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
@@ -238,8 +250,12 @@ func (v *Value) collect(d *decoder, n *yaml.Node, path string, x any) {
 			tm.Pos, tm.path = d.Pos(n), path
 			if v.tmpls == nil {
 				v.tmpls = map[string]Template{}
+				v.actions = map[string][2]string{}
 			}
 			v.tmpls[t] = tm
+			if m := singleAction.FindStringSubmatch(strings.TrimSpace(t)); m != nil {
+				v.actions[t] = [2]string{m[1], strings.TrimPrefix(m[2], ".")}
+			}
 		}
 	case []any:
 		for _, e := range t {
@@ -283,7 +299,13 @@ func (v *Value) render(x any, data map[string]any) (any, error) {
 		if !ok {
 			return t, nil
 		}
-		if m := singleAction.FindStringSubmatch(strings.TrimSpace(t)); m != nil {
+		if v.actions != nil {
+			if a, ok := v.actions[t]; ok {
+				if val, ok := lookupData(data, a[0], a[1]); ok {
+					return val, nil
+				}
+			}
+		} else if m := singleAction.FindStringSubmatch(strings.TrimSpace(t)); m != nil {
 			if val, ok := lookupData(data, m[1], strings.TrimPrefix(m[2], ".")); ok {
 				return val, nil
 			}
@@ -476,9 +498,11 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	}
 	p.Pos = d.Pos(n)
 	if p.Matches != nil && !p.Matches.Templated() {
-		if _, err := regexp.Compile(p.Matches.Raw); err != nil {
+		re, err := regexp.Compile(p.Matches.Raw)
+		if err != nil {
 			d.ErrAt(p.Matches.Pos, yamlstrict.JoinPath(path, "matches"), "invalid regular expression: %s", regexpError(err))
 		}
+		p.re = re
 	}
 	if p.Type != "" {
 		switch p.Type {

@@ -91,7 +91,7 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner}
 	if d.runner == nil {
-		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger})
+		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger, Semantics: opts.Config.Defaults.Semantics})
 	}
 	d.metrics = metrics.New(opts.Registry, metrics.Options{
 		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true})

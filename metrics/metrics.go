@@ -28,31 +28,20 @@ var Phases = []string{"dns", "connect", "tls", "first_byte", "total"}
 // Metrics holds every assay collector.
 type Metrics struct {
 	userLabels []string
+	labelNames []string // "check" then the user labels
 
-	success      *prometheus.GaugeVec
-	duration     *prometheus.HistogramVec
-	runs         *prometheus.CounterVec
-	failures     *prometheus.CounterVec
-	lastRun      *prometheus.GaugeVec
-	lastSuccess  *prometheus.GaugeVec
-	stepStatus   *prometheus.GaugeVec
-	phase        *prometheus.GaugeVec
-	tlsExpiry    *prometheus.GaugeVec
-	skipped      *prometheus.CounterVec
-	findings     *prometheus.CounterVec
+	// The per-check counters and gauges are compact series (series.go).
+	descs    descs
+	duration *prometheus.HistogramVec
+	findings *prometheus.CounterVec
+
 	lateness     prometheus.Histogram
 	reloadOK     prometheus.Gauge
 	reloadOKTime prometheus.Gauge
 	checksLoaded prometheus.Gauge
 
 	mu     sync.Mutex
-	loaded map[string]*loadedCheck
-}
-
-type loadedCheck struct {
-	fingerprint string
-	labels      []string // values of "check" then the user labels
-	steps       []string
+	loaded map[string]*checkSeries
 }
 
 // Options configure New.
@@ -70,11 +59,9 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	checkLabels := append([]string{"check"}, opts.UserLabels...)
 	m := &Metrics{
 		userLabels: opts.UserLabels,
-		loaded:     map[string]*loadedCheck{},
-		success: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_check_success",
-			Help: "Whether the last run of the check passed (1) or failed (0).",
-		}, checkLabels),
+		labelNames: checkLabels,
+		descs:      newDescs(checkLabels),
+		loaded:     map[string]*checkSeries{},
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            "assay_check_duration_seconds",
 			Help:                            "Duration of check runs, all attempts included.",
@@ -83,38 +70,6 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 			NativeHistogramMaxBucketNumber:  100,
 			NativeHistogramMinResetDuration: time.Hour,
 		}, checkLabels),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "assay_check_runs_total",
-			Help: "Runs of the check (a run includes its retries).",
-		}, checkLabels),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "assay_check_failures_total",
-			Help: "Failed runs of the check by reason.",
-		}, append(slices.Clone(checkLabels), "reason")),
-		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_check_last_run_timestamp_seconds",
-			Help: "When the last run of the check finished, in Unix seconds.",
-		}, checkLabels),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_check_last_success_timestamp_seconds",
-			Help: "When the last passing run of the check finished, in Unix seconds.",
-		}, checkLabels),
-		stepStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_step_status_code",
-			Help: "HTTP status code of the step's last response; 0 when the step got no response.",
-		}, []string{"check", "step"}),
-		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_step_phase_duration_seconds",
-			Help: "Duration of each phase of the step's last request (dns, connect, tls, first_byte, total).",
-		}, []string{"check", "step", "phase"}),
-		tlsExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "assay_check_tls_cert_expiry_timestamp_seconds",
-			Help: "Earliest expiry (NotAfter) of the server certificates seen by the check's last run, in Unix seconds.",
-		}, []string{"check"}),
-		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "assay_check_skipped_runs_total",
-			Help: "Runs not started because the previous run of the check was still in flight.",
-		}, []string{"check"}),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assay_semantics_findings_total",
 			Help: "HTTP semantics rule violations seen in responses, by rule ID.",
@@ -155,8 +110,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.success, m.duration, m.runs, m.failures, m.lastRun, m.lastSuccess,
-		m.stepStatus, m.phase, m.tlsExpiry, m.skipped, m.findings, m.lateness, m.reloadOK,
+	reg.MustRegister(collector{m}, m.duration, m.findings, m.lateness, m.reloadOK,
 		m.reloadOKTime, m.checksLoaded, buildInfo)
 	if opts.GoCollectors {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -180,6 +134,7 @@ func (m *Metrics) labelValues(c *checks.Check) []string {
 func (m *Metrics) SetChecks(cs []*checks.Check) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := time.Now()
 	keep := make(map[string]bool, len(cs))
 	for _, c := range cs {
 		keep[c.Name] = true
@@ -192,95 +147,99 @@ func (m *Metrics) SetChecks(cs []*checks.Check) {
 		if ok && old.fingerprint == c.Fingerprint {
 			continue
 		}
-		if ok {
-			if !slices.Equal(old.labels, lv) {
-				m.deleteCheck(c.Name)
-			} else {
-				for _, s := range old.steps {
-					if !slices.Contains(steps, s) {
-						m.deleteStep(c.Name, s)
-					}
+		if ok && slices.Equal(old.labels, lv) {
+			// The same series: keep them, less the steps that went.
+			old.mu.Lock()
+			old.fingerprint, old.steps = c.Fingerprint, steps
+			for name := range old.stepVals {
+				if !slices.Contains(steps, name) {
+					delete(old.stepVals, name)
 				}
 			}
+			old.mu.Unlock()
+			continue
 		}
-		m.loaded[c.Name] = &loadedCheck{fingerprint: c.Fingerprint, labels: lv, steps: steps}
-		m.runs.WithLabelValues(lv...)
-		for _, r := range checks.Reasons {
-			m.failures.WithLabelValues(append(slices.Clone(lv), string(r))...)
+		if ok {
+			m.deleteCheck(old)
 		}
-		m.skipped.WithLabelValues(c.Name)
+		m.loaded[c.Name] = newCheckSeries(m.labelNames, lv, c.Fingerprint, steps, now)
 	}
-	for name := range m.loaded {
+	for name, s := range m.loaded {
 		if !keep[name] {
-			m.deleteCheck(name)
+			m.deleteCheck(s)
 			delete(m.loaded, name)
 		}
 	}
 	m.checksLoaded.Set(float64(len(m.loaded)))
 }
 
-func (m *Metrics) deleteCheck(name string) {
-	match := prometheus.Labels{"check": name}
-	for _, v := range []interface {
-		DeletePartialMatch(prometheus.Labels) int
-	}{m.success, m.duration, m.runs, m.failures, m.lastRun, m.lastSuccess, m.stepStatus, m.phase, m.tlsExpiry, m.skipped, m.findings} {
-		v.DeletePartialMatch(match)
-	}
-}
-
-func (m *Metrics) deleteStep(check, step string) {
-	match := prometheus.Labels{"check": check, "step": step}
-	m.stepStatus.DeletePartialMatch(match)
-	m.phase.DeletePartialMatch(match)
+// deleteCheck drops the series of s, which is no longer configured as it is.
+func (m *Metrics) deleteCheck(s *checkSeries) {
+	s.mu.Lock()
+	s.removed = true
+	s.mu.Unlock()
+	// After removed is set, no record creates these again.
+	match := prometheus.Labels{"check": s.labels[0]}
+	m.duration.DeletePartialMatch(match)
+	m.findings.DeletePartialMatch(match)
 }
 
 // Record implements checks.Sink.
 func (m *Metrics) Record(_ context.Context, r *checks.Result) {
 	m.mu.Lock()
-	lc, ok := m.loaded[r.Check]
+	s, ok := m.loaded[r.Check]
 	m.mu.Unlock()
 	if !ok {
 		return // removed while this run was in flight: no series come back
 	}
-	lv := lc.labels
-	end := r.Started.Add(r.Duration)
-	m.runs.WithLabelValues(lv...).Inc()
-	m.duration.WithLabelValues(lv...).Observe(r.Duration.Seconds())
-	m.lastRun.WithLabelValues(lv...).Set(unix(end))
+	end := unix(r.Started.Add(r.Duration))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed {
+		return
+	}
+	if s.duration == nil {
+		s.duration = m.duration.WithLabelValues(s.labels...)
+	}
+	s.runs++
+	s.duration.Observe(r.Duration.Seconds())
+	s.hasResult, s.lastRun = true, end
 	if r.Passed {
-		m.success.WithLabelValues(lv...).Set(1)
-		m.lastSuccess.WithLabelValues(lv...).Set(unix(end))
+		s.success, s.hasSuccess, s.lastSuccess = 1, true, end
 	} else {
-		m.success.WithLabelValues(lv...).Set(0)
+		s.success = 0
 		reason := r.Reason
 		if reason == checks.ReasonNone {
 			reason = checks.ReasonInternal
 		}
-		m.failures.WithLabelValues(append(slices.Clone(lv), string(reason))...).Inc()
+		if i, ok := reasonIndex[reason]; ok {
+			s.failures[i]++
+		}
 	}
 	var earliest time.Time
-	for _, s := range r.Steps() {
-		if s.Skipped {
+	for _, st := range r.Steps() {
+		if st.Skipped {
 			continue
 		}
-		status := 0
-		if s.Response != nil {
-			status = s.Response.Status
+		if ss := s.step(st.Name); ss != nil {
+			ss.status = 0
+			if st.Response != nil {
+				ss.status = float64(st.Response.Status)
+			}
+			t := st.Timings
+			for i, d := range [...]time.Duration{t.DNS, t.Connect, t.TLS, t.FirstByte, t.Total} {
+				ss.phases[i] = d.Seconds()
+			}
 		}
-		m.stepStatus.WithLabelValues(r.Check, s.Name).Set(float64(status))
-		t := s.Timings
-		for i, d := range []time.Duration{t.DNS, t.Connect, t.TLS, t.FirstByte, t.Total} {
-			m.phase.WithLabelValues(r.Check, s.Name, Phases[i]).Set(d.Seconds())
+		if st.TLS != nil && (earliest.IsZero() || st.TLS.NotAfter.Before(earliest)) {
+			earliest = st.TLS.NotAfter
 		}
-		if s.TLS != nil && (earliest.IsZero() || s.TLS.NotAfter.Before(earliest)) {
-			earliest = s.TLS.NotAfter
-		}
-		for _, f := range s.Findings {
+		for _, f := range st.Findings {
 			m.findings.WithLabelValues(r.Check, f.Rule).Inc()
 		}
 	}
 	if !earliest.IsZero() {
-		m.tlsExpiry.WithLabelValues(r.Check).Set(unix(earliest))
+		s.hasTLS, s.tlsTime = true, unix(earliest)
 	}
 }
 
@@ -297,10 +256,12 @@ func (m *Metrics) Lateness(_ string, d time.Duration) {
 // Skipped implements scheduler.Observer.
 func (m *Metrics) Skipped(check string) {
 	m.mu.Lock()
-	_, ok := m.loaded[check]
+	s, ok := m.loaded[check]
 	m.mu.Unlock()
 	if ok {
-		m.skipped.WithLabelValues(check).Inc()
+		s.mu.Lock()
+		s.skipped++
+		s.mu.Unlock()
 	}
 }
 

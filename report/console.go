@@ -66,6 +66,11 @@ func WriteConsole(w io.Writer, results []*checks.Result, opts ConsoleOptions) {
 		c.b.WriteByte('\n')
 		c.failureBlock(r)
 	}
+	for _, r := range results {
+		if r != nil {
+			c.findingsBlock(r)
+		}
+	}
 	passed, failed := Summary(results)
 	if c.b.Len() > 0 {
 		c.b.WriteByte('\n')

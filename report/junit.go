@@ -50,6 +50,8 @@ type junitTestcase struct {
 	Time      string        `xml:"time,attr"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	// SystemOut lists the HTTP semantics findings of a step that passed.
+	SystemOut *junitText `xml:"system-out,omitempty"`
 }
 
 type junitSkipped struct {
@@ -169,6 +171,8 @@ func junitSuite(r *checks.Result) junitTestsuite {
 			}
 			ts.Failures++
 			failedCase = true
+		default:
+			tc.SystemOut = findingsText(s)
 		}
 		ts.Testcases = append(ts.Testcases, tc)
 	}

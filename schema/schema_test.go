@@ -541,6 +541,9 @@ var objectDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.TLSExpect]():   "/$defs/tlsExpect",
 	reflect.TypeFor[checks.Predicate]():   "/$defs/predicateObject",
 	reflect.TypeFor[checks.Capture]():     "/$defs/capture",
+	reflect.TypeFor[checks.Contract]():    "/$defs/contract",
+	reflect.TypeFor[checks.OpenAPIRef]():  "/$defs/openapiRef",
+	reflect.TypeFor[checks.AllowExpect](): "/$defs/allowExpect",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

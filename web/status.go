@@ -14,6 +14,7 @@ import (
 type Status struct {
 	mu      sync.RWMutex
 	checks  []*checks.Check
+	byName  map[string]*checks.Check // checks by name: Record is O(1)
 	latest  map[string]*checks.Result
 	nextRun func(name string) (time.Time, bool)
 }
@@ -29,12 +30,12 @@ func (s *Status) SetChecks(cs []*checks.Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks = cs
-	keep := make(map[string]bool, len(cs))
+	s.byName = make(map[string]*checks.Check, len(cs))
 	for _, c := range cs {
-		keep[c.Name] = true
+		s.byName[c.Name] = c
 	}
 	for name := range s.latest {
-		if !keep[name] {
+		if _, keep := s.byName[name]; !keep {
 			delete(s.latest, name)
 		}
 	}
@@ -44,11 +45,8 @@ func (s *Status) SetChecks(cs []*checks.Check) {
 func (s *Status) Record(_ context.Context, r *checks.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.checks {
-		if c.Name == r.Check {
-			s.latest[r.Check] = r
-			return
-		}
+	if _, ok := s.byName[r.Check]; ok {
+		s.latest[r.Check] = r
 	}
 }
 
@@ -93,10 +91,8 @@ func (s *Status) Summaries() []CheckSummary {
 func (s *Status) Check(name string) (CheckSummary, *checks.Result, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, c := range s.checks {
-		if c.Name == name {
-			return s.summary(c), s.latest[name], true
-		}
+	if c, ok := s.byName[name]; ok {
+		return s.summary(c), s.latest[name], true
 	}
 	return CheckSummary{}, nil, false
 }

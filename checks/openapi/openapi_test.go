@@ -313,3 +313,21 @@ func TestRemoteRefsRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestValidateConcurrently: one loaded spec serves every check run at once
+// (run with -race).
+func TestValidateConcurrently(t *testing.T) {
+	op := mustOp(t, mustLoad(t, demoSpec), "getDocument")
+	done := make(chan []Problem)
+	for i := 0; i < 8; i++ {
+		go func() {
+			done <- op.Validate(&Response{Method: "GET", Status: 200, Header: jsonHeader("ETag", `"v1"`, "Last-Modified", "x"),
+				Body: []byte(`{"id":"x","title":"t","body":"b","version":1}`)})
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if ps := <-done; len(ps) != 1 || ps[0].Pointer != "/id" {
+			t.Errorf("problems %+v", ps)
+		}
+	}
+}

@@ -151,13 +151,14 @@ func Evaluate(ex *Exchange) []Finding {
 	if ex.Header == nil {
 		ex.Header = http.Header{}
 	}
-	var out []Finding
+	// One reporter for every rule: it runs on every response of every
+	// check, and most rules find nothing.
+	rp := &reporter{}
 	for i := range rules {
-		rp := &reporter{rule: &rules[i]}
+		rp.rule = &rules[i]
 		rules[i].check(ex, rp)
-		out = append(out, rp.out...)
 	}
-	return out
+	return rp.out
 }
 
 // field returns the values of a header joined as one list, and whether the

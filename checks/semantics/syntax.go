@@ -96,7 +96,9 @@ var (
 func parseHTTPDate(v string) (time.Time, error) {
 	switch {
 	case imfFixdate.MatchString(v):
-		t, err := time.Parse(time.RFC1123, v)
+		// The layout's literal GMT gives UTC without a zone to allocate
+		// (time.RFC1123's MST makes one per call); the same instant.
+		t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", v)
 		if err != nil {
 			return time.Time{}, errors.New("not a real date and time")
 		}

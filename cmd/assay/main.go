@@ -54,6 +54,7 @@ func commands() []command {
 		{"validate", "check files for errors; exit 0 or 2 with every error listed", cmdValidate},
 		{"explain", "print a check's steps as the engine runs them (contracts expanded)", cmdExplain},
 		{"demo-api", "serve the demo documents API (with --fault NAME to break it)", cmdDemoAPI},
+		{"notify", "notify test NAME: send a test event through a notifier of the global config", cmdNotify},
 		{"version", "print the version", cmdVersion},
 	}
 }

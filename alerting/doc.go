@@ -1,0 +1,45 @@
+// Package alerting turns check results into notifications: a state
+// machine per check (ok -> failing after N consecutive failed runs ->
+// ok after M consecutive passes, with optional reminders), notifiers for a
+// generic webhook, Slack, PagerDuty Events API v2 and Alertmanager API v2,
+// and durable delivery through an outbox in the embedded store.
+//
+// # Wiring (the daemon)
+//
+//	st, err := store.Open(cfg.Storage.Path)           // SQLite, WAL
+//	defer st.Close()
+//	if err := alerting.ValidatePolicies(cfg.Defaults.Alert, cfg.Notifiers, cs); err != nil { ... } // or m.Validate(cs)
+//	m, err := alerting.New(alerting.Options{
+//		Notifiers:   cfg.Notifiers,
+//		Defaults:    cfg.Defaults.Alert,
+//		Store:       st,
+//		ExternalURL: cfg.Server.ExternalURL,
+//		Registerer:  registry,
+//		Logger:      log,
+//	})
+//	m.SetChecks(cs)            // on start and on every successful reload
+//	go m.Run(ctx)              // the delivery worker, until shutdown
+//	sinks = append(sinks, m)   // Record(ctx, result) for every result
+//
+// Manager implements checks.Sink (Record), SetChecks and Validate, so the
+// daemon's CheckSetter and Validator interfaces pick it up as a sink.
+//
+// # Guarantees
+//
+// Record stores a check's new alert state and the events of the
+// transition in one SQLite transaction before it returns, so a crash
+// never loses an event nor makes one twice; a restart neither re-pages an
+// open incident nor forgets to send its recovery. Each event has an
+// idempotency key (Event.ID) stored with it, the same on every retry and
+// after a restart. Delivery is in order per check and notifier: only the
+// oldest event of a queue is ever in flight.
+//
+// Delivery is at least once: a crash after a receiver accepted an event
+// and before the outbox row was deleted sends it again, under the same
+// key. Webhook receivers deduplicate on the key, PagerDuty on dedup_key
+// and Alertmanager on the label set; a Slack message can repeat.
+//
+// A Notifier sends one event and says whether to retry; it never retries
+// itself (Alertmanager's notify package has the same split). Backoff,
+// jitter, Retry-After, dead letters and metrics are shared, in Run.
+package alerting

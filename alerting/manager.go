@@ -1,0 +1,454 @@
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store is what the manager needs from the embedded store; *store.Store
+// implements it.
+type Store interface {
+	AlertStates(ctx context.Context) (map[string][]byte, error)
+	ApplyAll(ctx context.Context, cs []store.Change) error
+	Heads(ctx context.Context) ([]store.Event, error)
+	Delivered(ctx context.Context, seq int64) error
+	Retry(ctx context.Context, seq int64, attempts int, next time.Time, lastErr string) error
+	DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error
+	OutboxDepth(ctx context.Context) (map[string]int, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Clock is the manager's source of time; tests drive it by hand.
+type Clock interface {
+	Now() time.Time
+	// At returns a channel that receives once the clock reaches t (at
+	// once if it has).
+	At(t time.Time) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                  { return time.Now() }
+func (systemClock) At(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
+
+// Options configure a Manager.
+type Options struct {
+	// Notifiers are the global config's notifiers, by name.
+	Notifiers map[string]*NotifierConfig
+	// Defaults is the global default alert policy.
+	Defaults checks.AlertPolicy
+	// Store keeps alert state and the outbox (required).
+	Store Store
+	// ExternalURL is server.external_url; events link to
+	// ExternalURL/api/v1/checks/NAME. Empty: no link.
+	ExternalURL string
+	// Clock is nil for the wall clock.
+	Clock Clock
+	// Registerer receives the alerting metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Logger is nil to discard.
+	Logger *slog.Logger
+	// HTTPClient sends notifications; nil: a client of its own.
+	HTTPClient *http.Client
+	// Delivery tunes retries; zero fields take the defaults.
+	Delivery DeliveryOptions
+}
+
+// DeliveryOptions tune the delivery worker.
+type DeliveryOptions struct {
+	// RetryBase is the first backoff (default 1s); each retry doubles it
+	// up to RetryMax (default 5m). Each delay is jittered: half of it
+	// fixed, half random.
+	RetryBase, RetryMax time.Duration
+	// MaxRetryAfter caps a receiver's Retry-After (default 1h).
+	MaxRetryAfter time.Duration
+	// MaxAge is how long an event is retried before it is dead-lettered
+	// as expired (default 24h).
+	MaxAge time.Duration
+	// Concurrency bounds deliveries in flight (default 8). Each queue
+	// (one per check and notifier) has at most one in flight.
+	Concurrency int
+}
+
+func (o *DeliveryOptions) defaults() {
+	if o.RetryBase <= 0 {
+		o.RetryBase = time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 5 * time.Minute
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = time.Hour
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 24 * time.Hour
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+}
+
+type notifierEntry struct {
+	cfg *NotifierConfig
+	n   Notifier
+}
+
+// Manager is the alerting sink: it runs the per-check state machine on
+// every result, writes the events of each transition to the outbox in the
+// same transaction as the new state, and (in Run) delivers the outbox.
+type Manager struct {
+	opts      Options
+	clock     Clock
+	log       *slog.Logger
+	store     Store
+	client    *http.Client
+	notifiers map[string]*notifierEntry
+	metrics   *metrics
+
+	mu        sync.Mutex
+	checks    map[string]*checks.Check
+	states    map[string]*checkState
+	persisted map[string][]byte
+
+	wake chan struct{}
+	// onAttempt, set by tests, is told the outcome of every attempt.
+	onAttempt func(e store.Event, outcome string, err error)
+}
+
+// New validates the notifiers, loads the persisted alert states and
+// registers the metrics. Call SetChecks before Record.
+func New(opts Options) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, errors.New("alerting: a store is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = newHTTPClient()
+	}
+	opts.Delivery.defaults()
+	m := &Manager{
+		opts: opts, clock: opts.Clock, log: opts.Logger, store: opts.Store, client: opts.HTTPClient,
+		notifiers: map[string]*notifierEntry{},
+		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
+		wake: make(chan struct{}, 1),
+	}
+	for _, name := range sortedKeys(opts.Notifiers) {
+		cfg := opts.Notifiers[name]
+		if cfg == nil {
+			return nil, fmt.Errorf("alerting: notifier %q is empty", name)
+		}
+		cfg.Name = name
+		n, err := NewNotifier(cfg, m.client, m.clock.Now)
+		if err != nil {
+			return nil, fmt.Errorf("alerting: %w", err)
+		}
+		m.notifiers[name] = &notifierEntry{cfg: cfg, n: n}
+	}
+	if err := ValidatePolicies(opts.Defaults, opts.Notifiers, nil); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw, err := m.store.AlertStates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("alerting: loading alert state: %w", err)
+	}
+	for name, b := range raw {
+		st := &checkState{}
+		if err := json.Unmarshal(b, st); err != nil {
+			m.log.Error("alerting: ignoring an unreadable alert state", "check", name, "err", err)
+			continue
+		}
+		m.states[name], m.persisted[name] = st, b
+	}
+	m.metrics = newMetrics(opts.Registerer, sortedKeys(m.notifiers), m.firing)
+	return m, nil
+}
+
+// Validate checks the checks' alert policies against the notifiers (the
+// daemon rejects a load that fails it).
+func (m *Manager) Validate(cs []*checks.Check) error {
+	return ValidatePolicies(m.opts.Defaults, m.opts.Notifiers, cs)
+}
+
+// SetChecks gives the manager the loaded checks, on start and on every
+// reload. A check that is gone while its alert is open gets its resolved
+// event now (resolution check_removed) and its state is forgotten; an open
+// incident of a check whose notify list changed sends firing to the
+// notifiers added and resolved (notifier_removed) to those dropped.
+func (m *Manager) SetChecks(cs []*checks.Check) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := m.clock.Now()
+	next := make(map[string]*checks.Check, len(cs))
+	for _, c := range cs {
+		next[c.Name] = c
+	}
+	var changes []store.Change
+	var forget []string
+	updated := map[string]*checkState{}
+	for _, name := range sortedKeys(m.states) {
+		st := cloneState(m.states[name])
+		if c, ok := next[name]; ok {
+			evs := m.reconcile(st, c, effectivePolicy(c, m.opts.Defaults), now)
+			if len(evs) > 0 {
+				b, _ := json.Marshal(st)
+				changes = append(changes, store.Change{Check: name, State: b, Events: evs})
+				updated[name] = st
+			}
+			continue
+		}
+		var evs []store.Event
+		if st.Status == StateFailing && st.Incident != nil {
+			evs = m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionCheckRemoved, now)
+			m.log.Info("alerting: check removed while failing; resolving its alert", "check", name, "notifiers", st.Incident.Notifiers)
+		}
+		changes = append(changes, store.Change{Check: name, Events: evs})
+		forget = append(forget, name)
+	}
+	if len(changes) > 0 {
+		if err := m.store.ApplyAll(ctx, changes); err != nil {
+			m.log.Error("alerting: storing the alert state after a reload failed; will retry on the next reload", "err", err)
+			m.checks = next
+			return
+		}
+	}
+	for name, st := range updated {
+		m.states[name] = st
+		m.persisted[name], _ = json.Marshal(st)
+	}
+	for _, name := range forget {
+		delete(m.states, name)
+		delete(m.persisted, name)
+	}
+	m.checks = next
+	m.wakeUp()
+}
+
+// Record feeds one result to the check's state machine (a checks.Sink).
+// The new state and the events it makes are stored in one transaction
+// before Record returns; if that fails the state is left as it was, so
+// the next result retries the transition.
+func (m *Manager) Record(ctx context.Context, r *checks.Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.checks[r.Check]
+	if c == nil {
+		return // not a loaded check (a stray or late result)
+	}
+	p := effectivePolicy(c, m.opts.Defaults)
+	now := m.clock.Now()
+	st := cloneState(m.states[r.Check])
+	evs := m.reconcile(st, c, p, now)
+	var f *Failure
+	if !r.Passed {
+		f = failureOf(r)
+	}
+	switch kind := st.observe(r.Passed, f, r.Started, now, p); kind {
+	case KindFiring:
+		st.Incident.Check = m.checkInfo(c, now)
+		st.Incident.Notifiers = nil
+		targets := m.configured(p.Notify)
+		for _, n := range targets {
+			st.Incident.addNotifier(n)
+		}
+		evs = append(evs, m.fanOut(st, targets, KindFiring, "", now)...)
+		m.log.Warn("alert firing", "check", c.Name, "failed_runs", st.Incident.FailedRuns, "notifiers", targets)
+	case KindReminder:
+		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindReminder, "", now)...)
+	case KindRefresh:
+		evs = append(evs, m.fanOut(st, m.refreshTargets(st.Incident.Notifiers), KindRefresh, "", now)...)
+	case KindResolved:
+		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionRecovered, now)...)
+		m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers)
+		st.Incident = nil
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		m.log.Error("alerting: encoding state", "check", c.Name, "err", err)
+		return
+	}
+	if len(evs) == 0 && bytes.Equal(b, m.persisted[c.Name]) {
+		m.states[c.Name] = st
+		return
+	}
+	if err := m.store.ApplyAll(ctx, []store.Change{{Check: c.Name, State: b, Events: evs}}); err != nil {
+		m.log.Error("alerting: storing the alert state failed; this result is not counted", "check", c.Name, "err", err)
+		return
+	}
+	m.states[c.Name], m.persisted[c.Name] = st, b
+	if len(evs) > 0 {
+		m.wakeUp()
+	}
+}
+
+// reconcile makes an open incident's notifiers follow the check's current
+// policy: notifiers added get the firing event, notifiers dropped get a
+// resolved one.
+func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.Time) []store.Event {
+	inc := st.Incident
+	if st.Status != StateFailing || inc == nil {
+		return nil
+	}
+	want := m.configured(p.Notify)
+	var added, removed []string
+	for _, n := range want {
+		if !slices.Contains(inc.Notifiers, n) {
+			added = append(added, n)
+		}
+	}
+	for _, n := range inc.Notifiers {
+		if !slices.Contains(want, n) {
+			removed = append(removed, n)
+		}
+	}
+	if len(added) == 0 && len(removed) == 0 {
+		return nil
+	}
+	var evs []store.Event
+	if len(removed) > 0 {
+		evs = append(evs, m.fanOut(st, m.configured(removed), KindResolved, ResolutionNotifierRemoved, now)...)
+		inc.Notifiers = slices.DeleteFunc(inc.Notifiers, func(n string) bool { return slices.Contains(removed, n) })
+	}
+	if len(added) > 0 {
+		for _, n := range added {
+			inc.addNotifier(n)
+		}
+		evs = append(evs, m.fanOut(st, added, KindFiring, "", now)...)
+	}
+	m.log.Info("alerting: notifiers of an open alert changed", "check", c.Name, "added", added, "removed", removed)
+	return evs
+}
+
+// fanOut makes one event and queues it for each target notifier.
+func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution string, now time.Time) []store.Event {
+	if len(targets) == 0 {
+		return nil
+	}
+	inc := st.Incident
+	if kind != KindRefresh {
+		st.Sequence++ // refreshes repeat the state, they are not new events
+	}
+	ev := &Event{
+		Version: PayloadVersion, ID: newID(), Kind: kind, Status: StatusFiring, Time: now.UTC(), Sequence: st.Sequence,
+		Check:    inc.Check,
+		Incident: Incident{ID: inc.ID, Started: inc.Started, Runs: inc.Runs, FailedRuns: inc.FailedRuns},
+		Failure:  inc.LastFailure,
+	}
+	if kind == KindResolved {
+		t := now.UTC()
+		ev.Status, ev.Incident.Resolved, ev.Incident.Resolution = StatusResolved, &t, resolution
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		m.log.Error("alerting: encoding event", "check", inc.Check.Name, "err", err)
+		return nil
+	}
+	out := make([]store.Event, 0, len(targets))
+	for _, n := range targets {
+		e := store.Event{Key: ev.ID, Check: inc.Check.Name, Notifier: n, Kind: string(kind), Payload: payload, Created: now, Next: now}
+		if ne := m.notifiers[n]; ne != nil && ne.cfg.Type == TypeAlertmanager {
+			// Alertmanager takes state, not messages: a newer event
+			// makes a pending refresh pointless.
+			e.Supersedes = string(KindRefresh)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// configured keeps the names that are configured notifiers.
+func (m *Manager) configured(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if _, ok := m.notifiers[n]; ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// refreshTargets are the notifiers that want a firing alert re-sent on
+// every failing run (Alertmanager).
+func (m *Manager) refreshTargets(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if ne := m.notifiers[n]; ne != nil && ne.cfg.Type == TypeAlertmanager {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m *Manager) checkInfo(c *checks.Check, now time.Time) CheckInfo {
+	ci := CheckInfo{Name: c.Name, Description: c.Description, Labels: c.Labels, URL: checkURL(m.opts.ExternalURL, c.Name)}
+	if s, err := checks.CronParser.Parse(c.Schedule); err == nil {
+		a := s.Next(now)
+		if d := s.Next(a).Sub(a); d > 0 {
+			ci.Interval = d.String()
+		}
+	}
+	return ci
+}
+
+// firing counts checks whose alert is open.
+func (m *Manager) firing() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, st := range m.states {
+		if st.Status == StateFailing {
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// State reports a check's alert state (ok or failing) and, when failing,
+// since when.
+func (m *Manager) State(check string) (string, time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.states[check]
+	if st == nil || st.Status != StateFailing || st.Incident == nil {
+		return StateOK, time.Time{}
+	}
+	return StateFailing, st.Incident.Started
+}
+
+func (m *Manager) wakeUp() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func cloneState(st *checkState) *checkState {
+	if st == nil {
+		return &checkState{Status: StateOK}
+	}
+	b, _ := json.Marshal(st)
+	out := &checkState{}
+	_ = json.Unmarshal(b, out)
+	return out
+}

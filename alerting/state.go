@@ -1,0 +1,100 @@
+package alerting
+
+import (
+	"slices"
+	"time"
+)
+
+// Alert states of a check.
+const (
+	StateOK      = "ok"
+	StateFailing = "failing"
+)
+
+// checkState is the persisted alert state of one check. It is stored as
+// JSON in the same transaction as the events it produced.
+type checkState struct {
+	Status string `json:"status"`
+	// Failures and Successes count consecutive failed and passing runs.
+	Failures  int `json:"failures"`
+	Successes int `json:"successes"`
+	// Sequence is the number of events made for the check so far.
+	Sequence int64 `json:"sequence"`
+	// Incident is the current failing episode: pending (status ok, below
+	// the failure threshold) or open (status failing).
+	Incident *incidentState `json:"incident,omitempty"`
+}
+
+type incidentState struct {
+	ID      string    `json:"id"`
+	Started time.Time `json:"started"`
+	// Check is the check as it was when the alert fired: every event of
+	// the incident carries these labels, so Alertmanager sees one alert.
+	Check      CheckInfo `json:"check"`
+	Runs       int       `json:"runs"`
+	FailedRuns int       `json:"failed_runs"`
+	// LastNotice is when the last firing or reminder was made.
+	LastNotice time.Time `json:"last_notice,omitzero"`
+	// Notifiers received the firing event and so are owed the resolved one.
+	Notifiers   []string `json:"notifiers,omitempty"`
+	LastFailure *Failure `json:"last_failure,omitempty"`
+}
+
+// observe advances the state machine by one run and returns the kinds of
+// event the run makes (KindRefresh while the alert stays open):
+//
+//	ok      --fail, failures reach p.Failures-->      failing  (firing)
+//	failing --fail, repeat elapsed since notice-->    failing  (reminder)
+//	failing --pass, successes reach p.Successes-->    ok       (resolved)
+//
+// A pass in ok forgets a pending incident; a fail in failing resets the
+// successes, so a flapping check neither pages below its failure threshold
+// nor resolves below its success threshold.
+func (s *checkState) observe(passed bool, f *Failure, started, now time.Time, p policy) Kind {
+	if s.Status == "" {
+		s.Status = StateOK
+	}
+	if !passed {
+		s.Successes = 0
+		s.Failures++
+		if s.Incident == nil {
+			s.Incident = &incidentState{ID: newID(), Started: started.UTC()}
+		}
+		inc := s.Incident
+		inc.Runs++
+		inc.FailedRuns++
+		inc.LastFailure = f
+		switch {
+		case s.Status == StateOK && s.Failures >= p.Failures:
+			s.Status = StateFailing
+			inc.LastNotice = now
+			return KindFiring
+		case s.Status == StateFailing && p.Repeat > 0 && now.Sub(inc.LastNotice) >= p.Repeat:
+			inc.LastNotice = now
+			return KindReminder
+		case s.Status == StateFailing:
+			return KindRefresh
+		}
+		return ""
+	}
+	s.Failures = 0
+	if s.Status == StateOK {
+		s.Incident = nil
+		s.Successes = min(s.Successes+1, p.Successes)
+		return ""
+	}
+	s.Incident.Runs++
+	s.Successes++
+	if s.Successes >= p.Successes {
+		s.Status = StateOK
+		return KindResolved
+	}
+	return KindRefresh
+}
+
+// addNotifier records that a notifier got the firing event.
+func (inc *incidentState) addNotifier(n string) {
+	if !slices.Contains(inc.Notifiers, n) {
+		inc.Notifiers = append(inc.Notifiers, n)
+	}
+}

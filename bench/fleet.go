@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/config"
+	"github.com/assay-monitor/assay/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// A fleet scenario is `assay run` on n generated simple checks in a child
+// process of its own (so that its resident memory is its own), against
+// the target. The child reports what it saw as one line of JSON.
+
+const fleetCheckYAML = `  - name: %[1]s
+    schedule: "@every %[2]s"
+    timeout: 10s
+    labels: { team: bench }
+    vars: { base: "%[3]s" }
+    steps:
+      - name: get
+        request: { method: GET, url: "{{ .vars.base }}/documents/1" }
+        expect:
+          status: 200
+          json: { $.id: 1 }
+`
+
+// writeFleet writes n simple checks into dir, 1,000 per file.
+func writeFleet(dir string, n int, every time.Duration, target string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	flush := func(i int) error {
+		if b.Len() == 0 {
+			return nil
+		}
+		err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("fleet-%03d.yaml", i/1000)), []byte("checks:\n"+b.String()), 0o644)
+		b.Reset()
+		return err
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, fleetCheckYAML, fleetName(i), every, target)
+		if (i+1)%1000 == 0 {
+			if err := flush(i); err != nil {
+				return err
+			}
+		}
+	}
+	return flush(n - 1)
+}
+
+func fleetName(i int) string { return fmt.Sprintf("simple-%05d", i) }
+
+type fleetResult struct {
+	Checks   int     `json:"checks"`
+	Every    float64 `json:"every_seconds"`
+	LoadSecs float64 `json:"load_seconds"`
+	// ReadySecs: from the start of the daemon until every check is
+	// loaded, validated and queued in the running scheduler.
+	ReadySecs float64 `json:"ready_seconds"`
+	// AllRunSecs: from the start until every check has run once (-1: not
+	// within the observation).
+	AllRunSecs float64 `json:"all_run_seconds"`
+	// Throughput over the observation window (after the warm-up).
+	Runs          int64   `json:"runs"`
+	Failed        int64   `json:"failed"`
+	Skipped       int64   `json:"skipped"`
+	WindowSecs    float64 `json:"window_seconds"`
+	ChecksPerSec  float64 `json:"checks_per_second"`
+	CPUPerRunSecs float64 `json:"cpu_per_run_seconds"`
+	// Lateness after the warm-up.
+	Samples int     `json:"lateness_samples"`
+	LateP50 float64 `json:"lateness_p50_seconds"`
+	LateP99 float64 `json:"lateness_p99_seconds"`
+	LateMax float64 `json:"lateness_max_seconds"`
+	// Memory.
+	RSSIdle   int64  `json:"rss_idle_bytes"`
+	HeapIdle  uint64 `json:"heap_idle_bytes"`
+	RSSPeak   int64  `json:"rss_peak_bytes"`
+	RSSEnd    int64  `json:"rss_end_bytes"`
+	FirstFail string `json:"first_failure,omitempty"`
+	Scrapes   int    `json:"scrapes"`
+}
+
+// scrapeEvery reads url now and then every d until ctx ends, and returns
+// how many scrapes succeeded.
+func scrapeEvery(ctx context.Context, url string, d time.Duration) int {
+	n := 0
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				n++
+			}
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return n
+		case <-t.C:
+		}
+	}
+}
+
+// fleetSink counts results and notes the first run of each check.
+type fleetSink struct {
+	index    map[string]int
+	seen     []atomic.Bool
+	distinct atomic.Int64
+	allRun   atomic.Int64 // ns since start, once every check ran
+	start    time.Time
+	runs     atomic.Int64
+	failed   atomic.Int64
+	mu       sync.Mutex
+	firstErr string
+}
+
+func (s *fleetSink) Record(_ context.Context, r *checks.Result) {
+	s.runs.Add(1)
+	if !r.Passed {
+		if s.failed.Add(1) == 1 {
+			s.mu.Lock()
+			s.firstErr = r.Check + ": " + r.Message
+			s.mu.Unlock()
+		}
+	}
+	if i, ok := s.index[r.Check]; ok && !s.seen[i].Swap(true) {
+		if s.distinct.Add(1) == int64(len(s.seen)) {
+			s.allRun.Store(int64(time.Since(s.start)))
+		}
+	}
+}
+
+// latencyRecorder keeps every lateness once recording is on.
+type latencyRecorder struct {
+	on      atomic.Bool
+	skipped atomic.Int64
+	mu      sync.Mutex
+	d       []time.Duration
+}
+
+func (l *latencyRecorder) Lateness(_ string, d time.Duration) {
+	if !l.on.Load() {
+		return
+	}
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencyRecorder) Skipped(string) {
+	if l.on.Load() {
+		l.skipped.Add(1)
+	}
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(p*float64(len(sorted)-1)+0.5)]
+}
+
+// runFleetChild is the child side: assay's daemon on dir for warmup +
+// window, then one line of JSON on stdout.
+func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuProfile, heapProfile string) error {
+	ctx, cancel := stdinContext(warmup + window + 5*time.Minute)
+	defer cancel()
+	cfg := config.Default()
+	cfg.Checks.Dir = dir
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.ShutdownGrace = checks.Duration(10 * time.Second)
+	sink := &fleetSink{index: make(map[string]int, n), seen: make([]atomic.Bool, n)}
+	for i := 0; i < n; i++ {
+		sink.index[fleetName(i)] = i
+	}
+	sink.allRun.Store(-1)
+	lat := &latencyRecorder{}
+	res := fleetResult{Checks: n, Every: every.Seconds()}
+
+	runtime.GC()
+	start := time.Now()
+	sink.start = start
+	d, err := daemon.New(daemon.Options{
+		Config:   cfg,
+		Logger:   slog.New(slog.DiscardHandler),
+		Registry: prometheus.NewRegistry(),
+		Sinks:    []checks.Sink{sink},
+		Observer: lat,
+	})
+	if err != nil {
+		return err
+	}
+	res.LoadSecs = time.Since(start).Seconds()
+	if got := len(d.Checks()); got != n {
+		return fmt.Errorf("daemon loaded %d checks, want %d", got, n)
+	}
+	addr, err := d.Listen(cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- d.Run(ctx, nil) }()
+	for !d.Ready() {
+		time.Sleep(50 * time.Microsecond)
+	}
+	res.ReadySecs = time.Since(start).Seconds()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.RSSIdle, res.HeapIdle = rss(), ms.HeapAlloc
+
+	if heapProfile != "" {
+		if f, err := os.Create(heapProfile); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	sleepCtx(ctx, warmup)
+	if cpuProfile != "" {
+		if f, err := os.Create(cpuProfile); err == nil {
+			defer f.Close()
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	lat.on.Store(true)
+	r0, c0, w0 := sink.runs.Load(), cpuTime(), time.Now()
+	// Prometheus scrapes the daemon meanwhile: its cost is part of the
+	// figures (every series of every check, every 15 s).
+	scrapeCtx, stopScrapes := context.WithCancel(ctx)
+	scrapes := make(chan int, 1)
+	go func() { scrapes <- scrapeEvery(scrapeCtx, "http://"+addr.String()+"/metrics", 15*time.Second) }()
+	sleepCtx(ctx, window)
+	// Give the first runs of every check a chance when the window is
+	// shorter than one interval plus loading.
+	for sink.allRun.Load() < 0 && time.Since(start) < every+window+warmup+5*time.Second && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	lat.on.Store(false)
+	stopScrapes()
+	res.Scrapes = <-scrapes
+	res.Runs, res.WindowSecs = sink.runs.Load()-r0, time.Since(w0).Seconds()
+	cpu := cpuTime() - c0
+	if res.Runs > 0 {
+		res.CPUPerRunSecs = cpu.Seconds() / float64(res.Runs)
+	}
+	res.ChecksPerSec = float64(res.Runs) / res.WindowSecs
+	res.RSSPeak, res.RSSEnd = hwm(), rss()
+	res.Failed, res.Skipped = sink.failed.Load(), lat.skipped.Load()
+	res.FirstFail = sink.firstErr
+	if a := sink.allRun.Load(); a >= 0 {
+		res.AllRunSecs = time.Duration(a).Seconds()
+	} else {
+		res.AllRunSecs = -1
+	}
+	lat.mu.Lock()
+	ds := slices.Clone(lat.d)
+	lat.mu.Unlock()
+	slices.Sort(ds)
+	res.Samples = len(ds)
+	res.LateP50, res.LateP99 = percentile(ds, 0.50).Seconds(), percentile(ds, 0.99).Seconds()
+	if len(ds) > 0 {
+		res.LateMax = ds[len(ds)-1].Seconds()
+	}
+	cancel()
+	if err := <-runDone; err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// fleetScenario describes one run of the daemon.
+type fleetScenario struct {
+	name           string
+	checks         int
+	every          time.Duration
+	warmup, window time.Duration
+}
+
+// runFleet generates the checks, runs the child and reads its report.
+func runFleet(cfg benchConfig, tmp, target string, sc fleetScenario) (fleetResult, error) {
+	var res fleetResult
+	dir := filepath.Join(tmp, sc.name)
+	if err := writeFleet(dir, sc.checks, sc.every, target); err != nil {
+		return res, err
+	}
+	args := []string{"-role=fleet", "-dir=" + dir, fmt.Sprint("-n=", sc.checks), "-every=" + sc.every.String(),
+		"-warmup=" + sc.warmup.String(), "-window=" + sc.window.String()}
+	if cfg.profileDir != "" {
+		args = append(args, "-cpuprofile="+filepath.Join(cfg.profileDir, "fleet-"+sc.name+".pprof"),
+			"-heapprofile="+filepath.Join(cfg.profileDir, "heap-"+sc.name+".pprof"))
+	}
+	c, err := startChild(nil, args...)
+	if err != nil {
+		return res, err
+	}
+	defer c.stop()
+	line, err := c.line(sc.every + sc.warmup + sc.window + 2*time.Minute)
+	if err != nil {
+		return res, fmt.Errorf("fleet %s: %w", sc.name, err)
+	}
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		return res, fmt.Errorf("fleet %s: %q: %w", sc.name, line, err)
+	}
+	return res, nil
+}

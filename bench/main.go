@@ -1,0 +1,235 @@
+// Command bench measures assay's cost and scale against targets of its
+// own: CPU per check against a plain net/http client, checks per second
+// and scheduler lateness through the daemon, resident memory and start-up
+// with 10,000 checks, and `assay test` wall time. Every request goes to a
+// demo API on 127.0.0.1 in a child process; every phase is bounded in
+// time and the command stops by itself.
+//
+//	go run ./bench            # full run, a few minutes
+//	go run ./bench --quick    # CI smoke test, under a minute
+//
+// It prints a table for people, then one `NAME VALUE UNIT` line per
+// figure for machines. See BENCHMARKS.md for the targets and figures.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+type benchConfig struct {
+	quick      bool
+	profileDir string
+	assayBin   string
+	only       string
+	cpuChunk   int
+	cpuRounds  int
+}
+
+func main() {
+	var cfg benchConfig
+	role := flag.String("role", "", "internal: run as a child process (target or fleet)")
+	flag.BoolVar(&cfg.quick, "quick", false, "short runs for CI (under a minute; figures are noisier)")
+	flag.StringVar(&cfg.profileDir, "profile", "", "write CPU and heap profiles into `DIR`")
+	flag.StringVar(&cfg.assayBin, "assay", "", "assay binary for the `assay test` figure (default: go build ./cmd/assay)")
+	flag.IntVar(&cfg.cpuChunk, "cpu-chunk", 600, "simple checks per CPU round and side (contract: a third)")
+	flag.IntVar(&cfg.cpuRounds, "cpu-rounds", 0, "CPU rounds (default 40, quick 12)")
+	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, test")
+	// Child flags.
+	dir := flag.String("dir", "", "internal: checks directory of a fleet child")
+	n := flag.Int("n", 0, "internal: checks in a fleet child")
+	every := flag.Duration("every", 0, "internal: schedule interval of a fleet child")
+	warmup := flag.Duration("warmup", 0, "internal: warm-up of a fleet child")
+	window := flag.Duration("window", 0, "internal: observation window of a fleet child")
+	cpuProfile := flag.String("cpuprofile", "", "internal: CPU profile of a fleet child")
+	heapProfile := flag.String("heapprofile", "", "internal: heap profile of a fleet child")
+	flag.Parse()
+
+	var err error
+	switch *role {
+	case "target":
+		err = serveTarget()
+	case "fleet":
+		err = runFleetChild(*dir, *n, *every, *warmup, *window, *cpuProfile, *heapProfile)
+	case "":
+		err = run(cfg)
+	default:
+		err = fmt.Errorf("unknown role %q", *role)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// figure is one measured value.
+type figure struct {
+	name  string
+	value float64
+	unit  string
+	// human is the table's rendering; target what it is held against.
+	human, target, what string
+}
+
+func run(cfg benchConfig) error {
+	start := time.Now()
+	if cfg.cpuRounds == 0 {
+		cfg.cpuRounds = 40
+		if cfg.quick {
+			cfg.cpuRounds = 12
+		}
+	}
+	want := func(part string) bool {
+		return cfg.only == "" || strings.Contains(","+cfg.only+",", ","+part+",")
+	}
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "assay-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	target, tc, err := startTarget()
+	if err != nil {
+		return err
+	}
+	defer tc.stop()
+
+	mode := "full"
+	if cfg.quick {
+		mode = "quick"
+	}
+	host, _ := os.Hostname()
+	fmt.Printf("assay bench (%s): %s, %d CPUs, GOMAXPROCS %d, %s/%s, host %s\n", mode, runtime.Version(),
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, host)
+	fmt.Printf("target: demo API %s (child process)\n\n", target)
+
+	var figs []figure
+	add := func(f figure) { figs = append(figs, f) }
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+	}
+
+	if want("cpu") {
+		progress("CPU per check, engine vs plain net/http (%d rounds of %d simple checks)", cfg.cpuRounds, cfg.cpuChunk)
+		rs, err := runCPU(cfg, target)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			add(figure{name: "cpu_" + r.name + "_assay_seconds", value: r.assay.Seconds(), unit: "seconds",
+				human: us(r.assay), what: "CPU per " + r.name + " check, assay engine (resty)"})
+			add(figure{name: "cpu_" + r.name + "_plain_seconds", value: r.plain.Seconds(), unit: "seconds",
+				human: us(r.plain), what: "CPU per " + r.name + " check, plain net/http"})
+			add(figure{name: "cpu_ratio_" + r.name, value: r.ratio, unit: "ratio",
+				human: fmt.Sprintf("%.2fx", r.ratio), target: "<= 1.5x",
+				what: fmt.Sprintf("assay CPU / plain CPU, %s (median of %d rounds; range %.2f-%.2f; total/total %.2f)", r.name, r.rounds, r.minRatio, r.maxRatio, r.sumRatio)})
+			add(figure{name: "wall_" + r.name + "_assay_seconds", value: r.assayWall.Seconds(), unit: "seconds",
+				human: us(r.assayWall), what: "wall time per sequential " + r.name + " check, assay"})
+			add(figure{name: "wall_" + r.name + "_plain_seconds", value: r.plainWall.Seconds(), unit: "seconds",
+				human: us(r.plainWall), what: "wall time per sequential " + r.name + " check, plain"})
+		}
+	}
+
+	if want("fleet") {
+		scenarios := []fleetScenario{
+			// 1,000 checks every second: 1,000 checks/s.
+			{name: "1k", checks: 1000, every: time.Second, warmup: 2 * time.Second, window: 20 * time.Second},
+			// 10,000 checks every 10 s: 1,000 checks/s with 10,000 loaded;
+			// start-up, first runs and memory.
+			{name: "10k", checks: 10000, every: 10 * time.Second, warmup: 0, window: 25 * time.Second},
+			// 10,000 checks every second: more than the machine can do,
+			// so completed runs per second is the capacity.
+			{name: "10k-1s", checks: 10000, every: time.Second, warmup: 3 * time.Second, window: 15 * time.Second},
+		}
+		if cfg.quick {
+			scenarios[0].warmup, scenarios[0].window = time.Second, 3*time.Second
+			scenarios[1].window = 11 * time.Second
+			scenarios[2].warmup, scenarios[2].window = 2*time.Second, 3*time.Second
+		}
+		res := map[string]fleetResult{}
+		for _, sc := range scenarios {
+			progress("daemon: %d checks every %s (warm-up %s, window %s)", sc.checks, sc.every, sc.warmup, sc.window)
+			r, err := runFleet(cfg, tmp, target, sc)
+			if err != nil {
+				return err
+			}
+			if r.Failed > 0 {
+				progress("  %d of %d runs failed; first: %s", r.Failed, r.Runs, r.FirstFail)
+			}
+			res[sc.name] = r
+		}
+		r1, r10, rMax := res["1k"], res["10k"], res["10k-1s"]
+		add(figure{name: "checks_per_second", value: rMax.ChecksPerSec, unit: "checks/s", human: fmt.Sprintf("%.0f/s", rMax.ChecksPerSec),
+			target: ">= 5000/s", what: fmt.Sprintf("sustained simple checks through the daemon (10,000 checks every 1s offered; %d failed)", rMax.Failed)})
+		add(figure{name: "cpu_per_run_daemon_seconds", value: rMax.CPUPerRunSecs, unit: "seconds", human: us(time.Duration(rMax.CPUPerRunSecs * 1e9)),
+			what: "daemon CPU per run at capacity (scheduler, engine, metrics)"})
+		add(figure{name: "lateness_p50_seconds", value: r1.LateP50, unit: "seconds", human: ms(r1.LateP50), what: "lateness p50, 1,000 checks at 1,000/s"})
+		add(figure{name: "lateness_p99_seconds", value: r1.LateP99, unit: "seconds", human: ms(r1.LateP99), target: "< 10 ms", what: "lateness p99, 1,000 checks at 1,000/s"})
+		add(figure{name: "lateness_max_seconds", value: r1.LateMax, unit: "seconds", human: ms(r1.LateMax), what: fmt.Sprintf("lateness max, 1,000 checks at 1,000/s (%d samples)", r1.Samples)})
+		add(figure{name: "checks_per_second_1k", value: r1.ChecksPerSec, unit: "checks/s", human: fmt.Sprintf("%.0f/s", r1.ChecksPerSec), what: "runs per second, 1,000 checks every 1s"})
+		add(figure{name: "lateness_10k_p50_seconds", value: r10.LateP50, unit: "seconds", human: ms(r10.LateP50), what: "lateness p50, 10,000 checks at 1,000/s"})
+		add(figure{name: "lateness_10k_p99_seconds", value: r10.LateP99, unit: "seconds", human: ms(r10.LateP99), target: "< 10 ms", what: "lateness p99, 10,000 checks at 1,000/s"})
+		add(figure{name: "lateness_10k_max_seconds", value: r10.LateMax, unit: "seconds", human: ms(r10.LateMax), what: fmt.Sprintf("lateness max, 10,000 checks at 1,000/s (%d samples)", r10.Samples)})
+		add(figure{name: "lateness_overload_p99_seconds", value: rMax.LateP99, unit: "seconds", human: ms(rMax.LateP99), what: "lateness p99 when offered more than capacity (queueing for a slot)"})
+		add(figure{name: "rss_10k_idle_bytes", value: float64(r10.RSSIdle), unit: "bytes", human: mib(r10.RSSIdle), target: "< 150 MB", what: "resident memory, 10,000 checks loaded, before the first run"})
+		add(figure{name: "rss_10k_bytes", value: float64(r10.RSSPeak), unit: "bytes", human: mib(r10.RSSPeak), target: "< 150 MB", what: "peak resident memory, 10,000 checks running (1,000/s)"})
+		add(figure{name: "rss_10k_overload_bytes", value: float64(rMax.RSSPeak), unit: "bytes", human: mib(rMax.RSSPeak), what: "peak resident memory, 10,000 checks every 1s (at capacity)"})
+		add(figure{name: "heap_10k_idle_bytes", value: float64(r10.HeapIdle), unit: "bytes", human: mib(int64(r10.HeapIdle)), what: "Go heap in use, 10,000 checks loaded"})
+		add(figure{name: "load_10k_seconds", value: r10.LoadSecs, unit: "seconds", human: ms(r10.LoadSecs), what: "daemon start: read, validate and queue 10,000 checks"})
+		add(figure{name: "schedule_all_10k_seconds", value: r10.ReadySecs, unit: "seconds", human: ms(r10.ReadySecs), target: "<= 1 s", what: "daemon start until all 10,000 scheduled and the scheduler runs"})
+		add(figure{name: "run_once_all_10k_seconds", value: r10.AllRunSecs, unit: "seconds", human: fmt.Sprintf("%.2f s", r10.AllRunSecs),
+			target: fmt.Sprintf("<= %.0f s", r10.Every), what: fmt.Sprintf("daemon start until every one of 10,000 ran once (interval %.0fs)", r10.Every)})
+	}
+
+	if want("test") {
+		progress("assay test: 200 contract checks, --parallel 32")
+		bin, err := buildAssay(cfg.assayBin, tmp)
+		if err != nil {
+			return err
+		}
+		runs := 3
+		if cfg.quick {
+			runs = 1
+		}
+		wall, err := runAssayTest(bin, tmp, target, 200, 32, runs)
+		if err != nil {
+			return err
+		}
+		add(figure{name: "assay_test_200_contract_seconds", value: wall.Seconds(), unit: "seconds", human: ms(wall.Seconds()),
+			what: "`assay test` wall time, 200 three-step contract checks, --parallel 32"})
+	}
+
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHAT\tVALUE\tTARGET\t(NAME)")
+	for _, f := range figs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t(%s)\n", f.what, f.human, f.target, f.name)
+	}
+	tw.Flush()
+	fmt.Println()
+	for _, f := range figs {
+		fmt.Printf("%s %s %s\n", f.name, formatValue(f.value), f.unit)
+	}
+	fmt.Printf("bench_wall_seconds %.1f seconds\n", time.Since(start).Seconds())
+	return nil
+}
+
+func formatValue(v float64) string {
+	if v == float64(int64(v)) && v > 1e3 {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%.6g", v)
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
+func ms(s float64) string       { return fmt.Sprintf("%.2f ms", s*1e3) }
+func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/assay-monitor/assay/alerting"
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/config"
+	"github.com/assay-monitor/assay/daemon"
+	"github.com/assay-monitor/assay/internal/yamlstrict"
+	"github.com/assay-monitor/assay/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// cmdNotify runs the notify subcommands; there is one: test.
+func cmdNotify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, "usage: assay notify test NAME [--config FILE]")
+		fmt.Fprintln(stdout, "\n  test    send a test event through the notifier NAME of the global config and show the receiver's answer")
+		if len(args) == 0 {
+			return usagef("missing subcommand (test)")
+		}
+		return nil
+	}
+	if args[0] != "test" {
+		return usagef("unknown subcommand %q (valid: test)", args[0])
+	}
+	return cmdNotifyTest(ctx, args[1:], stdout, stderr)
+}
+
+func cmdNotifyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("notify test", flag.ContinueOnError)
+	configFile := fs.String("config", "assay.yaml", "global config `FILE` that defines the notifiers")
+	pos, err := parseInterspersed(fs, args, stdout, "notify test NAME [--config FILE]\n\nSends a test event through the notifier NAME and prints what the receiver answered.\nExit 0 when it was accepted, 1 when it was refused or unreachable, 2 on a usage error.")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one notifier name, got %d (usage: assay notify test NAME [--config FILE])", len(pos))
+	}
+	name := pos[0]
+	cfg, err := config.Load(*configFile)
+	if err != nil {
+		var es yamlstrict.Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			return exitError{exitUsage}
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return usagef("--config %s: no such file (notifiers are defined in the global config)", *configFile)
+		}
+		return usagef("--config: %v", err)
+	}
+	n, ok := cfg.Notifiers[name]
+	if !ok {
+		names := make([]string, 0, len(cfg.Notifiers))
+		for k := range cfg.Notifiers {
+			names = append(names, k)
+		}
+		if len(names) == 0 {
+			return usagef("%s defines no notifiers", *configFile)
+		}
+		return usagef("no notifier %q in %s (configured: %s)", name, *configFile, strings.Join(sortStrings(names), ", "))
+	}
+	fmt.Fprintf(stdout, "sending a test event through %q (%s)\n", name, n.Type)
+	responses, retry, err := alerting.SendTest(ctx, n, cfg.Server.ExternalURL, nil)
+	for _, r := range responses {
+		switch {
+		case r.Err != "":
+			fmt.Fprintf(stdout, "  %s: %s\n", r.Target, r.Err)
+		case r.Body != "":
+			fmt.Fprintf(stdout, "  %s: HTTP %d: %s\n", r.Target, r.Status, r.Body)
+		default:
+			fmt.Fprintf(stdout, "  %s: HTTP %d\n", r.Target, r.Status)
+		}
+	}
+	if err != nil {
+		verdict := "refused (a real event would not be retried)"
+		if retry {
+			verdict = "failed (a real event would be retried with backoff)"
+		}
+		fmt.Fprintf(stdout, "%s: %v\n", verdict, err)
+		return exitError{exitFailed}
+	}
+	fmt.Fprintln(stdout, "ok: the receiver accepted the test event")
+	return nil
+}
+
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
+// startAlerting adds alerting to a daemon's options: with notifiers
+// configured, it opens the store (storage.path), builds the alerting
+// manager as a sink (it validates the checks' alert policies on every
+// load, gets SetChecks and every result) and runs its delivery worker
+// until stop. Without notifiers no store is opened and only the policy
+// check runs, so that a check naming a notifier is still rejected.
+func startAlerting(opts *daemon.Options) (stop func(), err error) {
+	cfg := opts.Config
+	if len(cfg.Notifiers) == 0 {
+		opts.Sinks = append(opts.Sinks, policyCheck{cfg.Defaults.Alert, cfg.Notifiers})
+		return func() {}, nil
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("storage.path: %w", err)
+	}
+	m, err := alerting.New(alerting.Options{
+		Notifiers:   cfg.Notifiers,
+		Defaults:    cfg.Defaults.Alert,
+		Store:       st,
+		ExternalURL: cfg.Server.ExternalURL,
+		Registerer:  opts.Registry,
+		Logger:      log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, usageError{err.Error()}
+	}
+	opts.Sinks = append(opts.Sinks, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = m.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}, nil
+}
+
+// policyCheck rejects checks whose alert block names an unknown notifier
+// when no notifier is configured at all.
+type policyCheck struct {
+	defaults  checks.AlertPolicy
+	notifiers map[string]*alerting.NotifierConfig
+}
+
+func (policyCheck) Record(context.Context, *checks.Result) {}
+
+func (p policyCheck) Validate(cs []*checks.Check) error {
+	return alerting.ValidatePolicies(p.defaults, p.notifiers, cs)
+}

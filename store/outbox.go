@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Event is one notification waiting in the outbox for one notifier.
+type Event struct {
+	// Seq orders the outbox; the store assigns it, increasing and never
+	// reused, so delivery in Seq order is delivery in the order of the
+	// alert changes.
+	Seq int64
+	// Key is the idempotency key; it is unique per notifier.
+	Key      string
+	Check    string
+	Notifier string
+	Kind     string
+	Payload  []byte
+	Created  time.Time
+	// Attempts counts failed deliveries so far.
+	Attempts int
+	// Next is when the event may be tried (again).
+	Next      time.Time
+	LastError string
+	// Supersedes, on an event being added, names a kind whose pending
+	// events of the same check and notifier are dropped first: a newer
+	// state snapshot makes an undelivered older one pointless.
+	Supersedes string
+}
+
+// Change is one alerting step applied atomically: a check's new alert
+// state together with the events the step produced. Either all of it is
+// stored or none.
+type Change struct {
+	Check string
+	// State is the check's encoded alert state; nil deletes it.
+	State  []byte
+	Events []Event
+}
+
+// Apply stores a Change in one transaction.
+func (s *Store) Apply(ctx context.Context, c Change) error {
+	return s.ApplyAll(ctx, []Change{c})
+}
+
+// ApplyAll stores several Changes in one transaction.
+func (s *Store) ApplyAll(ctx context.Context, cs []Change) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, c := range cs {
+			if err := applyChange(ctx, tx, c); err != nil {
+				return fmt.Errorf("check %q: %w", c.Check, err)
+			}
+		}
+		return nil
+	})
+}
+
+func applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
+	if c.State == nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_state WHERE check_name = ?`, c.Check); err != nil {
+			return err
+		}
+	} else {
+		_, err := tx.ExecContext(ctx, `INSERT INTO alert_state (check_name, state, updated_ms) VALUES (?, ?, ?)
+			ON CONFLICT (check_name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms`,
+			c.Check, string(c.State), time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+	}
+	for _, e := range c.Events {
+		if e.Check == "" {
+			e.Check = c.Check
+		}
+		if e.Supersedes != "" {
+			_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE check_name = ? AND notifier = ? AND kind = ?`,
+				e.Check, e.Notifier, e.Supersedes)
+			if err != nil {
+				return err
+			}
+		}
+		next := e.Next
+		if next.IsZero() {
+			next = e.Created
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_key, check_name, notifier, kind, payload, created_ms, attempts, next_ms, last_error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Key, e.Check, e.Notifier, e.Kind, string(e.Payload), ms(e.Created), e.Attempts, ms(next), e.LastError)
+		if err != nil {
+			return fmt.Errorf("outbox event %s for %s: %w", e.Key, e.Notifier, err)
+		}
+	}
+	return nil
+}
+
+// AlertStates returns every stored alert state by check name.
+func (s *Store) AlertStates(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT check_name, state FROM alert_state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name, state string
+		if err := rows.Scan(&name, &state); err != nil {
+			return nil, err
+		}
+		out[name] = []byte(state)
+	}
+	return out, rows.Err()
+}
+
+const eventColumns = `seq, event_key, check_name, notifier, kind, payload, created_ms, attempts, next_ms, last_error`
+
+func scanEvents(rows *sql.Rows) ([]Event, error) {
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var payload string
+		var created, next int64
+		if err := rows.Scan(&e.Seq, &e.Key, &e.Check, &e.Notifier, &e.Kind, &payload, &created, &e.Attempts, &next, &e.LastError); err != nil {
+			return nil, err
+		}
+		e.Payload, e.Created, e.Next = []byte(payload), fromMS(created), fromMS(next)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Heads returns the oldest pending event of every queue (one queue per
+// check and notifier), in Seq order. Only a queue's head may be sent, so
+// that each receiver sees a check's events in order.
+func (s *Store) Heads(ctx context.Context) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM outbox
+		WHERE seq IN (SELECT MIN(seq) FROM outbox GROUP BY check_name, notifier) ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// Pending returns every pending event in Seq order (for inspection and tests).
+func (s *Store) Pending(ctx context.Context) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventColumns+` FROM outbox ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// Delivered removes a delivered event from the outbox. An event that is
+// gone already (superseded while in flight) is not an error.
+func (s *Store) Delivered(ctx context.Context, seq int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
+	return err
+}
+
+// Retry records a failed attempt and when to try again.
+func (s *Store) Retry(ctx context.Context, seq int64, attempts int, next time.Time, lastErr string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE seq = ?`,
+		attempts, ms(next), lastErr, seq)
+	return err
+}
+
+// DeadLetter moves an event that cannot be delivered out of the outbox
+// into the dead-letter table, with why.
+func (s *Store) DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dead_letter (seq, event_key, check_name, notifier, kind, payload, created_ms, attempts, reason, last_error, failed_ms)
+			SELECT seq, event_key, check_name, notifier, kind, payload, created_ms, ?, ?, ?, ? FROM outbox WHERE seq = ?`,
+			attempts, reason, lastErr, ms(at), seq)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // superseded while in flight
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
+		return err
+	})
+}
+
+// DeadLetter is an event given up on.
+type DeadLetter struct {
+	Event
+	Reason string
+	Failed time.Time
+}
+
+// DeadLetters returns the most recent dead letters, newest first.
+func (s *Store) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, event_key, check_name, notifier, kind, payload, created_ms, attempts, last_error, reason, failed_ms
+		FROM dead_letter ORDER BY failed_ms DESC, seq DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var d DeadLetter
+		var payload string
+		var created, failed int64
+		if err := rows.Scan(&d.Seq, &d.Key, &d.Check, &d.Notifier, &d.Kind, &payload, &created, &d.Attempts, &d.LastError, &d.Reason, &failed); err != nil {
+			return nil, err
+		}
+		d.Payload, d.Created, d.Failed = []byte(payload), fromMS(created), fromMS(failed)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// OutboxDepth counts pending events by notifier.
+func (s *Store) OutboxDepth(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT notifier, COUNT(*) FROM outbox GROUP BY notifier`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var n string
+		var c int
+		if err := rows.Scan(&n, &c); err != nil {
+			return nil, err
+		}
+		out[n] = c
+	}
+	return out, rows.Err()
+}

@@ -2,12 +2,12 @@ package alerting
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -231,7 +231,7 @@ func (c *NotifierConfig) validate() []fieldError {
 		if c.Alertname == "" {
 			c.Alertname = DefaultAlertname
 		}
-		for _, k := range sortedKeys(c.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 			if !labelNameRe.MatchString(k) || strings.HasPrefix(k, "__") {
 				bad("labels."+k, "%q is not a valid label name", k)
 			}
@@ -342,14 +342,5 @@ func configured(notifiers map[string]*NotifierConfig) string {
 	if len(notifiers) == 0 {
 		return "no notifiers are configured in the global config"
 	}
-	return "configured: " + strings.Join(sortedKeys(notifiers), ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return "configured: " + strings.Join(slices.Sorted(maps.Keys(notifiers)), ", ")
 }

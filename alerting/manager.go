@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -150,7 +151,7 @@ func New(opts Options) (*Manager, error) {
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
 		wake: make(chan struct{}, 1),
 	}
-	for _, name := range sortedKeys(opts.Notifiers) {
+	for _, name := range slices.Sorted(maps.Keys(opts.Notifiers)) {
 		cfg := opts.Notifiers[name]
 		if cfg == nil {
 			return nil, fmt.Errorf("alerting: notifier %q is empty", name)
@@ -179,7 +180,7 @@ func New(opts Options) (*Manager, error) {
 		}
 		m.states[name], m.persisted[name] = st, b
 	}
-	m.metrics = newMetrics(opts.Registerer, sortedKeys(m.notifiers), m.firing)
+	m.metrics = newMetrics(opts.Registerer, slices.Sorted(maps.Keys(m.notifiers)), m.firing)
 	return m, nil
 }
 
@@ -207,7 +208,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 	var changes []store.Change
 	var forget []string
 	updated := map[string]*checkState{}
-	for _, name := range sortedKeys(m.states) {
+	for _, name := range slices.Sorted(maps.Keys(m.states)) {
 		st := cloneState(m.states[name])
 		if c, ok := next[name]; ok {
 			evs := m.reconcile(st, c, effectivePolicy(c, m.opts.Defaults), now)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/assay-monitor/assay/checks"
 )
@@ -172,7 +174,7 @@ func (c *console) failureBlock(r *checks.Result) {
 
 	c.line("    request:")
 	c.line("      %s", requestLine(s.Request))
-	for _, k := range sortedKeys(s.Request.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(s.Request.Headers)) {
 		for _, v := range s.Request.Headers[k] {
 			c.line("      %s: %s", oneLine(k), oneLine(v))
 		}

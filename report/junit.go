@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/assay-monitor/assay/checks"
@@ -212,7 +214,7 @@ func junitProps(r *checks.Result) *junitProperties {
 	if r.File != "" {
 		ps = append(ps, junitProperty{Name: "file", Value: oneLine(r.File)})
 	}
-	for _, k := range sortedKeys(r.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(r.Labels)) {
 		ps = append(ps, junitProperty{Name: "label." + oneLine(k), Value: oneLine(r.Labels[k])})
 	}
 	for _, t := range r.Tags {

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -116,16 +115,6 @@ func seconds(d time.Duration) string {
 		d = 0
 	}
 	return fmt.Sprintf("%.3f", d.Seconds())
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // requestLine is "METHOD URL".

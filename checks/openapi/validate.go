@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,7 +64,7 @@ func (o *Operation) Validate(r *Response) []Problem {
 	}
 	key, ref := responseFor(responses, r.Status)
 	if ref == nil || ref.Value == nil {
-		documented := sortedKeys(responses.Map())
+		documented := slices.Sorted(maps.Keys(responses.Map()))
 		out = append(out, Problem{
 			Kind: KindStatus, Name: "status",
 			Spec:     o.spec.where(o.op.Origin, o.Pointer()+"/responses"),
@@ -75,7 +77,7 @@ func (o *Operation) Validate(r *Response) []Problem {
 	resp := ref.Value
 	rptr := o.Pointer() + "/responses/" + escapePointer(key)
 
-	for _, name := range sortedKeys(resp.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(resp.Headers)) {
 		if strings.EqualFold(name, "Content-Type") {
 			continue // ignored by OpenAPI: the content map says it
 		}
@@ -100,9 +102,9 @@ func (o *Operation) Validate(r *Response) []Problem {
 		return append(out, Problem{
 			Kind: KindContentType, Name: "content type",
 			Spec:     o.spec.where(resp.Origin, rptr+"/content"),
-			Expected: "one of " + strings.Join(sortedKeys(resp.Content), ", "),
+			Expected: "one of " + strings.Join(slices.Sorted(maps.Keys(resp.Content)), ", "),
 			Actual:   orNone(ct),
-			Message:  fmt.Sprintf("Content-Type %s is not documented for %s %s (documented: %s)", orNone(ct), o.String(), key, strings.Join(sortedKeys(resp.Content), ", ")),
+			Message:  fmt.Sprintf("Content-Type %s is not documented for %s %s (documented: %s)", orNone(ct), o.String(), key, strings.Join(slices.Sorted(maps.Keys(resp.Content)), ", ")),
 		})
 	}
 	if mt.Schema == nil || mt.Schema.Value == nil || r.Truncated || !isJSON(ct) {
@@ -405,13 +407,4 @@ func orNone(ct string) string {
 		return "no Content-Type"
 	}
 	return ct
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -197,14 +198,25 @@ func plainContract(c *http.Client, base string, id int) func() error {
 // wall time per run. A GC first, so that no garbage of the previous phase
 // is collected on this one's account.
 func cpuPer(n int, f func() error) (cpu, wall time.Duration, err error) {
+	cpu, wall, _, err = cpuAllocPer(n, f)
+	return cpu, wall, err
+}
+
+// cpuAllocPer is cpuPer that also tells the bytes allocated per run.
+func cpuAllocPer(n int, f func() error) (cpu, wall time.Duration, bytes uint64, err error) {
 	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	b0 := s[0].Value.Uint64()
 	c0, w0 := cpuTime(), time.Now()
 	for i := 0; i < n; i++ {
 		if err := f(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
-	return (cpuTime() - c0) / time.Duration(n), time.Since(w0) / time.Duration(n), nil
+	cpu, wall = (cpuTime()-c0)/time.Duration(n), time.Since(w0)/time.Duration(n)
+	metrics.Read(s)
+	return cpu, wall, (s[0].Value.Uint64() - b0) / uint64(n), nil
 }
 
 type cpuResult struct {
@@ -215,6 +227,8 @@ type cpuResult struct {
 	// pair measured back to back; sumRatio is total over total.
 	ratio, sumRatio, minRatio, maxRatio float64
 	rounds, runs                        int
+	// Heap bytes allocated per check.
+	assayBytes, plainBytes uint64
 }
 
 // compareCPU runs rounds of n engine runs and n plain runs back to back,
@@ -225,10 +239,12 @@ type cpuResult struct {
 func compareCPU(name string, n, rounds int, engine, plain func() error) (cpuResult, error) {
 	res := cpuResult{name: name, rounds: rounds, runs: n}
 	// Warm up: connections, pools, caches, the first GC cycles.
-	for _, f := range []func() error{engine, plain} {
-		if _, _, err := cpuPer(max(n, 50), f); err != nil {
-			return res, err
-		}
+	var err error
+	if _, _, res.assayBytes, err = cpuAllocPer(max(n, 50), engine); err != nil {
+		return res, err
+	}
+	if _, _, res.plainBytes, err = cpuAllocPer(max(n, 50), plain); err != nil {
+		return res, err
 	}
 	var ratios []float64
 	var ac, pc, aw, pw []time.Duration

@@ -89,13 +89,25 @@ type fleetResult struct {
 	LateP50 float64 `json:"lateness_p50_seconds"`
 	LateP99 float64 `json:"lateness_p99_seconds"`
 	LateMax float64 `json:"lateness_max_seconds"`
+	// The same before the first /metrics scrape.
+	QuietSamples int     `json:"quiet_lateness_samples"`
+	QuietP99     float64 `json:"quiet_lateness_p99_seconds"`
+	QuietMax     float64 `json:"quiet_lateness_max_seconds"`
 	// Memory.
-	RSSIdle   int64  `json:"rss_idle_bytes"`
-	HeapIdle  uint64 `json:"heap_idle_bytes"`
-	RSSPeak   int64  `json:"rss_peak_bytes"`
-	RSSEnd    int64  `json:"rss_end_bytes"`
-	FirstFail string `json:"first_failure,omitempty"`
-	Scrapes   int    `json:"scrapes"`
+	RSSIdle int64 `json:"rss_idle_bytes"`
+	// RSSRunning is the largest resident size sampled (every 100 ms) from
+	// the start of the scheduler until the first /metrics scrape.
+	RSSRunning int64  `json:"rss_running_bytes"`
+	HeapIdle   uint64 `json:"heap_idle_bytes"`
+	RSSPeak    int64  `json:"rss_peak_bytes"`
+	RSSEnd     int64  `json:"rss_end_bytes"`
+	FirstFail  string `json:"first_failure,omitempty"`
+	Scrapes    int    `json:"scrapes"`
+	// Go memory at the end of the window.
+	HeapEnd    uint64 `json:"heap_inuse_end_bytes"`
+	StackEnd   uint64 `json:"stack_inuse_end_bytes"`
+	SysEnd     uint64 `json:"sys_end_bytes"`
+	Goroutines int    `json:"goroutines_end"`
 }
 
 // scrapeEvery reads url now and then every d until ctx ends, and returns
@@ -103,6 +115,9 @@ type fleetResult struct {
 func scrapeEvery(ctx context.Context, url string, d time.Duration) int {
 	n := 0
 	for {
+		if ctx.Err() != nil {
+			return n
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
@@ -150,20 +165,30 @@ func (s *fleetSink) Record(_ context.Context, r *checks.Result) {
 	}
 }
 
-// latencyRecorder keeps every lateness once recording is on.
+// latencyRecorder keeps every lateness once recording is on; d holds
+// them all, quiet those before the first /metrics scrape.
 type latencyRecorder struct {
-	on      atomic.Bool
-	skipped atomic.Int64
-	mu      sync.Mutex
-	d       []time.Duration
+	on       atomic.Bool
+	scraping *atomic.Bool
+	skipped  atomic.Int64
+	mu       sync.Mutex
+	d, quiet []time.Duration
 }
+
+var traceLate = os.Getenv("BENCH_TRACE") != ""
 
 func (l *latencyRecorder) Lateness(_ string, d time.Duration) {
 	if !l.on.Load() {
 		return
 	}
+	if traceLate && d > 10*time.Millisecond {
+		fmt.Fprintf(os.Stderr, "late %s at %s\n", d, time.Now().Format("05.000"))
+	}
 	l.mu.Lock()
 	l.d = append(l.d, d)
+	if !l.scraping.Load() {
+		l.quiet = append(l.quiet, d)
+	}
 	l.mu.Unlock()
 }
 
@@ -194,7 +219,8 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 		sink.index[fleetName(i)] = i
 	}
 	sink.allRun.Store(-1)
-	lat := &latencyRecorder{}
+	var scraping atomic.Bool
+	lat := &latencyRecorder{scraping: &scraping}
 	res := fleetResult{Checks: n, Every: every.Seconds()}
 
 	runtime.GC()
@@ -234,6 +260,27 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 			f.Close()
 		}
 	}
+	if os.Getenv("BENCH_TRACE") != "" {
+		go func() {
+			for ctx.Err() == nil {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				fmt.Fprintf(os.Stderr, "trace %s %6.2fs rss %4d MiB heap %4d MiB inuse %4d MiB stack %3d MiB gc %d runs %d\n", time.Now().Format("05.000"), time.Since(start).Seconds(),
+					rss()>>20, ms.HeapAlloc>>20, ms.HeapInuse>>20, ms.StackInuse>>20, ms.NumGC, sink.runs.Load())
+				sleepCtx(ctx, 250*time.Millisecond)
+			}
+		}()
+	}
+	// Resident size while running, before any scrape.
+	var rssRunning atomic.Int64
+	go func() {
+		for ctx.Err() == nil && !scraping.Load() {
+			if r := rss(); r > rssRunning.Load() {
+				rssRunning.Store(r)
+			}
+			sleepCtx(ctx, 100*time.Millisecond)
+		}
+	}()
 	sleepCtx(ctx, warmup)
 	if cpuProfile != "" {
 		if f, err := os.Create(cpuProfile); err == nil {
@@ -244,11 +291,16 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	}
 	lat.on.Store(true)
 	r0, c0, w0 := sink.runs.Load(), cpuTime(), time.Now()
-	// Prometheus scrapes the daemon meanwhile: its cost is part of the
-	// figures (every series of every check, every 15 s).
+	// Prometheus scrapes the daemon meanwhile, every 15 s from 7.5 s into
+	// the window: its cost is part of the figures (every series of every
+	// check).
 	scrapeCtx, stopScrapes := context.WithCancel(ctx)
 	scrapes := make(chan int, 1)
-	go func() { scrapes <- scrapeEvery(scrapeCtx, "http://"+addr.String()+"/metrics", 15*time.Second) }()
+	go func() {
+		sleepCtx(scrapeCtx, 7500*time.Millisecond)
+		scraping.Store(scrapeCtx.Err() == nil)
+		scrapes <- scrapeEvery(scrapeCtx, "http://"+addr.String()+"/metrics", 15*time.Second)
+	}()
 	sleepCtx(ctx, window)
 	// Give the first runs of every check a chance when the window is
 	// shorter than one interval plus loading.
@@ -264,7 +316,15 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 		res.CPUPerRunSecs = cpu.Seconds() / float64(res.Runs)
 	}
 	res.ChecksPerSec = float64(res.Runs) / res.WindowSecs
-	res.RSSPeak, res.RSSEnd = hwm(), rss()
+	res.RSSPeak, res.RSSEnd, res.RSSRunning = hwm(), rss(), rssRunning.Load()
+	runtime.ReadMemStats(&ms)
+	res.HeapEnd, res.StackEnd, res.SysEnd, res.Goroutines = ms.HeapInuse, ms.StackInuse, ms.Sys, runtime.NumGoroutine()
+	if heapProfile != "" {
+		if f, err := os.Create(strings.TrimSuffix(heapProfile, ".pprof") + "-end.pprof"); err == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
 	res.Failed, res.Skipped = sink.failed.Load(), lat.skipped.Load()
 	res.FirstFail = sink.firstErr
 	if a := sink.allRun.Load(); a >= 0 {
@@ -273,13 +333,18 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 		res.AllRunSecs = -1
 	}
 	lat.mu.Lock()
-	ds := slices.Clone(lat.d)
+	ds, quiet := slices.Clone(lat.d), slices.Clone(lat.quiet)
 	lat.mu.Unlock()
 	slices.Sort(ds)
+	slices.Sort(quiet)
 	res.Samples = len(ds)
 	res.LateP50, res.LateP99 = percentile(ds, 0.50).Seconds(), percentile(ds, 0.99).Seconds()
 	if len(ds) > 0 {
 		res.LateMax = ds[len(ds)-1].Seconds()
+	}
+	res.QuietSamples, res.QuietP99 = len(quiet), percentile(quiet, 0.99).Seconds()
+	if len(quiet) > 0 {
+		res.QuietMax = quiet[len(quiet)-1].Seconds()
 	}
 	cancel()
 	if err := <-runDone; err != nil {

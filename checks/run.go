@@ -81,12 +81,18 @@ type clientKey struct {
 	proxy        string
 	follow       bool
 	maxRedirects int
+	// getBody lets a GET carry content. Requests without content use a
+	// second resty client on the same http.Client (the same pool) that
+	// does not: for a method that may carry content, resty gives a request
+	// without any a body of unknown length, which costs an allocation and,
+	// were it not for noContentNoBody, a probe by net/http.
+	getBody bool
 }
 
 var errTooManyRedirects = errors.New("too many redirects")
 
-func (r *Runner) client(req *Request) *resty.Client {
-	k := clientKey{tls: req.TLS, proxy: req.Proxy, follow: true, maxRedirects: DefaultMaxRedirects}
+func (r *Runner) client(req *Request, getBody bool) *resty.Client {
+	k := clientKey{tls: req.TLS, proxy: req.Proxy, follow: true, maxRedirects: DefaultMaxRedirects, getBody: getBody}
 	if req.FollowRedirects != nil {
 		k.follow = *req.FollowRedirects
 	}
@@ -99,6 +105,13 @@ func (r *Runner) client(req *Request) *resty.Client {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.clients[k]; ok {
+		return c
+	}
+	sibling := k
+	sibling.getBody = !k.getBody
+	if c, ok := r.clients[sibling]; ok {
+		c = r.newClient(k, c.GetClient())
+		r.clients[k] = c
 		return c
 	}
 	tr := &http.Transport{
@@ -121,12 +134,18 @@ func (r *Runner) client(req *Request) *resty.Client {
 	if k.tls != nil && k.tls.config != nil {
 		tr.TLSClientConfig = k.tls.config.Clone()
 	}
+	c := r.newClient(k, &http.Client{Transport: tr})
+	r.clients[k] = c
+	return c
+}
+
+func (r *Runner) newClient(k clientKey, hc *http.Client) *resty.Client {
 	follow, max := k.follow, k.maxRedirects
-	c := resty.NewWithClient(&http.Client{Transport: tr}).
+	return resty.NewWithClient(hc).
 		SetLogger(discardLogger{}).
 		SetDisableWarn(true).
 		// A body configured on a GET is sent, not silently dropped.
-		SetAllowGetMethodPayload(true).
+		SetAllowGetMethodPayload(k.getBody).
 		SetHeader("User-Agent", r.opts.UserAgent).
 		SetRedirectPolicy(resty.RedirectPolicyFunc(func(_ *http.Request, via []*http.Request) error {
 			if !follow {
@@ -136,10 +155,23 @@ func (r *Runner) client(req *Request) *resty.Client {
 				return fmt.Errorf("%w: stopped after %d", errTooManyRedirects, max)
 			}
 			return nil
-		}))
-	r.clients[k] = c
-	return c
+		})).
+		SetPreRequestHook(noContentNoBody)
 }
+
+// noContentNoBody gives a request without content the body net/http
+// knows to be empty. resty hands a request without one, whose method may
+// carry one, a non-nil empty body of unknown length, which net/http then
+// probes with a goroutine and a 200 ms timer (GET, DELETE) or sends
+// chunked (POST, PUT, PATCH).
+func noContentNoBody(_ *resty.Client, r *http.Request) error {
+	if r.ContentLength == 0 && r.Body != nil && r.Body != http.NoBody {
+		r.Body, r.GetBody = http.NoBody, noBody
+	}
+	return nil
+}
+
+func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
 
 type discardLogger struct{}
 
@@ -387,7 +419,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	pt := &phaseTimer{}
 	ctx = httptrace.WithClientTrace(ctx, pt.trace())
 
-	req := r.client(&s.Request).R().SetContext(ctx).SetDoNotParseResponse(true)
+	req := r.client(&s.Request, rr.body != nil).R().SetContext(ctx).SetDoNotParseResponse(true)
 	for k, vs := range rr.headers {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -416,7 +448,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 		return fail(reason, msg)
 	}
 	raw := resp.RawResponse
-	body, readErr := readCapped(resp.RawBody(), int64(s.Request.MaxBody))
+	body, readErr := readCapped(resp.RawBody(), int64(s.Request.MaxBody), raw.ContentLength)
 	sr.Timings = pt.finish(start)
 	// The response is ours alone: the summary shares its header map, which
 	// nothing changes (the redactor replaces a map it must change).
@@ -436,6 +468,9 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 
 	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, tls: sr.TLS, req: raw.Request}
 	failed := 0
+	if len(s.assertions) > 0 {
+		sr.Assertions = make([]AssertionResult, 0, len(s.assertions))
+	}
 	for _, as := range s.assertions {
 		for _, ar := range as.eval(rs, data) {
 			sr.Assertions = append(sr.Assertions, ar)
@@ -469,7 +504,11 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 			rd.add(fmt.Sprint(v))
 			sr.Captures[nc.name] = Redacted
 		} else {
-			sr.Captures[nc.name] = truncate(fmt.Sprint(textOf(v)), actualLimit)
+			text, ok := textOf(v).(string)
+			if !ok {
+				text = fmt.Sprint(textOf(v))
+			}
+			sr.Captures[nc.name] = truncate(text, actualLimit)
 		}
 	}
 	sr.Passed = true
@@ -490,9 +529,17 @@ func (p *phaseTimer) finish(start time.Time) Timings {
 var errBodyLimit = errors.New("body limit")
 
 // readCapped reads at most limit bytes; a longer body is an error, never a
-// silent truncation.
-func readCapped(rc io.ReadCloser, limit int64) ([]byte, error) {
+// silent truncation. size is the Content-Length, -1 when unknown.
+func readCapped(rc io.ReadCloser, limit, size int64) ([]byte, error) {
 	defer rc.Close()
+	if size > 0 && size <= limit && rc != http.NoBody {
+		// The transport delivers exactly size bytes or an error: read
+		// them into a buffer of that size, not one grown 512 bytes at a
+		// time.
+		b := make([]byte, size)
+		n, err := io.ReadFull(rc, b)
+		return b[:n], err
+	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(rc, limit+1))
 	if err != nil {

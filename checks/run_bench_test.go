@@ -12,6 +12,7 @@ import (
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/internal/demoapi"
+	"github.com/go-resty/resty/v2"
 )
 
 // Benchmarks of one check run through the engine against the demo API in
@@ -160,6 +161,30 @@ func BenchmarkPlainContract(b *testing.B) {
 		}
 		if resp, _ = do(http.MethodPatch, etag, []byte(`{"title":"stale write"}`)); resp.StatusCode != 412 {
 			b.Fatalf("stale PATCH: %d", resp.StatusCode)
+		}
+	}
+}
+
+// BenchmarkRestySimple is BenchmarkPlainSimple through a bare resty
+// client: the floor for an engine built on resty.
+func BenchmarkRestySimple(b *testing.B) {
+	url := benchServer(b) + "/documents/1"
+	c := resty.NewWithClient(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}})
+	defer c.GetClient().CloseIdleConnections()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := c.R().SetDoNotParseResponse(true).Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.RawBody())
+		resp.RawBody().Close()
+		var d struct {
+			ID int `json:"id"`
+		}
+		if err != nil || resp.StatusCode() != 200 || json.Unmarshal(body, &d) != nil || d.ID != 1 {
+			b.Fatalf("status %d, id %d, %v", resp.StatusCode(), d.ID, err)
 		}
 	}
 }

@@ -79,3 +79,14 @@ func (ft fastTemplate) render(data map[string]any) (string, bool) {
 	}
 	return b.String(), true
 }
+
+// refs lists the field chains, as Template.refs does for any template.
+func (ft fastTemplate) refs() [][]string {
+	var out [][]string
+	for _, p := range ft {
+		if p.field != nil {
+			out = append(out, p.field)
+		}
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -100,10 +101,33 @@ type Template struct {
 	Raw string
 	Pos Position
 	t   *template.Template
-	// fast renders t without reflection when t is text and field chains.
+	// fast renders the template without reflection when it is text and
+	// field chains; t is then nil and parsed again only if fast cannot do
+	// (text/template keeps about 1 KB a template, which 10,000 checks feel).
 	fast fastTemplate
+	lazy *lazyTemplate
 	// path is the field path the template was read from, for errors.
 	path string
+}
+
+// lazyTemplate is the parsed form of a fast template, made on first need
+// and shared by the copies of the Template.
+type lazyTemplate struct {
+	once sync.Once
+	t    *template.Template
+}
+
+func parseTemplate(s string) (*template.Template, error) {
+	return template.New("").Option("missingkey=error").Parse(s)
+}
+
+// tmpl returns the parsed template, nil for a plain string.
+func (t Template) tmpl() *template.Template {
+	if t.t != nil || t.lazy == nil {
+		return t.t
+	}
+	t.lazy.once.Do(func() { t.lazy.t, _ = parseTemplate(t.Raw) }) // parsed fine at load
+	return t.lazy.t
 }
 
 // NewTemplate parses s as a template; used by code that builds checks.
@@ -112,14 +136,17 @@ func NewTemplate(s string) (Template, error) {
 	if !strings.Contains(s, "{{") {
 		return t, nil
 	}
-	pt, err := template.New("").Option("missingkey=error").Parse(s)
+	pt, err := parseTemplate(s)
 	if err != nil {
 		// "template: :1: unclosed action": the name and line say nothing here.
 		msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
 		return t, fmt.Errorf("invalid template %q: %s", s, msg)
 	}
-	t.t = pt
-	t.fast = compileFast(pt.Tree)
+	if t.fast = compileFast(pt.Tree); t.fast != nil {
+		t.lazy = &lazyTemplate{}
+	} else {
+		t.t = pt
+	}
 	return t, nil
 }
 
@@ -140,11 +167,11 @@ func (t *Template) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 var templateErrPrefix = regexp.MustCompile(`^template: :\d+:(\d+:)? `)
 
 // Templated reports whether the string has template actions.
-func (t Template) Templated() bool { return t.t != nil }
+func (t Template) Templated() bool { return t.t != nil || t.fast != nil }
 
 // Render executes the template with data; a plain string is returned as is.
 func (t Template) Render(data map[string]any) (string, error) {
-	if t.t == nil {
+	if !t.Templated() {
 		return t.Raw, nil
 	}
 	if t.fast != nil {
@@ -153,7 +180,7 @@ func (t Template) Render(data map[string]any) (string, error) {
 		}
 	}
 	var b strings.Builder
-	if err := t.t.Execute(&b, data); err != nil {
+	if err := t.tmpl().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("template %q: %s", t.Raw, cleanTemplateErr(err))
 	}
 	return b.String(), nil
@@ -171,6 +198,9 @@ func cleanTemplateErr(err error) string {
 // ["vars","base"]. Fields inside with/range blocks are relative to another
 // dot and are left out.
 func (t Template) refs() [][]string {
+	if t.fast != nil {
+		return t.fast.refs()
+	}
 	if t.t == nil {
 		return nil
 	}

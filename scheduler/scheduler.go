@@ -44,7 +44,6 @@ type Options struct {
 // Scheduler owns the set of scheduled checks.
 type Scheduler struct {
 	opts Options
-	sem  chan struct{}
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -53,10 +52,29 @@ type Scheduler struct {
 	stopped bool
 	wake    chan struct{}
 
+	// Due runs wait in jobs for one of at most Concurrency workers. The
+	// workers live as long as the scheduler, so that a run does not pay
+	// for a new goroutine and for growing its stack again (the HTTP path
+	// is deep). All under mu.
+	jobs     []job
+	workers  int        // alive
+	idle     int        // waiting in jobReady
+	wakeups  int        // signalled, not yet resumed
+	spawning int        // started, not yet taking jobs
+	jobReady *sync.Cond // on mu
+	workerWG sync.WaitGroup
+
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	loopDone  chan struct{}
-	inflight  sync.WaitGroup
+	inflight  sync.WaitGroup // queued and running runs
+}
+
+// job is one due run.
+type job struct {
+	e       *entry
+	c       *checks.Check
+	planned time.Time
 }
 
 type entry struct {
@@ -84,15 +102,16 @@ func New(opts Options) *Scheduler {
 		opts.Observer = nopObserver{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{
+	s := &Scheduler{
 		opts:      opts,
-		sem:       make(chan struct{}, opts.Concurrency),
 		entries:   map[string]*entry{},
 		wake:      make(chan struct{}, 1),
 		runCtx:    ctx,
 		cancelRun: cancel,
 		loopDone:  make(chan struct{}),
 	}
+	s.jobReady = sync.NewCond(&s.mu)
+	return s
 }
 
 type nopObserver struct{}
@@ -213,6 +232,13 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	wasStarted := s.started
 	s.stopped = true
+	// Runs still waiting for a worker never start.
+	for _, j := range s.jobs {
+		j.e.running = false
+		s.inflight.Done()
+	}
+	s.jobs = nil
+	s.jobReady.Broadcast()
 	s.mu.Unlock()
 	s.poke()
 	if wasStarted {
@@ -220,15 +246,16 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		s.cancelRun()
-		return nil
 	case <-ctx.Done():
-		s.cancelRun()
-		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.cancelRun()
+	<-done
+	s.workerWG.Wait()
+	return err
 }
 
 func (s *Scheduler) loop() {
@@ -283,27 +310,65 @@ func (s *Scheduler) fireDue() {
 		}
 		e.running = true
 		s.inflight.Add(1)
-		go s.run(e, e.check, planned)
+		s.jobs = append(s.jobs, job{e: e, c: e.check, planned: planned})
+	}
+	s.dispatch()
+}
+
+// dispatch wakes idle workers for the queued jobs and starts workers, up
+// to Concurrency, for the jobs no worker is coming for. s.mu is held.
+func (s *Scheduler) dispatch() {
+	need := len(s.jobs) - s.wakeups - s.spawning
+	for ; need > 0 && s.idle-s.wakeups > 0; need-- {
+		s.wakeups++
+		s.jobReady.Signal()
+	}
+	for ; need > 0 && s.workers < s.opts.Concurrency; need-- {
+		s.workers++
+		s.spawning++
+		s.workerWG.Add(1)
+		go s.worker()
 	}
 }
 
-func (s *Scheduler) run(e *entry, c *checks.Check, planned time.Time) {
-	defer s.inflight.Done()
-	defer func() {
-		s.mu.Lock()
-		e.running = false
+// worker runs queued jobs until the scheduler stops.
+func (s *Scheduler) worker() {
+	defer s.workerWG.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.spawning--
+	for {
+		for len(s.jobs) == 0 && !s.stopped {
+			s.idle++
+			s.jobReady.Wait()
+			s.idle--
+			if s.wakeups > 0 {
+				s.wakeups--
+			}
+		}
+		if s.stopped {
+			s.workers--
+			return
+		}
+		j := s.jobs[0]
+		s.jobs[0] = job{}
+		s.jobs = s.jobs[1:]
 		s.mu.Unlock()
-	}()
-	select {
-	case s.sem <- struct{}{}:
-	case <-s.runCtx.Done():
+		s.run(j)
+		s.mu.Lock()
+		j.e.running = false
+		s.inflight.Done()
+	}
+}
+
+func (s *Scheduler) run(j job) {
+	if s.runCtx.Err() != nil {
 		return
 	}
-	defer func() { <-s.sem }()
-	s.opts.Observer.Lateness(c.Name, s.opts.Clock.Now().Sub(planned))
-	ctx, cancel := context.WithTimeout(s.runCtx, RunDeadline(c))
+	s.opts.Observer.Lateness(j.c.Name, s.opts.Clock.Now().Sub(j.planned))
+	ctx, cancel := context.WithTimeout(s.runCtx, RunDeadline(j.c))
 	defer cancel()
-	s.opts.Run(ctx, c, planned)
+	s.opts.Run(ctx, j.c, j.planned)
 }
 
 // RunDeadline bounds one run of a check: every attempt's timeout plus the

@@ -90,16 +90,68 @@ var (
 	asctime    = regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( [0-9]|[0-9]{2}) [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}$`)
 )
 
+// isIMFFixdate is imfFixdate.MatchString without the regexp machinery,
+// which cost more than the rest of the rules together: every response
+// has a Date.
+func isIMFFixdate(v string) bool {
+	const layout = "Www, 00 Mmm 0000 00:00:00 GMT"
+	if len(v) != len(layout) || !strings.Contains("Mon Tue Wed Thu Fri Sat Sun ", v[0:3]+" ") ||
+		!strings.Contains("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec ", v[8:11]+" ") {
+		return false
+	}
+	for i := 3; i < len(layout); i++ {
+		switch c := layout[i]; {
+		case i >= 8 && i < 11:
+		case c == '0':
+			if v[i] < '0' || v[i] > '9' {
+				return false
+			}
+		case v[i] != c:
+			return false
+		}
+	}
+	return true
+}
+
+// imfTime reads a date isIMFFixdate accepted, with the checks time.Parse
+// makes (a day the month has, hour < 24, minute and second < 60; the
+// weekday's name but not its agreement with the date), at a fraction of
+// its cost: it runs on the Date of every response.
+func imfTime(v string) (time.Time, bool) {
+	num := func(s string) int {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			n = n*10 + int(s[i]-'0')
+		}
+		return n
+	}
+	day, year := num(v[5:7]), num(v[12:16])
+	hour, minute, second := num(v[17:19]), num(v[20:22]), num(v[23:25])
+	month := time.Month(strings.Index("JanFebMarAprMayJunJulAugSepOctNovDec", v[8:11])/3 + 1)
+	days := 31
+	switch month {
+	case time.April, time.June, time.September, time.November:
+		days = 30
+	case time.February:
+		days = 28
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			days = 29
+		}
+	}
+	if day < 1 || day > days || hour > 23 || minute > 59 || second > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, month, day, hour, minute, second, 0, time.UTC), true
+}
+
 // parseHTTPDate parses an HTTP-date as a sender must write it: IMF-fixdate
 // (RFC 9110 §5.6.7). The obsolete RFC 850 and asctime forms, which
 // recipients accept but senders must not generate, are reported as such.
 func parseHTTPDate(v string) (time.Time, error) {
 	switch {
-	case imfFixdate.MatchString(v):
-		// The layout's literal GMT gives UTC without a zone to allocate
-		// (time.RFC1123's MST makes one per call); the same instant.
-		t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", v)
-		if err != nil {
+	case isIMFFixdate(v):
+		t, ok := imfTime(v)
+		if !ok {
 			return time.Time{}, errors.New("not a real date and time")
 		}
 		return t, nil

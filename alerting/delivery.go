@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/assay-monitor/assay/store"
+	"github.com/assay-monitor/assay/store/outbox"
 )
 
 // Delivery outcomes: the values of the outcome label of
@@ -84,7 +84,7 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 // deliver makes one attempt at an event and records the verdict.
-func (m *Manager) deliver(ctx context.Context, e store.Event) {
+func (m *Manager) deliver(ctx context.Context, e outbox.Event) {
 	// Bookkeeping outlives a shutdown: a send that succeeded must be
 	// marked delivered even if ctx ends meanwhile.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -148,21 +148,21 @@ func (m *Manager) deliver(ctx context.Context, e store.Event) {
 	}
 }
 
-func (m *Manager) giveUp(ctx context.Context, e store.Event, reason, msg string) {
+func (m *Manager) giveUp(ctx context.Context, e outbox.Event, reason, msg string) {
 	m.metrics.failures.WithLabelValues(e.Notifier, reason).Inc()
 	m.log.Error("notification dropped", "check", e.Check, "notifier", e.Notifier, "id", e.Key, "reason", reason, "err", msg)
 	m.deadLetter(ctx, e, e.Attempts, reason, msg, m.clock.Now())
 	m.attempted(e, OutcomeDropped, nil)
 }
 
-func (m *Manager) deadLetter(ctx context.Context, e store.Event, attempts int, reason, msg string, now time.Time) {
+func (m *Manager) deadLetter(ctx context.Context, e outbox.Event, attempts int, reason, msg string, now time.Time) {
 	m.metrics.notifications.WithLabelValues(e.Notifier, OutcomeDropped).Inc()
 	if err := m.store.DeadLetter(ctx, e.Seq, attempts, reason, msg, now); err != nil {
 		m.log.Error("alerting: dead-lettering an event failed", "check", e.Check, "notifier", e.Notifier, "err", err)
 	}
 }
 
-func (m *Manager) attempted(e store.Event, outcome string, err error) {
+func (m *Manager) attempted(e outbox.Event, outcome string, err error) {
 	if m.onAttempt != nil {
 		m.onAttempt(e, outcome, err)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
-	"github.com/assay-monitor/assay/store"
+	"github.com/assay-monitor/assay/store/outbox"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,15 +22,13 @@ import (
 // implements it.
 type Store interface {
 	AlertStates(ctx context.Context) (map[string][]byte, error)
-	ApplyAll(ctx context.Context, cs []store.Change) error
-	Heads(ctx context.Context) ([]store.Event, error)
+	ApplyAll(ctx context.Context, cs []outbox.Change) error
+	Heads(ctx context.Context) ([]outbox.Event, error)
 	Delivered(ctx context.Context, seq int64) error
 	Retry(ctx context.Context, seq int64, attempts int, next time.Time, lastErr string) error
 	DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error
 	OutboxDepth(ctx context.Context) (map[string]int, error)
 }
-
-var _ Store = (*store.Store)(nil)
 
 // Clock is the manager's source of time; tests drive it by hand.
 type Clock interface {
@@ -126,7 +124,7 @@ type Manager struct {
 
 	wake chan struct{}
 	// onAttempt, set by tests, is told the outcome of every attempt.
-	onAttempt func(e store.Event, outcome string, err error)
+	onAttempt func(e outbox.Event, outcome string, err error)
 }
 
 // New validates the notifiers, loads the persisted alert states and
@@ -205,7 +203,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 	for _, c := range cs {
 		next[c.Name] = c
 	}
-	var changes []store.Change
+	var changes []outbox.Change
 	var forget []string
 	updated := map[string]*checkState{}
 	for _, name := range slices.Sorted(maps.Keys(m.states)) {
@@ -214,17 +212,17 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 			evs := m.reconcile(st, c, effectivePolicy(c, m.opts.Defaults), now)
 			if len(evs) > 0 {
 				b, _ := json.Marshal(st)
-				changes = append(changes, store.Change{Check: name, State: b, Events: evs})
+				changes = append(changes, outbox.Change{Check: name, State: b, Events: evs})
 				updated[name] = st
 			}
 			continue
 		}
-		var evs []store.Event
+		var evs []outbox.Event
 		if st.Status == StateFailing && st.Incident != nil {
 			evs = m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionCheckRemoved, now)
 			m.log.Info("alerting: check removed while failing; resolving its alert", "check", name, "notifiers", st.Incident.Notifiers)
 		}
-		changes = append(changes, store.Change{Check: name, Events: evs})
+		changes = append(changes, outbox.Change{Check: name, Events: evs})
 		forget = append(forget, name)
 	}
 	if len(changes) > 0 {
@@ -293,7 +291,7 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		m.states[c.Name] = st
 		return
 	}
-	if err := m.store.ApplyAll(ctx, []store.Change{{Check: c.Name, State: b, Events: evs}}); err != nil {
+	if err := m.store.ApplyAll(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs}}); err != nil {
 		m.log.Error("alerting: storing the alert state failed; this result is not counted", "check", c.Name, "err", err)
 		return
 	}
@@ -306,7 +304,7 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 // reconcile makes an open incident's notifiers follow the check's current
 // policy: notifiers added get the firing event, notifiers dropped get a
 // resolved one.
-func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.Time) []store.Event {
+func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.Time) []outbox.Event {
 	inc := st.Incident
 	if st.Status != StateFailing || inc == nil {
 		return nil
@@ -326,7 +324,7 @@ func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.
 	if len(added) == 0 && len(removed) == 0 {
 		return nil
 	}
-	var evs []store.Event
+	var evs []outbox.Event
 	if len(removed) > 0 {
 		evs = append(evs, m.fanOut(st, m.configured(removed), KindResolved, ResolutionNotifierRemoved, now)...)
 		inc.Notifiers = slices.DeleteFunc(inc.Notifiers, func(n string) bool { return slices.Contains(removed, n) })
@@ -342,7 +340,7 @@ func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.
 }
 
 // fanOut makes one event and queues it for each target notifier.
-func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution string, now time.Time) []store.Event {
+func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution string, now time.Time) []outbox.Event {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -365,9 +363,9 @@ func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution
 		m.log.Error("alerting: encoding event", "check", inc.Check.Name, "err", err)
 		return nil
 	}
-	out := make([]store.Event, 0, len(targets))
+	out := make([]outbox.Event, 0, len(targets))
 	for _, n := range targets {
-		e := store.Event{Key: ev.ID, Check: inc.Check.Name, Notifier: n, Kind: string(kind), Payload: payload, Created: now, Next: now}
+		e := outbox.Event{Key: ev.ID, Check: inc.Check.Name, Notifier: n, Kind: string(kind), Payload: payload, Created: now, Next: now}
 		if ne := m.notifiers[n]; ne != nil && ne.cfg.Type == TypeAlertmanager {
 			// Alertmanager takes state, not messages: a newer event
 			// makes a pending refresh pointless.

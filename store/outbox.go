@@ -5,41 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/assay-monitor/assay/store/outbox"
 )
 
 // Event is one notification waiting in the outbox for one notifier.
-type Event struct {
-	// Seq orders the outbox; the store assigns it, increasing and never
-	// reused, so delivery in Seq order is delivery in the order of the
-	// alert changes.
-	Seq int64
-	// Key is the idempotency key; it is unique per notifier.
-	Key      string
-	Check    string
-	Notifier string
-	Kind     string
-	Payload  []byte
-	Created  time.Time
-	// Attempts counts failed deliveries so far.
-	Attempts int
-	// Next is when the event may be tried (again).
-	Next      time.Time
-	LastError string
-	// Supersedes, on an event being added, names a kind whose pending
-	// events of the same check and notifier are dropped first: a newer
-	// state snapshot makes an undelivered older one pointless.
-	Supersedes string
-}
+type Event = outbox.Event
 
-// Change is one alerting step applied atomically: a check's new alert
-// state together with the events the step produced. Either all of it is
-// stored or none.
-type Change struct {
-	Check string
-	// State is the check's encoded alert state; nil deletes it.
-	State  []byte
-	Events []Event
-}
+// Change is a check's new alert state with the events it produced.
+type Change = outbox.Change
 
 // Apply stores a Change in one transaction.
 func (s *Store) Apply(ctx context.Context, c Change) error {

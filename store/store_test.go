@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/assay-monitor/assay/alerting"
 	"path/filepath"
 	"testing"
 	"time"
@@ -211,3 +212,6 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// The SQLite store is what the alerting manager persists to.
+var _ alerting.Store = (*Store)(nil)

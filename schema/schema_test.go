@@ -5,7 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"io"
 	"io/fs"
 	"os"
@@ -78,7 +78,7 @@ func yamlDocs(t *testing.T, data []byte) []any {
 		if v == nil {
 			continue // an empty document, which the loader skips too
 		}
-		b, err := json.Marshal(jsonCompatible(v))
+		b, err := json.Marshal(yamlstrict.Normalize(v))
 		if err != nil {
 			t.Fatalf("YAML to JSON: %v", err)
 		}
@@ -88,29 +88,6 @@ func yamlDocs(t *testing.T, data []byte) []any {
 		}
 		out = append(out, doc)
 	}
-}
-
-// jsonCompatible turns mappings with non-string keys into string-keyed ones.
-func jsonCompatible(x any) any {
-	switch t := x.(type) {
-	case map[string]any:
-		for k, v := range t {
-			t[k] = jsonCompatible(v)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, v := range t {
-			m[fmt.Sprint(k)] = jsonCompatible(v)
-		}
-		return m
-	case []any:
-		for i, v := range t {
-			t[i] = jsonCompatible(v)
-		}
-		return t
-	}
-	return x
 }
 
 // validate validates every document of a YAML file against the schema.

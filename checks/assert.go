@@ -70,7 +70,8 @@ func result(name string, ok bool, expected, actual string) AssertionResult {
 }
 
 func headerAssertion(name string, p *Predicate) assertion {
-	label := "header " + http.CanonicalHeaderKey(name)
+	// The name as the check author wrote it (ETag, not Go's Etag).
+	label := "header " + name
 	return assertion{name: label, eval: func(r *response, data map[string]any) []AssertionResult {
 		vals := r.header.Values(name)
 		if len(vals) == 0 {

@@ -93,8 +93,9 @@ var headerCases = []assertCase{
 	{"exists false fail", headersResp, `{ headers: { X-Request-Id: { exists: false } } }`,
 		fails(`header X-Request-Id: expected to be absent, got "abc-123"`, "to be absent", `"abc-123"`)},
 	{"equals pass, bare value, lower-case name", headersResp, `{ headers: { x-request-id: abc-123 } }`, nil},
+	// Matching is case-insensitive; messages keep the name as written.
 	{"equals fail, upper-case name", headersResp, `{ headers: { X-REQUEST-ID: { equals: abc-999 } } }`,
-		fails(`header X-Request-Id: expected "abc-999", got "abc-123"`, `"abc-999"`, `"abc-123"`)},
+		fails(`header X-REQUEST-ID: expected "abc-999", got "abc-123"`, `"abc-999"`, `"abc-123"`)},
 	{"equals number as text", headersResp, `{ headers: { Content-Length: 5 } }`, nil},
 	{"equals number as text fail", headersResp, `{ headers: { Content-Length: 6 } }`,
 		fails(`header Content-Length: expected "6", got "5"`, `"6"`, `"5"`)},

@@ -634,7 +634,7 @@ func (nc *namedCapture) take(r *response) (any, error) {
 	case cp.Header != "":
 		v := r.header.Values(cp.Header)
 		if len(v) == 0 {
-			return nil, fmt.Errorf("header %s is absent", http.CanonicalHeaderKey(cp.Header))
+			return nil, fmt.Errorf("header %s is absent", cp.Header)
 		}
 		return strings.Join(v, ", "), nil
 	case !cp.JSON.IsZero():

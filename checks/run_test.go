@@ -291,7 +291,7 @@ func TestMissingCaptureSource(t *testing.T) {
 		io.WriteString(w, `{"name": "x"}`)
 	})
 	cases := []struct{ capture, msg string }{
-		{`{ etag: { header: ETag } }`, `step "first": capture etag: header Etag is absent`},
+		{`{ etag: { header: ETag } }`, `step "first": capture etag: header ETag is absent`},
 		{`{ id: { json: "$.id" } }`, `step "first": capture id: JSONPath $.id matched nothing`},
 		{`{ order: { regex: 'order-(\d+)' } }`, `step "first": capture order: regex "order-(\\d+)" matched nothing in the body`},
 	}

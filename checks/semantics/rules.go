@@ -15,12 +15,7 @@ var rules = []Rule{
 		ID: "rfc9110/204-no-content", Section: "RFC 9110 §15.3.5", Level: Must,
 		Summary: "a 204 (No Content) response has no content",
 		Sees:    "content the client received with a 204; Go's client discards such content, so in practice rfc9110/204-content-length is what catches it",
-		check: func(ex *Exchange, r *reporter) {
-			if ex.Status == http.StatusNoContent && ex.bodyLen() > 0 {
-				r.add("no content", fmt.Sprintf("%d bytes of content", ex.bodyLen()),
-					"a 204 response ends at the header section; it cannot carry content")
-			}
-		},
+		check:   noContent(func(ex *Exchange) bool { return ex.Status == http.StatusNoContent }, "a 204 response ends at the header section; it cannot carry content"),
 	},
 	{
 		ID: "rfc9110/204-content-length", Section: "RFC 9110 §8.6", Level: Must,
@@ -40,12 +35,7 @@ var rules = []Rule{
 		ID: "rfc9110/304-no-content", Section: "RFC 9110 §15.4.5", Level: Must,
 		Summary: "a 304 (Not Modified) response has no content",
 		Sees:    "content the client received with a 304; Go's client discards such content, so this fires only when a transport delivers it",
-		check: func(ex *Exchange, r *reporter) {
-			if ex.Status == http.StatusNotModified && ex.bodyLen() > 0 {
-				r.add("no content", fmt.Sprintf("%d bytes of content", ex.bodyLen()),
-					"a 304 response ends at the header section; it cannot carry content")
-			}
-		},
+		check:   noContent(func(ex *Exchange) bool { return ex.Status == http.StatusNotModified }, "a 304 response ends at the header section; it cannot carry content"),
 	},
 	{
 		ID: "rfc9110/304-validators", Section: "RFC 9110 §15.4.5", Level: Must,
@@ -57,12 +47,7 @@ var rules = []Rule{
 		ID: "rfc9110/head-no-body", Section: "RFC 9110 §9.3.2", Level: Must,
 		Summary: "a response to HEAD has no content",
 		Sees:    "content the client received in answer to HEAD; Go's client never reads content after HEAD, so this fires only when a transport delivers it",
-		check: func(ex *Exchange, r *reporter) {
-			if ex.Method == http.MethodHead && ex.bodyLen() > 0 {
-				r.add("no content", fmt.Sprintf("%d bytes of content", ex.bodyLen()),
-					"the server must not send content in the response to HEAD")
-			}
-		},
+		check:   noContent(func(ex *Exchange) bool { return ex.Method == http.MethodHead }, "the server must not send content in the response to HEAD"),
 	},
 	{
 		ID: "rfc9110/content-length-mismatch", Section: "RFC 9110 §8.6", Level: Must,
@@ -306,6 +291,16 @@ func check304Validators(ex *Exchange, r *reporter) {
 		case name == "ETag" && got != want:
 			r.add(name+": "+quote(want, true)+" (as in the 200)", name+": "+quote(got, true),
 				"the 304's ETag differs from the 200's: the 304 does not describe the representation the client holds")
+		}
+	}
+}
+
+// noContent builds the rules that forbid content on some responses (204,
+// 304, HEAD): applies says which, msg why.
+func noContent(applies func(*Exchange) bool, msg string) func(*Exchange, *reporter) {
+	return func(ex *Exchange, r *reporter) {
+		if applies(ex) && ex.bodyLen() > 0 {
+			r.add("no content", fmt.Sprintf("%d bytes of content", ex.bodyLen()), msg)
 		}
 	}
 }

@@ -45,6 +45,9 @@ func (r Reason) Transient() bool {
 
 // Result is the outcome of running one check once (all its attempts).
 type Result struct {
+	// ID identifies the run once the daemon's history has taken it (0
+	// before, and in `assay test`): GET /api/v1/results/{id}, assay replay.
+	ID       int64             `json:"id,omitempty"`
 	Check    string            `json:"check"`
 	File     string            `json:"file,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
@@ -108,6 +111,9 @@ type StepResult struct {
 	Assertions []AssertionResult `json:"assertions,omitempty"`
 	Findings   []Finding         `json:"findings,omitempty"`
 	Captures   map[string]string `json:"captures,omitempty"`
+	// Diff compares a failed step's response with the step's last passing
+	// response; the daemon's history sets it (nil when there is none).
+	Diff *ResponseDiff `json:"diff,omitempty"`
 }
 
 // RequestSummary is the request as sent, with secrets redacted.
@@ -116,6 +122,61 @@ type RequestSummary struct {
 	URL     string              `json:"url"`
 	Headers map[string][]string `json:"headers,omitempty"`
 	Body    string              `json:"body,omitempty"`
+	// Auth describes the credentials of auth: (never their value).
+	Auth *AuthSummary `json:"auth,omitempty"`
+}
+
+// AuthSummary describes the credentials a request carried, for reports
+// and for replaying the request: never the secret itself.
+type AuthSummary struct {
+	// Type is "basic" or "bearer".
+	Type string `json:"type"`
+	// Username is the basic user name.
+	Username string `json:"username,omitempty"`
+	// Secret is how the password or token is referred to: ${NAME} when it
+	// came from the environment variable NAME, ${name} when a step
+	// captured it as name, else [REDACTED].
+	Secret string `json:"secret"`
+}
+
+// ResponseDiff is what changed between a step's last passing response
+// (the baseline) and the response that failed it. Values are redacted
+// like the rest of the result.
+type ResponseDiff struct {
+	// BaselineRunID is the stored run the baseline response comes from.
+	BaselineRunID int64     `json:"baseline_run_id,omitempty"`
+	BaselineTime  time.Time `json:"baseline_time"`
+	// Status is set when the status code changed (Name "status").
+	Status *FieldChange `json:"status,omitempty"`
+	// Headers that were added, removed or changed, by name; headers that
+	// change on every response (Date, Age, ...) are left out.
+	Headers []FieldChange `json:"headers,omitempty"`
+	// JSON lists changes of a JSON body by normalized JSONPath
+	// ($.items[2].price), when both bodies are JSON.
+	JSON []FieldChange `json:"json,omitempty"`
+	// Text is a unified diff of bodies that are not both JSON.
+	Text string `json:"text,omitempty"`
+	// Truncated is true when changes were left out to keep the diff small.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Field change kinds.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// FieldChange is one difference: a header, a JSON value or the status.
+type FieldChange struct {
+	// Name is the header name, the JSONPath or "status".
+	Name string `json:"name"`
+	// Change is added, removed or changed.
+	Change string `json:"change"`
+	// From and To are the values before and after, as text (JSON values
+	// as compact JSON: 10, "10", {"a":1}); empty for the absent side.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }
 
 // ResponseSummary is what came back. Body holds at most a preview; BodySize
@@ -175,4 +236,11 @@ type Finding struct {
 // implement it; adding a sink touches no other package.
 type Sink interface {
 	Record(ctx context.Context, r *Result)
+}
+
+// Lines renders the diff as at most max one-line changes for consoles,
+// logs and chat ("status: 200 -> 500", `$.items[2].price: 10 -> "10"`);
+// max <= 0 means all.
+func (d *ResponseDiff) Lines(max int) []string {
+	return nil // TODO(h-diff): replaced by the implementation
 }

@@ -108,6 +108,14 @@ type Failure struct {
 	Step string `json:"step,omitempty"`
 	// Assertions are the step's failed assertions.
 	Assertions []Assertion `json:"assertions,omitempty"`
+	// RunID is the failed run in assay's history (0 when it has none);
+	// RunURL is server.external_url + /api/v1/results/RUN_ID.
+	RunID  int64  `json:"run_id,omitempty"`
+	RunURL string `json:"run_url,omitempty"`
+	// Diff is what changed in the failed step's response since the
+	// step's last passing run (added in version 1; absent when there is
+	// no earlier passing response).
+	Diff *checks.ResponseDiff `json:"diff,omitempty"`
 }
 
 // Assertion is a failed expectation.
@@ -120,12 +128,13 @@ type Assertion struct {
 
 // failureOf extracts the failure of a result.
 func failureOf(r *checks.Result) *Failure {
-	f := &Failure{Time: r.Started.UTC(), Reason: string(r.Reason), Message: r.Message}
+	f := &Failure{Time: r.Started.UTC(), Reason: string(r.Reason), Message: r.Message, RunID: r.ID}
 	if f.Reason == "" {
 		f.Reason = string(checks.ReasonInternal)
 	}
 	if s := r.FailedStep(); s != nil {
 		f.Step = s.Name
+		f.Diff = s.Diff
 		for _, a := range s.Assertions {
 			if !a.Passed {
 				f.Assertions = append(f.Assertions, Assertion{Name: a.Name, Expected: a.Expected, Actual: a.Actual, Message: a.Message})
@@ -204,4 +213,11 @@ func checkURL(external, name string) string {
 		return ""
 	}
 	return strings.TrimSuffix(external, "/") + "/api/v1/checks/" + name
+}
+
+func runURL(external string, id int64) string {
+	if external == "" || id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s/api/v1/results/%d", strings.TrimSuffix(external, "/"), id)
 }

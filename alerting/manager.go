@@ -218,11 +218,13 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 			continue
 		}
 		var evs []outbox.Event
+		var incident *outbox.IncidentRecord
 		if st.Status == StateFailing && st.Incident != nil {
 			evs = m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionCheckRemoved, now)
+			incident = st.Incident.record(name, now.UTC(), ResolutionCheckRemoved)
 			m.log.Info("alerting: check removed while failing; resolving its alert", "check", name, "notifiers", st.Incident.Notifiers)
 		}
-		changes = append(changes, outbox.Change{Check: name, Events: evs})
+		changes = append(changes, outbox.Change{Check: name, Events: evs, Incident: incident})
 		forget = append(forget, name)
 	}
 	if len(changes) > 0 {
@@ -262,7 +264,9 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	var f *Failure
 	if !r.Passed {
 		f = failureOf(r)
+		f.RunURL = runURL(m.opts.ExternalURL, r.ID)
 	}
+	var incident *outbox.IncidentRecord
 	switch kind := st.observe(r.Passed, f, r.Started, now, p); kind {
 	case KindFiring:
 		st.Incident.Check = m.checkInfo(c, now)
@@ -280,7 +284,11 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	case KindResolved:
 		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionRecovered, now)...)
 		m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers)
+		incident = st.Incident.record(c.Name, now.UTC(), ResolutionRecovered)
 		st.Incident = nil
+	}
+	if incident == nil && st.Status == StateFailing && st.Incident != nil {
+		incident = st.Incident.record(c.Name, time.Time{}, "")
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -291,7 +299,7 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		m.states[c.Name] = st
 		return
 	}
-	if err := m.store.ApplyAll(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs}}); err != nil {
+	if err := m.store.ApplyAll(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident}}); err != nil {
 		m.log.Error("alerting: storing the alert state failed; this result is not counted", "check", c.Name, "err", err)
 		return
 	}
@@ -434,6 +442,10 @@ func (m *Manager) State(check string) (string, time.Time) {
 	}
 	return StateFailing, st.Incident.Started
 }
+
+// Wake makes the delivery worker look at the outbox now (after an
+// operator retried a notification).
+func (m *Manager) Wake() { m.wakeUp() }
 
 func (m *Manager) wakeUp() {
 	select {

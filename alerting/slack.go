@@ -33,6 +33,9 @@ type slackText struct {
 	Text string `json:"text"`
 }
 
+// slackDiffLines bounds the diff shown in a message.
+const slackDiffLines = 10
+
 func mrkdwn(s string) *slackText { return &slackText{Type: "mrkdwn", Text: s} }
 
 // slackEscape escapes the three characters Slack's mrkdwn reserves.
@@ -54,6 +57,11 @@ func slackMessageFor(ev *Event) slackMessage {
 		title = "RESOLVED"
 	}
 	text := fmt.Sprintf("%s [%s] %s", icon, title, ev.Summary())
+	if f := ev.Failure; f != nil && f.Diff != nil && ev.Status == StatusFiring {
+		if lines := f.Diff.Lines(3); len(lines) > 0 {
+			text += " (changed: " + strings.Join(lines, "; ") + ")"
+		}
+	}
 	name := slackEscape.Replace(ev.Check.Name)
 	if ev.Check.URL != "" {
 		name = "<" + ev.Check.URL + "|" + name + ">"
@@ -90,6 +98,12 @@ func slackMessageFor(ev *Event) slackMessage {
 			fmt.Fprintf(&b, "%s: expected %s, got %s\n", a.Name, a.Expected, a.Actual)
 		}
 		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("```" + slackEscape.Replace(strings.TrimSuffix(b.String(), "\n")) + "```")})
+	}
+	if f := ev.Failure; f != nil && f.Diff != nil && ev.Status == StatusFiring {
+		if lines := f.Diff.Lines(slackDiffLines); len(lines) > 0 {
+			blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn("*Changed since the last passing run*\n```" +
+				slackEscape.Replace(strings.Join(lines, "\n")) + "```")})
+		}
 	}
 	blocks = append(blocks, slackBlock{Type: "context", Elements: []*slackText{
 		mrkdwn(fmt.Sprintf("assay · incident %s · event %d", ev.Incident.ID, ev.Sequence)),

@@ -3,6 +3,8 @@ package alerting
 import (
 	"slices"
 	"time"
+
+	"github.com/assay-monitor/assay/store/outbox"
 )
 
 // Alert states of a check.
@@ -35,9 +37,32 @@ type incidentState struct {
 	FailedRuns int       `json:"failed_runs"`
 	// LastNotice is when the last firing or reminder was made.
 	LastNotice time.Time `json:"last_notice,omitzero"`
+	// Opened is when the alert fired (zero while pending).
+	Opened time.Time `json:"opened,omitzero"`
 	// Notifiers received the firing event and so are owed the resolved one.
-	Notifiers   []string `json:"notifiers,omitempty"`
-	LastFailure *Failure `json:"last_failure,omitempty"`
+	Notifiers []string `json:"notifiers,omitempty"`
+	// FirstFailure is the run that started the incident.
+	FirstFailure *Failure `json:"first_failure,omitempty"`
+	LastFailure  *Failure `json:"last_failure,omitempty"`
+}
+
+// record is the lasting record of the incident of check; resolved is
+// zero while it is open.
+func (inc *incidentState) record(check string, resolved time.Time, resolution string) *outbox.IncidentRecord {
+	r := &outbox.IncidentRecord{ID: inc.ID, Check: check, Started: inc.Started, Opened: inc.Opened,
+		Resolved: resolved, Resolution: resolution, Runs: inc.Runs, FailedRuns: inc.FailedRuns}
+	if r.Opened.IsZero() {
+		r.Opened = inc.Started // a state persisted before Opened existed
+	}
+	if f := inc.FirstFailure; f != nil {
+		r.FirstReason, r.FirstFailure = f.Reason, f.Message
+	} else if f := inc.LastFailure; f != nil {
+		r.FirstReason, r.FirstFailure = f.Reason, f.Message
+	}
+	if f := inc.LastFailure; f != nil {
+		r.LastFailure = f.Message
+	}
+	return r
 }
 
 // observe advances the state machine by one run and returns the kinds of
@@ -58,7 +83,7 @@ func (s *checkState) observe(passed bool, f *Failure, started, now time.Time, p 
 		s.Successes = 0
 		s.Failures++
 		if s.Incident == nil {
-			s.Incident = &incidentState{ID: newID(), Started: started.UTC()}
+			s.Incident = &incidentState{ID: newID(), Started: started.UTC(), FirstFailure: f}
 		}
 		inc := s.Incident
 		inc.Runs++
@@ -67,7 +92,7 @@ func (s *checkState) observe(passed bool, f *Failure, started, now time.Time, p 
 		switch {
 		case s.Status == StateOK && s.Failures >= p.Failures:
 			s.Status = StateFailing
-			inc.LastNotice = now
+			inc.LastNotice, inc.Opened = now, now
 			return KindFiring
 		case s.Status == StateFailing && p.Repeat > 0 && now.Sub(inc.LastNotice) >= p.Repeat:
 			inc.LastNotice = now

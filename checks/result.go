@@ -179,8 +179,10 @@ type FieldChange struct {
 	To   string `json:"to,omitempty"`
 }
 
-// ResponseSummary is what came back. Body holds at most a preview; BodySize
-// is the number of bytes read.
+// ResponseSummary is what came back. Body holds the text of the body, cut
+// at the evidence cap (RunnerOptions.MaxEvidenceBody; Truncated is then
+// true, as when reading stopped at max_body), or "(N bytes of binary
+// data)"; BodySize is the number of bytes read.
 type ResponseSummary struct {
 	Status    int                 `json:"status"`
 	Proto     string              `json:"proto"`

@@ -40,7 +40,14 @@ type RunnerOptions struct {
 	// Semantics is the HTTP semantics mode of checks that set none;
 	// empty means DefaultSemantics (warn).
 	Semantics SemanticsMode
+	// MaxEvidenceBody bounds the request and response bodies kept in a
+	// result (the evidence of a failure, the baseline of a pass); 0 means
+	// DefaultMaxEvidenceBody. Assertions always see the whole body.
+	MaxEvidenceBody int
 }
+
+// DefaultMaxEvidenceBody is how much of a body a result keeps.
+const DefaultMaxEvidenceBody = 64 << 10
 
 // Runner executes checks. It keeps one resty client (and so one connection
 // pool) per distinct transport setting, so connections are reused across
@@ -61,6 +68,9 @@ func NewRunner(opts RunnerOptions) *Runner {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxEvidenceBody <= 0 {
+		opts.MaxEvidenceBody = DefaultMaxEvidenceBody
 	}
 	return &Runner{opts: opts, clients: map[clientKey]*resty.Client{}}
 }
@@ -427,7 +437,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	}
 	// resty has its copy: the summary takes rr.headers itself (the
 	// redactor replaces any map it changes, so no one else sees it).
-	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body)}
+	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body, r.opts.MaxEvidenceBody)}
 	if rr.basic != nil || rr.bearer != "" {
 		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
@@ -452,7 +462,8 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	sr.Timings = pt.finish(start)
 	// The response is ours alone: the summary shares its header map, which
 	// nothing changes (the redactor replaces a map it must change).
-	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body), BodySize: int64(len(body))}
+	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body, r.opts.MaxEvidenceBody),
+		BodySize: int64(len(body)), Truncated: len(body) > r.opts.MaxEvidenceBody && isText(body)}
 	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
 		sr.TLS = tlsInfo(raw.TLS, time.Now())
 	}
@@ -551,16 +562,15 @@ func readCapped(rc io.ReadCloser, limit, size int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-const previewLimit = 4096
-
-func previewBody(b []byte) string {
+// previewBody is the text of a body kept in a result, at most limit bytes.
+func previewBody(b []byte, limit int) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if !isText(b) {
 		return fmt.Sprintf("(%d bytes of binary data)", len(b))
 	}
-	return truncate(string(b), previewLimit)
+	return truncate(string(b), limit)
 }
 
 func isText(b []byte) bool {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/assay-monitor/assay/alerting"
 	"github.com/assay-monitor/assay/checks"
@@ -24,6 +25,7 @@ type Config struct {
 	Defaults Defaults `yaml:"defaults"`
 	Checks   Checks   `yaml:"checks"`
 	Metrics  Metrics  `yaml:"metrics"`
+	Web      Web      `yaml:"web"`
 	// Notifiers are the alert receivers that checks name in alert.notify.
 	Notifiers map[string]*alerting.NotifierConfig `yaml:"notifiers"`
 
@@ -41,10 +43,31 @@ type Server struct {
 	ShutdownGrace checks.Duration `yaml:"shutdown_grace"`
 }
 
-// Storage configures the embedded store.
+// Storage configures the embedded store and the result history.
 type Storage struct {
 	// Path of the SQLite database file.
 	Path string `yaml:"path"`
+	// History keeps every result (default true); false keeps only the
+	// alert state and the outbox.
+	History *bool `yaml:"history"`
+	// Retention: results older than this are deleted (default 720h).
+	Retention checks.Duration `yaml:"retention"`
+	// MaxResultsPerCheck: at most this many results per check are kept
+	// (default 10000).
+	MaxResultsPerCheck int `yaml:"max_results_per_check"`
+	// MaxEvidenceBody bounds the request and response bodies a result
+	// keeps (default 64KiB).
+	MaxEvidenceBody checks.ByteSize `yaml:"max_evidence_body"`
+}
+
+// HistoryOn reports whether results are recorded.
+func (s Storage) HistoryOn() bool { return s.History == nil || *s.History }
+
+// Web configures the status page.
+type Web struct {
+	// Public turns the page into a public status page: names, status,
+	// uptime and incidents only, no requests, responses, URLs or diffs.
+	Public bool `yaml:"public"`
 }
 
 // Defaults apply to every check that does not set the field itself.
@@ -80,6 +103,12 @@ const (
 	DefaultStorage     = "assay.db"
 	DefaultChecksDir   = "checks.d"
 	DefaultConcurrency = 256
+	// DefaultRetention and the others are the storage defaults.
+	DefaultRetention          = 720 * time.Hour
+	DefaultMaxResultsPerCheck = 10000
+	DefaultMaxEvidenceBody    = 64 << 10
+	// maxEvidenceBody bounds storage.max_evidence_body.
+	maxEvidenceBody = 10 << 20
 )
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -102,6 +131,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStorage
+	}
+	if c.Storage.Retention == 0 {
+		c.Storage.Retention = checks.Duration(DefaultRetention)
+	}
+	if c.Storage.MaxResultsPerCheck == 0 {
+		c.Storage.MaxResultsPerCheck = DefaultMaxResultsPerCheck
+	}
+	if c.Storage.MaxEvidenceBody == 0 {
+		c.Storage.MaxEvidenceBody = DefaultMaxEvidenceBody
 	}
 	if c.Checks.Dir == "" {
 		c.Checks.Dir = DefaultChecksDir
@@ -142,6 +180,15 @@ func Parse(file string, data []byte) (*Config, error) {
 			d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: fmt.Sprintf("metrics.labels[%d]", i),
 				Msg: fmt.Sprintf("%q is not a usable label name (letters, digits, '_'; not check, step, reason, phase, rule)", l)})
 		}
+	}
+	if c.Storage.Retention != 0 && c.Storage.Retention.D() < time.Minute {
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.retention", yamlstrict.Position{File: file}), Field: "storage.retention", Msg: "must be at least 1m"})
+	}
+	if c.Storage.MaxResultsPerCheck < 0 {
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.max_results_per_check", yamlstrict.Position{File: file}), Field: "storage.max_results_per_check", Msg: "must be positive"})
+	}
+	if c.Storage.MaxEvidenceBody > maxEvidenceBody {
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.max_evidence_body", yamlstrict.Position{File: file}), Field: "storage.max_evidence_body", Msg: "must be at most 10MiB"})
 	}
 	if c.Checks.Concurrency < 0 {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})

@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/config"
+	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/metrics"
 	"github.com/assay-monitor/assay/scheduler"
 	"github.com/assay-monitor/assay/web"
@@ -35,6 +37,12 @@ type Validator interface {
 	Validate(cs []*checks.Check) error
 }
 
+// Annotator adds to a result before any sink sees it (the history gives
+// it its run id and the diffs of failed steps).
+type Annotator interface {
+	Annotate(ctx context.Context, r *checks.Result)
+}
+
 // Options configure a Daemon.
 type Options struct {
 	Config *config.Config
@@ -42,8 +50,19 @@ type Options struct {
 	Load     func() ([]*checks.Check, error)
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// Annotators see every result first, in order.
+	Annotators []Annotator
 	// Sinks receive every result after metrics and the API status.
 	Sinks []checks.Sink
+	// History serves the history API and the status page; nil: only the
+	// latest results are shown.
+	History history.Reader
+	// Notifications lets the API retry and drop notifications; nil: the
+	// write endpoints answer 501.
+	Notifications history.NotificationAdmin
+	// NotificationsChanged is called after a notification was retried or
+	// dropped through the API.
+	NotificationsChanged func()
 	// Runner executes checks; nil means a new checks.Runner.
 	Runner *checks.Runner
 	// Clock drives the scheduler; nil means the wall clock.
@@ -92,7 +111,8 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner}
 	if d.runner == nil {
-		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger, Semantics: opts.Config.Defaults.Semantics})
+		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger, Semantics: opts.Config.Defaults.Semantics,
+			MaxEvidenceBody: int(opts.Config.Storage.MaxEvidenceBody)})
 	}
 	d.metrics = metrics.New(opts.Registry, metrics.Options{
 		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true})
@@ -208,21 +228,33 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 		d.log.Warn("run cancelled by shutdown; result discarded", "check", c.Name)
 		return
 	}
-	if !r.Passed {
-		attrs := []any{"check", c.Name, "reason", string(r.Reason), "message", r.Message, "attempts", len(r.Attempts)}
-		if fs := r.FailedStep(); fs != nil {
-			attrs = append(attrs, "step", fs.Name)
-		}
-		d.log.Warn("check failed", attrs...)
-	}
 	// Sinks get their own context: a run cut short by shutdown still
 	// records what it saw.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	for _, a := range d.opts.Annotators {
+		a.Annotate(sctx, r)
+	}
+	if !r.Passed {
+		attrs := []any{"check", c.Name, "reason", string(r.Reason), "message", r.Message, "attempts", len(r.Attempts)}
+		if r.ID != 0 {
+			attrs = append(attrs, "run_id", r.ID)
+		}
+		if fs := r.FailedStep(); fs != nil {
+			attrs = append(attrs, "step", fs.Name)
+			if lines := fs.Diff.Lines(logDiffLines); len(lines) > 0 {
+				attrs = append(attrs, "diff", strings.Join(lines, "; "))
+			}
+		}
+		d.log.Warn("check failed", attrs...)
+	}
 	for _, s := range d.sinks {
 		s.Record(sctx, r)
 	}
 }
+
+// logDiffLines bounds the diff in a "check failed" log line.
+const logDiffLines = 8
 
 // Listen binds the HTTP address now, so that a caller learns the port (or
 // an address in use) before Run.
@@ -256,7 +288,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.server = &http.Server{
 		Handler: web.Handler(web.Options{
 			Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready,
-			Reload: d.Reload,
+			Reload: d.Reload, History: d.opts.History, Notifications: d.opts.Notifications,
+			NotificationsChanged: d.opts.NotificationsChanged,
+			Public:               d.opts.Config.Web.Public,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

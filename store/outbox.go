@@ -45,6 +45,11 @@ func applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
 			return err
 		}
 	}
+	if c.Incident != nil {
+		if err := applyIncident(ctx, tx, c.Incident); err != nil {
+			return fmt.Errorf("incident %s: %w", c.Incident.ID, err)
+		}
+	}
 	for _, e := range c.Events {
 		if e.Check == "" {
 			e.Check = c.Check
@@ -130,13 +135,13 @@ func (s *Store) Pending(ctx context.Context) ([]Event, error) {
 // Delivered removes a delivered event from the outbox. An event that is
 // gone already (superseded while in flight) is not an error.
 func (s *Store) Delivered(ctx context.Context, seq int64) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
+	_, err := s.exec(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
 	return err
 }
 
 // Retry records a failed attempt and when to try again.
 func (s *Store) Retry(ctx context.Context, seq int64, attempts int, next time.Time, lastErr string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE seq = ?`,
+	_, err := s.exec(ctx, `UPDATE outbox SET attempts = ?, next_ms = ?, last_error = ? WHERE seq = ?`,
 		attempts, ms(next), lastErr, seq)
 	return err
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -27,24 +28,28 @@ import (
 
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
-	db      *sql.DB
+	// db is the one writer connection; rdb a pool of readers, which WAL
+	// lets run beside the writer, so that the API, the page and the
+	// baselines of failing runs never wait for a history flush.
+	db, rdb *sql.DB
 	path    string
 	logger  *slog.Logger
-	history int
+	// writeErrors counts failed writes (a full disk, a locked file).
+	writeErrors atomic.Uint64
 }
+
+// WriteErrors is the number of writes that failed so far, for
+// assay_store_write_errors_total.
+func (s *Store) WriteErrors() float64 { return float64(s.writeErrors.Load()) }
+
+// writeFailed counts a failed write.
+func (s *Store) writeFailed() { s.writeErrors.Add(1) }
 
 // Option configures Open.
 type Option func(*Store)
 
-// WithLogger sets where Record reports write errors (default slog.Default()).
+// WithLogger sets where the store reports problems (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.logger = l } }
-
-// WithHistory sets how many results per check Record keeps (default
-// DefaultHistory; older ones are deleted as new ones arrive).
-func WithHistory(n int) Option { return func(s *Store) { s.history = n } }
-
-// DefaultHistory is how many results per check are kept.
-const DefaultHistory = 1000
 
 // schema is applied in order; PRAGMA user_version counts the steps done.
 var schema = []string{
@@ -91,12 +96,73 @@ var schema = []string{
 		result       TEXT NOT NULL
 	);
 	CREATE INDEX results_check ON results (check_name, id);`,
+	// History (issue 10). The results table of step 1 was never written:
+	// it is replaced by one with the columns the API filters on.
+	`DROP TABLE results;
+	CREATE TABLE results (
+		id           INTEGER PRIMARY KEY,
+		check_name   TEXT NOT NULL,
+		started_ms   INTEGER NOT NULL,
+		duration_us  INTEGER NOT NULL,
+		passed       INTEGER NOT NULL,
+		reason       TEXT NOT NULL,
+		message      TEXT NOT NULL,
+		failing_step TEXT NOT NULL,
+		result       TEXT NOT NULL
+	);
+	CREATE INDEX results_check ON results (check_name, id);
+	CREATE TABLE baselines (
+		check_name TEXT NOT NULL,
+		step_name  TEXT NOT NULL,
+		run_id     INTEGER NOT NULL,
+		started_ms INTEGER NOT NULL,
+		response   TEXT NOT NULL,
+		PRIMARY KEY (check_name, step_name)
+	) WITHOUT ROWID;
+	CREATE TABLE rollup_minute (
+		check_name  TEXT NOT NULL,
+		bucket_ms   INTEGER NOT NULL,
+		runs        INTEGER NOT NULL,
+		failures    INTEGER NOT NULL,
+		duration_us INTEGER NOT NULL,
+		PRIMARY KEY (check_name, bucket_ms)
+	) WITHOUT ROWID;
+	CREATE INDEX rollup_minute_bucket ON rollup_minute (bucket_ms);
+	CREATE TABLE rollup_hour (
+		check_name  TEXT NOT NULL,
+		bucket_ms   INTEGER NOT NULL,
+		runs        INTEGER NOT NULL,
+		failures    INTEGER NOT NULL,
+		duration_us INTEGER NOT NULL,
+		PRIMARY KEY (check_name, bucket_ms)
+	) WITHOUT ROWID;
+	CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket_ms);
+	CREATE TABLE incidents (
+		id            TEXT PRIMARY KEY,
+		check_name    TEXT NOT NULL,
+		started_ms    INTEGER NOT NULL,
+		opened_ms     INTEGER NOT NULL,
+		resolved_ms   INTEGER NOT NULL,
+		resolution    TEXT NOT NULL,
+		first_failure TEXT NOT NULL,
+		first_reason  TEXT NOT NULL,
+		last_failure  TEXT NOT NULL,
+		runs          INTEGER NOT NULL,
+		failed_runs   INTEGER NOT NULL
+	);
+	CREATE INDEX incidents_check ON incidents (check_name, opened_ms);
+	CREATE INDEX incidents_opened ON incidents (opened_ms);
+	CREATE TABLE counters (
+		name  TEXT PRIMARY KEY,
+		value INTEGER NOT NULL
+	);
+	INSERT INTO counters (name, value) VALUES ('next_result_id', 1);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The directory of path must exist or be creatable.
 func Open(path string, opts ...Option) (*Store, error) {
-	s := &Store{path: path, logger: slog.Default(), history: DefaultHistory}
+	s := &Store{path: path, logger: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -111,12 +177,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// WAL lets readers run beside the writer; synchronous=FULL makes a
 	// committed transaction (an alert state change and its outbox events)
 	// survive a power loss, not only a crash of the process.
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
@@ -128,7 +189,24 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
+	rdb, err := sql.Open("sqlite", dsn(path, "deferred", "busy_timeout(10000)", "query_only(1)"))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.rdb = rdb
 	return s, nil
+}
+
+func dsn(path, txlock string, pragmas ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", txlock)
+	return "file:" + path + "?" + q.Encode()
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -165,9 +243,23 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	rerr := s.rdb.Close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
 
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	err := s.txOnce(ctx, f)
+	if err != nil && ctx.Err() == nil {
+		s.writeFailed()
+	}
+	return err
+}
+
+func (s *Store) txOnce(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -177,6 +269,15 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// exec runs one write statement outside a transaction, counting failures.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil && ctx.Err() == nil {
+		s.writeFailed()
+	}
+	return res, err
 }
 
 func ms(t time.Time) int64 {
@@ -195,3 +296,13 @@ func fromMS(v int64) time.Time {
 
 // ErrNotFound is returned when a row that should exist does not.
 var ErrNotFound = errors.New("not found")
+
+// Explain turns SQLite's terse open errors into ones that say what to
+// fix: "unable to open database file (14)" alone does not say that the
+// directory is read-only.
+func Explain(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "unable to open database file") {
+		return err
+	}
+	return fmt.Errorf("%w (is the directory writable by this user? storage.path must be a file assay can create and write, with its -wal and -shm files beside it)", err)
+}

@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"github.com/assay-monitor/assay/alerting"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/alerting"
 	"go.uber.org/goleak"
 )
 
@@ -171,27 +169,6 @@ func TestDeadLetter(t *testing.T) {
 	must(t, err)
 	if len(dl) != 1 || dl[0].Key != "k" || dl[0].Reason != "http_4xx" || dl[0].LastError != "HTTP 400: bad payload" || !dl[0].Failed.Equal(t0.Add(time.Second)) {
 		t.Fatalf("dead letters = %+v", dl)
-	}
-}
-
-func TestResultHistoryIsPruned(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "assay.db"), WithHistory(3))
-	must(t, err)
-	defer s.Close()
-	for i := range 5 {
-		s.Record(ctx, &checks.Result{Check: "a", Started: t0.Add(time.Duration(i) * time.Minute), Duration: 1500 * time.Millisecond,
-			Passed: i%2 == 0, Reason: checks.ReasonTimeout, Message: fmt.Sprint("run ", i)})
-		s.Record(ctx, &checks.Result{Check: "b", Started: t0, Passed: true})
-	}
-	rows, err := s.Results(ctx, "a", 10)
-	must(t, err)
-	if len(rows) != 3 || rows[0].Message != "run 4" || rows[2].Message != "run 2" || !rows[0].Passed || rows[1].Passed ||
-		rows[0].Duration != 1500*time.Millisecond || !rows[0].Started.Equal(t0.Add(4*time.Minute)) {
-		t.Fatalf("history = %+v", rows)
-	}
-	if rows, _ := s.Results(ctx, "b", 10); len(rows) != 3 {
-		t.Fatalf("b history = %d rows", len(rows))
 	}
 }
 

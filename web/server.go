@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/assay-monitor/assay/history"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +23,19 @@ type Options struct {
 	Ready func() bool
 	// Reload re-reads the checks; its error is the reason for a rejection.
 	Reload func() error
+	// History serves the stored runs, uptime, incidents and
+	// notifications; nil: those endpoints answer 501.
+	History history.Reader
+	// Notifications lets an operator retry or drop a notification.
+	Notifications history.NotificationAdmin
+	// NotificationsChanged is called after a retry or drop (it wakes the
+	// delivery worker).
+	NotificationsChanged func()
+	// Public makes a public status page: the API and the page show names,
+	// status, uptime and incidents only.
+	Public bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler returns the mux of every endpoint.
@@ -40,12 +56,22 @@ func Handler(o Options) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("GET /api/v1/checks", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"checks": o.Status.Summaries()})
+		sums := o.Status.Summaries()
+		if o.Public {
+			for i := range sums {
+				sums[i] = publicSummary(sums[i])
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"checks": sums})
 	})
 	mux.HandleFunc("GET /api/v1/checks/{name}", func(w http.ResponseWriter, r *http.Request) {
 		sum, res, ok := o.Status.Check(r.PathValue("name"))
 		if !ok {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no check named " + r.PathValue("name")})
+			return
+		}
+		if o.Public {
+			writeJSON(w, http.StatusOK, map[string]any{"check": publicSummary(sum)})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"check": sum, "result": res})
@@ -61,11 +87,22 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
+	registerHistoryAPI(mux, o)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("assay: see /metrics, /healthz, /readyz, /api/v1/checks\n"))
 	})
 	return mux
+}
+
+// publicSummary keeps what a public status page shows of a check.
+func publicSummary(s CheckSummary) CheckSummary {
+	out := CheckSummary{Name: s.Name, Description: s.Description, Schedule: s.Schedule, NextRun: s.NextRun}
+	if lr := s.LastResult; lr != nil {
+		out.LastResult = &ResultSummary{Passed: lr.Passed, Started: lr.Started, DurationSeconds: lr.DurationSeconds,
+			Attempts: lr.Attempts, Reason: lr.Reason}
+	}
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

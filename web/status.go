@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/history"
 )
 
 // Status keeps the configured checks and the latest result of each, for
@@ -46,7 +47,9 @@ func (s *Status) Record(_ context.Context, r *checks.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byName[r.Check]; ok {
-		s.latest[r.Check] = r
+		// A passing result is kept in brief: its bodies could add up to
+		// the evidence cap per step and check.
+		s.latest[r.Check] = history.Compact(r)
 	}
 }
 
@@ -54,7 +57,7 @@ func (s *Status) Record(_ context.Context, r *checks.Result) {
 type CheckSummary struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description,omitempty"`
-	File        string            `json:"file"`
+	File        string            `json:"file,omitempty"`
 	Schedule    string            `json:"schedule"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Tags        []string          `json:"tags,omitempty"`

@@ -10,11 +10,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/assay-monitor/assay/alerting"
-	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/daemon"
+	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/assay-monitor/assay/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,18 +102,13 @@ func sortStrings(s []string) []string {
 	return s
 }
 
-// startAlerting adds alerting to a daemon's options: with notifiers
-// configured, it opens the store (storage.path), builds the alerting
-// manager as a sink (it validates the checks' alert policies on every
-// load, gets SetChecks and every result) and runs its delivery worker
-// until stop. Without notifiers no store is opened and only the policy
-// check runs, so that a check naming a notifier is still rejected.
-func startAlerting(opts *daemon.Options) (stop func(), err error) {
+// startStorage opens the store (storage.path) and adds what lives on it
+// to a daemon's options: the history (unless storage.history is false),
+// which annotates and records every result, and alerting, which runs
+// even without notifiers so that incidents are recorded. Their writers
+// run until stop, which flushes the history and closes the store.
+func startStorage(opts *daemon.Options) (stop func(), err error) {
 	cfg := opts.Config
-	if len(cfg.Notifiers) == 0 {
-		opts.Sinks = append(opts.Sinks, policyCheck{cfg.Defaults.Alert, cfg.Notifiers})
-		return func() {}, nil
-	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
@@ -122,7 +118,7 @@ func startAlerting(opts *daemon.Options) (stop func(), err error) {
 	}
 	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
 	if err != nil {
-		return nil, fmt.Errorf("storage.path: %w", err)
+		return nil, fmt.Errorf("storage.path: %w", store.Explain(err))
 	}
 	m, err := alerting.New(alerting.Options{
 		Notifiers:   cfg.Notifiers,
@@ -136,31 +132,47 @@ func startAlerting(opts *daemon.Options) (stop func(), err error) {
 		st.Close()
 		return nil, usageError{err.Error()}
 	}
-	opts.Sinks = append(opts.Sinks, m)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	if cfg.Storage.HistoryOn() {
+		rec, err := history.NewRecorder(history.Options{
+			Writer:      st,
+			Logger:      log,
+			Registerer:  opts.Registry,
+			WriteErrors: st.WriteErrors,
+			Retention:   cfg.Storage.Retention.D(),
+			MaxPerCheck: cfg.Storage.MaxResultsPerCheck,
+		})
+		if err != nil {
+			cancel()
+			st.Close()
+			return nil, err
+		}
+		opts.Annotators = append(opts.Annotators, rec)
+		opts.Sinks = append(opts.Sinks, rec)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = rec.Run(ctx)
+		}()
+	} else {
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "assay_store_write_errors_total",
+			Help: "Writes to the store that failed (history batches and alert state changes); each failed batch is retried.",
+		}, st.WriteErrors))
+	}
+	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
+	opts.Sinks = append(opts.Sinks, m)
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		_ = m.Run(ctx)
 	}()
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
 	}, nil
-}
-
-// policyCheck rejects checks whose alert block names an unknown notifier
-// when no notifier is configured at all.
-type policyCheck struct {
-	defaults  checks.AlertPolicy
-	notifiers map[string]*alerting.NotifierConfig
-}
-
-func (policyCheck) Record(context.Context, *checks.Result) {}
-
-func (p policyCheck) Validate(cs []*checks.Check) error {
-	return alerting.ValidatePolicies(p.defaults, p.notifiers, cs)
 }

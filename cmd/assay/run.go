@@ -102,11 +102,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func runDaemon(ctx context.Context, opts daemon.Options, stderr io.Writer, announce func(addr string)) error {
 	cfg, log := opts.Config, opts.Logger
 	opts.Version = version
-	stopAlerting, err := startAlerting(&opts) // cmd/assay/notify.go
+	stopStorage, err := startStorage(&opts) // cmd/assay/notify.go
 	if err != nil {
 		return err
 	}
-	defer stopAlerting()
+	defer stopStorage()
 	d, err := daemon.New(opts)
 	if err != nil {
 		var les checks.LoadErrors

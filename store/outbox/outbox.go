@@ -38,4 +38,22 @@ type Change struct {
 	// State is the check's encoded alert state; nil deletes it.
 	State  []byte
 	Events []Event
+	// Incident, if set, is stored (inserted or updated by ID) too.
+	Incident *IncidentRecord
+}
+
+// IncidentRecord is the lasting record of one incident, written with the
+// alert state change that opens, updates or resolves it, so that the
+// history of incidents outlives the alert state.
+type IncidentRecord struct {
+	ID    string
+	Check string
+	// Started is the start of the first failed run; Opened when the alert
+	// fired; Resolved is zero while the incident is open.
+	Started, Opened, Resolved time.Time
+	Resolution                string
+	// FirstReason and FirstFailure describe the run that started it,
+	// LastFailure the latest failed run.
+	FirstReason, FirstFailure, LastFailure string
+	Runs, FailedRuns                       int
 }

@@ -36,6 +36,9 @@ type Check struct {
 	// Alert is the check's alerting policy; the alerting package reads it,
 	// the engine ignores it.
 	Alert *AlertPolicy `yaml:"alert"`
+	// SLO is the check's availability objective (see slo.go); the engine
+	// ignores it, the SLO metrics read it through EffectiveSLO.
+	SLO *SLO `yaml:"slo"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`

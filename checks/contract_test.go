@@ -247,6 +247,7 @@ func TestExplainRoundTrip(t *testing.T) {
 	c := loadCheck(t, conditionalUpdate+`    labels: { team: docs }
     tags: [contract]
     retries: 1
+    slo: { objective: 0.9995, window: 4w }
 `, "BASE", srv.URL)
 	out, err := Explain(c)
 	if err != nil {
@@ -261,6 +262,8 @@ func TestExplainRoundTrip(t *testing.T) {
 		"            ETag: '{{ .updated_etag }}'\n",
 		"    semantics: strict\n",
 		"      base: " + srv.URL + "\n",
+		// The objective as a percentage, the window in days.
+		"    slo: {objective: 99.95%, window: 28d}\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("explain output lacks\n%s\n--- output:\n%s", want, text)
@@ -275,6 +278,9 @@ func TestExplainRoundTrip(t *testing.T) {
 	}
 	if res := runCheck(t, again); !res.Passed {
 		t.Fatalf("reloaded check: %s", dump(res))
+	}
+	if again.SLO == nil || again.SLO.Objective != c.SLO.Objective || again.SLO.Window != c.SLO.Window {
+		t.Errorf("reloaded slo %+v, want %+v", again.SLO, c.SLO)
 	}
 	// Explaining the reloaded check gives the same steps.
 	out2, err := Explain(again)

@@ -38,6 +38,9 @@ func Explain(c *Check) ([]byte, error) {
 	if len(c.Tags) > 0 {
 		yAdd(cn, "tags", yFlow(yStringList(c.Tags)))
 	}
+	if c.SLO != nil {
+		yAdd(cn, "slo", yFlow(yMap("objective", yStr(c.SLO.Objective.String()), "window", yStr(c.SLO.Window.String()))))
+	}
 	if c.Semantics != "" {
 		yAdd(cn, "semantics", yStr(string(c.Semantics)))
 	}

@@ -78,6 +78,10 @@ type Defaults struct {
 	// that set none; empty means warn. Pass it to the runner as
 	// checks.RunnerOptions.Semantics.
 	Semantics checks.SemanticsMode `yaml:"semantics"`
+	// SLO is the objective of checks that set no slo block (nil: none);
+	// pass it to checks.Check.EffectiveSLO. It is validated as a check's
+	// slo is, with its default window of 30d.
+	SLO *checks.SLO `yaml:"slo"`
 }
 
 // Checks says where the checks are and how many run at once.

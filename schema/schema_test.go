@@ -273,6 +273,39 @@ var rejected = []docCase{
 `)},
 	{name: "tls expectation unknown key", at: "/checks/0/steps/0/expect/tls", yaml: step(`        expect: { tls: { days_left: 10 } }
 `)},
+	{name: "slo without objective", at: "/checks/0/slo", yaml: check(`    slo: { window: 30d }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo unknown field", at: "/checks/0/slo", yaml: check(`    slo: { objective: 99.9%, windw: 30d }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective 100%", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: 100% }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective 0%", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: 0.0% }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective fraction 1", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: 1 }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective bare percent number", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: 99.9 }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective space before percent", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: 99.9 % }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo objective quoted zero", at: "/checks/0/slo/objective", yaml: check(`    slo: { objective: "0.000" }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo window without unit", at: "/checks/0/slo/window", yaml: check(`    slo: { objective: 99.9%, window: 30 }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo window in months", at: "/checks/0/slo/window", yaml: check(`    slo: { objective: 99.9%, window: 1mo }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+	{name: "slo window negative", at: "/checks/0/slo/window", yaml: check(`    slo: { objective: 99.9%, window: -7d }
+    steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
 
 	// The loader accepts these but they do not do what they seem to.
 	{name: "null shorthand asserts nothing", at: "/checks/0/steps/0/expect/json/$.deleted", schemaOnly: true, yaml: step(`        expect: { json: { "$.deleted": null } }
@@ -410,6 +443,13 @@ var accepted = []docCase{
     alert: { notify: [ops], failures: 3, successes: 2, repeat: 1h }
     steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
 `)},
+	{name: "slo forms", yaml: "checks:\n" +
+		"  - name: a\n    slo: { objective: 99.9%, window: 30d }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
+		"  - name: b\n    slo: { objective: \"99.95%\", window: 4w }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
+		"  - name: c\n    slo: { objective: 0.999 }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
+		"  - name: d\n    slo: { objective: \"0.995\", window: 7d12h }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
+		"  - name: e\n    slo: { objective: 0.5%, window: 1w2d }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
+		"  - name: f\n    slo: { objective: \"${ASSAY_SCHEMA_TEST_SLO:-99%}\", window: \"${ASSAY_SCHEMA_TEST_WINDOW:-1h30m}\" }\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n"},
 	{name: "schedules", yaml: "checks:\n" +
 		"  - name: a\n    schedule: \"@hourly\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
 		"  - name: b\n    schedule: \"*/5 * * * *\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
@@ -521,6 +561,7 @@ var objectDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.Contract]():    "/$defs/contract",
 	reflect.TypeFor[checks.OpenAPIRef]():  "/$defs/openapiRef",
 	reflect.TypeFor[checks.AllowExpect](): "/$defs/allowExpect",
+	reflect.TypeFor[checks.SLO]():         "/$defs/slo",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.
@@ -530,6 +571,8 @@ var scalarDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.StatusExpect](): "/$defs/status",
 	reflect.TypeFor[checks.SchemaRef]():    "/$defs/jsonSchemaRef",
 	reflect.TypeFor[checks.JSONPath]():     "/$defs/jsonPath",
+	reflect.TypeFor[checks.Ratio]():        "/$defs/sloObjective",
+	reflect.TypeFor[checks.Window]():       "/$defs/window",
 }
 
 // TestSchemaMatchesGoTypes walks checks.File by reflection and checks that

@@ -47,7 +47,9 @@ func (c *console) line(format string, args ...any) {
 // WriteConsole writes a human report of results to w: one line per check in
 // the order given, then a block for each failed check (failing step, reason,
 // failed assertions with expected and actual, semantics findings, the
-// request sent and the response status), and last the line
+// request sent, the response status and headers, an excerpt of the body
+// with the values failed assertions name marked, and the diff against the
+// last passing run when the result has one), and last the line
 // "N passed, N failed". Write errors are ignored: the console is best
 // effort and the exit code carries the verdict.
 func WriteConsole(w io.Writer, results []*checks.Result, opts ConsoleOptions) {
@@ -185,6 +187,11 @@ func (c *console) failureBlock(r *checks.Result) {
 	}
 	if s.Response != nil {
 		c.line("    response: %s", statusLine(s.Response))
+		if ev := stepEvidence(s); ev != nil {
+			for _, l := range ev.lines("    ", "body:     ", func(t string) string { return c.paint(ansiRed, t) }) {
+				c.line("%s", l)
+			}
+		}
 	} else {
 		c.line("    response: none")
 	}

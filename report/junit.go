@@ -106,10 +106,11 @@ const maxMessage = 500
 // named suiteName; each check is a <testsuite>, each step of its deciding
 // (last) attempt a <testcase> whose classname is the check name. A failed
 // step carries <failure message type="reason"> with the failed assertions,
-// findings and request in its body; a step that never ran carries
-// <skipped>. A check that failed outside any step gets one extra testcase
-// named after the check. Text is escaped, and characters XML 1.0 forbids
-// are replaced, so the document is always well formed.
+// findings, the request and the response (status, headers, body excerpt,
+// diff against the last passing run) in its body; a step that never ran
+// carries <skipped>. A check that failed outside any step gets one extra
+// testcase named after the check. Text is escaped, and characters XML 1.0
+// forbids are replaced, so the document is always well formed.
 func WriteJUnit(w io.Writer, results []*checks.Result, suiteName string) error {
 	doc := junitTestsuites{Name: oneLine(suiteName)}
 	var total float64
@@ -258,6 +259,12 @@ func stepFailureText(s *checks.StepResult) string {
 	fmt.Fprintf(&b, "request: %s\n", requestLine(s.Request))
 	if s.Response != nil {
 		fmt.Fprintf(&b, "response: %s\n", statusLine(s.Response))
+		if ev := stepEvidence(s); ev != nil {
+			for _, l := range ev.lines("", "body: ", func(t string) string { return t }) {
+				b.WriteString(l)
+				b.WriteByte('\n')
+			}
+		}
 	}
 	return b.String()
 }

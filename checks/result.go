@@ -180,9 +180,10 @@ type FieldChange struct {
 }
 
 // ResponseSummary is what came back. Body holds the text of the body, cut
-// at the evidence cap (RunnerOptions.MaxEvidenceBody; Truncated is then
-// true, as when reading stopped at max_body), or "(N bytes of binary
-// data)"; BodySize is the number of bytes read.
+// at the evidence cap (RunnerOptions.MaxEvidenceBody; it then ends with
+// "…(N more bytes)"), or "(N bytes of binary data)"; BodySize is the
+// number of bytes read; Truncated is true when reading stopped at
+// max_body.
 type ResponseSummary struct {
 	Status    int                 `json:"status"`
 	Proto     string              `json:"proto"`

@@ -463,7 +463,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	// The response is ours alone: the summary shares its header map, which
 	// nothing changes (the redactor replaces a map it must change).
 	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body, r.opts.MaxEvidenceBody),
-		BodySize: int64(len(body)), Truncated: len(body) > r.opts.MaxEvidenceBody && isText(body)}
+		BodySize: int64(len(body))}
 	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
 		sr.TLS = tlsInfo(raw.TLS, time.Now())
 	}

@@ -154,7 +154,9 @@ type ResponseDiff struct {
 	// JSON lists changes of a JSON body by normalized JSONPath
 	// ($.items[2].price), when both bodies are JSON.
 	JSON []FieldChange `json:"json,omitempty"`
-	// Text is a unified diff of bodies that are not both JSON.
+	// Text is a unified diff of bodies that are not both JSON, after a
+	// note for each body that was cut short; or one note when the bodies
+	// cannot be diffed by line (binary, too large).
 	Text string `json:"text,omitempty"`
 	// Truncated is true when changes were left out to keep the diff small.
 	Truncated bool `json:"truncated,omitempty"`
@@ -239,11 +241,4 @@ type Finding struct {
 // implement it; adding a sink touches no other package.
 type Sink interface {
 	Record(ctx context.Context, r *Result)
-}
-
-// Lines renders the diff as at most max one-line changes for consoles,
-// logs and chat ("status: 200 -> 500", `$.items[2].price: 10 -> "10"`);
-// max <= 0 means all.
-func (d *ResponseDiff) Lines(max int) []string {
-	return nil // TODO(h-diff): replaced by the implementation
 }

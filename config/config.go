@@ -50,8 +50,9 @@ type Storage struct {
 	// History keeps every result (default true); false keeps only the
 	// alert state and the outbox.
 	History *bool `yaml:"history"`
-	// Retention: results older than this are deleted (default 720h).
-	Retention checks.Duration `yaml:"retention"`
+	// Retention: results older than this are deleted (default 720h; days
+	// and weeks are allowed: 30d, 2w).
+	Retention checks.Window `yaml:"retention"`
 	// MaxResultsPerCheck: at most this many results per check are kept
 	// (default 10000).
 	MaxResultsPerCheck int `yaml:"max_results_per_check"`
@@ -137,7 +138,7 @@ func (c *Config) applyDefaults() {
 		c.Storage.Path = DefaultStorage
 	}
 	if c.Storage.Retention == 0 {
-		c.Storage.Retention = checks.Duration(DefaultRetention)
+		c.Storage.Retention = checks.Window(DefaultRetention)
 	}
 	if c.Storage.MaxResultsPerCheck == 0 {
 		c.Storage.MaxResultsPerCheck = DefaultMaxResultsPerCheck

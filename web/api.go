@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/history"
 )
 
@@ -180,7 +180,7 @@ func (h *historyAPI) result(w http.ResponseWriter, r *http.Request) {
 // ParseWindow reads a window such as 24h, 7d or 2w (Go durations plus
 // d and w) within 1m and 400d.
 func ParseWindow(s string) (time.Duration, error) {
-	d, err := parseDays(s)
+	d, err := checks.ParseWindow(s)
 	if err != nil {
 		return 0, fmt.Errorf("window must be a duration such as 24h, 7d or 30d, got %q", s)
 	}
@@ -188,36 +188,6 @@ func ParseWindow(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("window must be between 1m and 400d, got %q", s)
 	}
 	return d, nil
-}
-
-// parseDays is time.ParseDuration with d (24h) and w (7d) units.
-func parseDays(s string) (time.Duration, error) {
-	var total time.Duration
-	rest := s
-	for rest != "" {
-		i := strings.IndexAny(rest, "dw")
-		if i < 0 {
-			d, err := time.ParseDuration(rest)
-			if err != nil {
-				return 0, err
-			}
-			return total + d, nil
-		}
-		n, err := strconv.ParseUint(rest[:i], 10, 16)
-		if err != nil {
-			return 0, err
-		}
-		unit := 24 * time.Hour
-		if rest[i] == 'w' {
-			unit *= 7
-		}
-		total += time.Duration(n) * unit
-		rest = rest[i+1:]
-	}
-	if s == "" {
-		return 0, errors.New("empty")
-	}
-	return total, nil
 }
 
 func (h *historyAPI) uptime(w http.ResponseWriter, r *http.Request) {

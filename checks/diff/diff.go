@@ -10,6 +10,7 @@ package diff
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/assay-monitor/assay/checks"
 )
@@ -90,5 +91,5 @@ func cut(s string, n int) string {
 // Age, request ids, ...) and so is left out of diffs and of what makes a
 // new baseline.
 func IgnoredHeader(name string) bool {
-	return false // TODO(h-diff): replaced by the implementation
+	return volatileHeaders[strings.ToLower(name)]
 }

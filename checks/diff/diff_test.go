@@ -432,3 +432,23 @@ func show(d *checks.ResponseDiff) string {
 	b, _ := json.MarshalIndent(d, "", "  ")
 	return string(b)
 }
+
+// The headers a diff leaves out are the ones IgnoredHeader names, in any
+// spelling, so that the history's baseline dedup agrees with the diff.
+func TestIgnoredHeaderMatchesTheDiff(t *testing.T) {
+	for _, name := range []string{"Date", "date", "X-REQUEST-ID", "Traceparent"} {
+		if !IgnoredHeader(name) {
+			t.Errorf("IgnoredHeader(%q) = false", name)
+		}
+		before := &checks.ResponseSummary{Status: 200, Headers: map[string][]string{name: {"a"}}}
+		after := &checks.ResponseSummary{Status: 200, Headers: map[string][]string{name: {"b"}}}
+		if d := Responses(before, after, Options{}); d != nil {
+			t.Errorf("%s changed: diff %+v, want none", name, d)
+		}
+	}
+	for _, name := range []string{"ETag", "Content-Type", "Content-Length"} {
+		if IgnoredHeader(name) {
+			t.Errorf("IgnoredHeader(%q) = true", name)
+		}
+	}
+}

@@ -108,6 +108,67 @@ type fleetResult struct {
 	StackEnd   uint64 `json:"stack_inuse_end_bytes"`
 	SysEnd     uint64 `json:"sys_end_bytes"`
 	Goroutines int    `json:"goroutines_end"`
+	// With storage: the database (file and WAL) at the start and at the
+	// end of the window, and the results written over the window.
+	DBStart     int64   `json:"db_start_bytes,omitempty"`
+	DBEnd       int64   `json:"db_end_bytes,omitempty"`
+	DBWritten   float64 `json:"db_written_results,omitempty"`
+	StoreErrors float64 `json:"store_write_errors,omitempty"`
+}
+
+// fleetStorage is how a fleet child uses the store, from its environment:
+// ASSAY_BENCH_STORAGE=history|nohistory opens it as assay run does (alert
+// state always; the result history or not), ASSAY_BENCH_MAX_RESULTS and
+// ASSAY_BENCH_RETENTION bound the history.
+func fleetStorage(cfg *config.Config, dir string) (on bool, err error) {
+	// dir is beside the checks directory: the watcher must not see the
+	// database's writes.
+	mode := os.Getenv("ASSAY_BENCH_STORAGE")
+	if mode == "" {
+		return false, nil
+	}
+	cfg.Storage.Path = filepath.Join(dir, "assay.db")
+	history := mode == "history"
+	cfg.Storage.History = &history
+	if v := os.Getenv("ASSAY_BENCH_MAX_RESULTS"); v != "" {
+		if _, err := fmt.Sscan(v, &cfg.Storage.MaxResultsPerCheck); err != nil {
+			return false, err
+		}
+	}
+	if v := os.Getenv("ASSAY_BENCH_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return false, err
+		}
+		cfg.Storage.Retention = checks.Window(d)
+	}
+	return true, nil
+}
+
+// dbSize is the database file plus its write-ahead log.
+func dbSize(path string) int64 {
+	var n int64
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// gatherValue is the value of an unlabelled counter or gauge, 0 if absent.
+func gatherValue(reg *prometheus.Registry, name string) float64 {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			m := mf.GetMetric()[0]
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
 }
 
 // scrapeEvery reads url now and then every d until ctx ends, and returns
@@ -223,16 +284,29 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	lat := &latencyRecorder{scraping: &scraping}
 	res := fleetResult{Checks: n, Every: every.Seconds()}
 
+	storage, err := fleetStorage(cfg, dir+"-store")
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	opts := daemon.Options{
+		Config:   cfg,
+		Logger:   slog.New(slog.DiscardHandler),
+		Registry: reg,
+		Sinks:    []checks.Sink{sink},
+		Observer: lat,
+	}
 	runtime.GC()
 	start := time.Now()
 	sink.start = start
-	d, err := daemon.New(daemon.Options{
-		Config:   cfg,
-		Logger:   slog.New(slog.DiscardHandler),
-		Registry: prometheus.NewRegistry(),
-		Sinks:    []checks.Sink{sink},
-		Observer: lat,
-	})
+	if storage {
+		stopStorage, err := daemon.OpenStorage(&opts)
+		if err != nil {
+			return err
+		}
+		defer stopStorage()
+	}
+	d, err := daemon.New(opts)
 	if err != nil {
 		return err
 	}
@@ -291,6 +365,10 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	}
 	lat.on.Store(true)
 	r0, c0, w0 := sink.runs.Load(), cpuTime(), time.Now()
+	written0 := gatherValue(reg, "assay_history_written_results_total")
+	if storage {
+		res.DBStart = dbSize(cfg.Storage.Path)
+	}
 	// Prometheus scrapes the daemon meanwhile, every 15 s from 7.5 s into
 	// the window: its cost is part of the figures (every series of every
 	// check).
@@ -312,6 +390,11 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	res.Scrapes = <-scrapes
 	res.Runs, res.WindowSecs = sink.runs.Load()-r0, time.Since(w0).Seconds()
 	cpu := cpuTime() - c0
+	if storage {
+		res.DBEnd = dbSize(cfg.Storage.Path)
+		res.DBWritten = gatherValue(reg, "assay_history_written_results_total") - written0
+		res.StoreErrors = gatherValue(reg, "assay_store_write_errors_total")
+	}
 	if res.Runs > 0 {
 		res.CPUPerRunSecs = cpu.Seconds() / float64(res.Runs)
 	}
@@ -368,6 +451,8 @@ type fleetScenario struct {
 	checks         int
 	every          time.Duration
 	warmup, window time.Duration
+	// env configures the child's storage (see fleetStorage).
+	env []string
 }
 
 // runFleet generates the checks, runs the child and reads its report.
@@ -383,7 +468,7 @@ func runFleet(cfg benchConfig, tmp, target string, sc fleetScenario) (fleetResul
 		args = append(args, "-cpuprofile="+filepath.Join(cfg.profileDir, "fleet-"+sc.name+".pprof"),
 			"-heapprofile="+filepath.Join(cfg.profileDir, "heap-"+sc.name+".pprof"))
 	}
-	c, err := startChild(nil, args...)
+	c, err := startChild(sc.env, args...)
 	if err != nil {
 		return res, err
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	Load     func() ([]*checks.Check, error)
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// CheckSetters are told the checks on every successful load, like
+	// the sinks that implement CheckSetter.
+	CheckSetters []CheckSetter
 	// Annotators see every result first, in order.
 	Annotators []Annotator
 	// Sinks receive every result after metrics and the API status.
@@ -203,6 +206,9 @@ func (d *Daemon) Reload() error {
 		if cs2, ok := s.(CheckSetter); ok {
 			cs2.SetChecks(cs)
 		}
+	}
+	for _, s := range d.opts.CheckSetters {
+		s.SetChecks(cs)
 	}
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep

@@ -95,6 +95,7 @@ type Recorder struct {
 	flushNow     chan struct{}
 	failing      bool // the last write failed
 	checksSeen   bool // SetChecks was called
+	backlog      bool // the last prune could not delete everything due
 	lastFailLog  time.Time
 
 	metrics recorderMetrics
@@ -288,7 +289,9 @@ func (rec *Recorder) Record(_ context.Context, r *checks.Result) {
 		}
 	}
 	rec.sincePrune[r.Check]++
-	if rec.sincePrune[r.Check] >= max(rec.opts.MaxPerCheck/10, 100) {
+	// A check is pruned to its limit every tenth of it (at least every
+	// 10 runs): it never holds more than about 10% extra.
+	if rec.sincePrune[r.Check] >= max(rec.opts.MaxPerCheck/10, 10) {
 		rec.pruneKeep[r.Check] = rec.opts.MaxPerCheck
 		rec.sincePrune[r.Check] = 0
 	}
@@ -419,7 +422,7 @@ func (rec *Recorder) Run(ctx context.Context) error {
 func (rec *Recorder) prunesDue() bool {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	return len(rec.pruneKeep) > 0
+	return len(rec.pruneKeep) > 0 || rec.backlog
 }
 
 // Flush writes every pending run now. On failure the runs stay pending
@@ -512,20 +515,26 @@ func (rec *Recorder) prune(ctx context.Context) {
 		HourBefore:   now.Add(-rec.opts.AggregateRetention),
 		Limit:        pruneLimit,
 	}
+	more := false
 	for range 5 {
-		_, more, err := rec.w.Prune(ctx, p)
-		if err != nil {
+		var err error
+		if _, more, err = rec.w.Prune(ctx, p); err != nil {
 			rec.log.Warn("history: pruning failed; retried later", "err", err)
+			more = true
 			break
 		}
 		if !more {
-			return
+			break
 		}
 	}
-	// More to delete than five passes allow: go on next time.
 	rec.mu.Lock()
-	for k, v := range keep {
-		rec.pruneKeep[k] = v
+	defer rec.mu.Unlock()
+	rec.backlog = more
+	if more {
+		// More to delete than five passes allow: go on after the next
+		// flush.
+		for k, v := range keep {
+			rec.pruneKeep[k] = v
+		}
 	}
-	rec.mu.Unlock()
 }

@@ -34,6 +34,7 @@ type Store struct {
 	db, rdb *sql.DB
 	path    string
 	logger  *slog.Logger
+	busy    time.Duration
 	// writeErrors counts failed writes (a full disk, a locked file).
 	writeErrors atomic.Uint64
 }
@@ -50,6 +51,10 @@ type Option func(*Store)
 
 // WithLogger sets where the store reports problems (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.logger = l } }
+
+// WithBusyTimeout sets how long a write waits for a lock held by another
+// process before it fails (default 10s).
+func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busy = d } }
 
 // schema is applied in order; PRAGMA user_version counts the steps done.
 var schema = []string{
@@ -162,7 +167,7 @@ var schema = []string{
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The directory of path must exist or be creatable.
 func Open(path string, opts ...Option) (*Store, error) {
-	s := &Store{path: path, logger: slog.Default()}
+	s := &Store{path: path, logger: slog.Default(), busy: 10 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}
@@ -177,7 +182,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// WAL lets readers run beside the writer; synchronous=FULL makes a
 	// committed transaction (an alert state change and its outbox events)
 	// survive a power loss, not only a crash of the process.
-	db, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"))
+	busy := fmt.Sprintf("busy_timeout(%d)", s.busy.Milliseconds())
+	db, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)", "synchronous(FULL)", busy, "foreign_keys(ON)"))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
@@ -189,7 +195,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", dsn(path, "deferred", "busy_timeout(10000)", "query_only(1)"))
+	rdb, err := sql.Open("sqlite", dsn(path, "deferred", busy, "query_only(1)"))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store %s: %w", path, err)

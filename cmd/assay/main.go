@@ -55,6 +55,8 @@ func commands() []command {
 		{"explain", "print a check's steps as the engine runs them (contracts expanded)", cmdExplain},
 		{"demo-api", "serve the demo documents API (with --fault NAME to break it)", cmdDemoAPI},
 		{"notify", "notify test NAME: send a test event through a notifier of the global config", cmdNotify},
+		{"replay", "replay RUN_ID [--curl]: a stored run's requests as curl lines, or the check run again beside it", cmdReplay},
+		{"notifications", "list the outbox and dead letters; retry ID or drop ID", cmdNotifications},
 		{"version", "print the version", cmdVersion},
 	}
 }

@@ -102,8 +102,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func runDaemon(ctx context.Context, opts daemon.Options, stderr io.Writer, announce func(addr string)) error {
 	cfg, log := opts.Config, opts.Logger
 	opts.Version = version
-	stopStorage, err := startStorage(&opts) // cmd/assay/notify.go
+	stopStorage, err := daemon.OpenStorage(&opts)
 	if err != nil {
+		var ce daemon.ConfigError
+		if errors.As(err, &ce) {
+			return usageError{err.Error()}
+		}
 		return err
 	}
 	defer stopStorage()

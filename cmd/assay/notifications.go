@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/assay-monitor/assay/history"
+)
+
+const notificationsUsage = `usage: assay notifications [list] [--status pending|dead] [--limit N] [--json] [--config FILE | --server URL]
+       assay notifications retry ID... [--config FILE | --server URL]
+       assay notifications drop ID...  [--config FILE | --server URL]
+
+  list    the outbox (pending notifications, with their attempts and next try)
+          and the dead letters (given up on, with why), newest first
+  retry   send a dead letter again (it goes back into the outbox) or try a
+          pending one now; through --config the daemon sees it within a minute,
+          through --server at once
+  drop    delete a dead letter or a pending notification`
+
+func cmdNotifications(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub := "list"
+	if len(args) > 0 && (args[0] == "list" || args[0] == "retry" || args[0] == "drop") {
+		sub, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, notificationsUsage)
+		return nil
+	}
+	fs := flag.NewFlagSet("notifications "+sub, flag.ContinueOnError)
+	var src historySource
+	src.register(fs)
+	status := fs.String("status", "", "list only `pending` or `dead` notifications")
+	limit := fs.Int("limit", 50, "list at most `N` notifications")
+	asJSON := fs.Bool("json", false, "print the list as JSON")
+	pos, err := parseInterspersed(fs, args, stdout, "notifications "+sub+" [flags]\n\n"+notificationsUsage)
+	if err != nil {
+		return err
+	}
+	if sub == "list" {
+		if len(pos) > 0 {
+			return usagef("unexpected argument %q (usage: assay notifications list [--status pending|dead])", pos[0])
+		}
+		if *status != "" && *status != history.NotificationPending && *status != history.NotificationDead {
+			return usagef("--status must be pending or dead, got %q", *status)
+		}
+		if *limit < 1 || *limit > 1000 {
+			return usagef("--limit must be between 1 and 1000, got %d", *limit)
+		}
+	} else if len(pos) == 0 {
+		return usagef("notifications %s needs the ID of a notification (see assay notifications list)", sub)
+	}
+	var ids []int64
+	for _, p := range pos {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			return usagef("a notification ID is a positive integer, got %q", p)
+		}
+		ids = append(ids, id)
+	}
+	h, closeH, err := src.open(stderr)
+	if err != nil {
+		return err
+	}
+	defer closeH()
+	if sub == "list" {
+		ns, err := h.Notifications(ctx, *status, *limit)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"notifications": ns})
+		}
+		printNotifications(stdout, ns)
+		return nil
+	}
+	failed := 0
+	for _, id := range ids {
+		var err error
+		if sub == "retry" {
+			err = h.RetryNotification(ctx, id)
+		} else {
+			err = h.DropNotification(ctx, id)
+		}
+		switch {
+		case errors.Is(err, history.ErrNotFound):
+			fmt.Fprintf(stderr, "assay notifications %s: no notification %d\n", sub, id)
+			failed++
+		case err != nil:
+			fmt.Fprintf(stderr, "assay notifications %s: %d: %v\n", sub, id, err)
+			failed++
+		case sub == "retry":
+			fmt.Fprintf(stdout, "notification %d: queued for delivery\n", id)
+		default:
+			fmt.Fprintf(stdout, "notification %d: dropped\n", id)
+		}
+	}
+	if failed > 0 {
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+func printNotifications(w io.Writer, ns []history.Notification) {
+	if len(ns) == 0 {
+		fmt.Fprintln(w, "no notifications pending or dead")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tCHECK\tNOTIFIER\tKIND\tATTEMPTS\tCREATED\tWHEN\tLAST ERROR")
+	for _, n := range ns {
+		when := ""
+		switch {
+		case n.Status == history.NotificationDead && n.Failed != nil:
+			when = "failed " + n.Failed.Local().Format(time.DateTime) + " (" + n.Reason + ")"
+		case n.Next != nil:
+			when = "next " + n.Next.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", n.ID, n.Status, oneLineCLI(n.Check), oneLineCLI(n.Notifier), n.Kind, n.Attempts,
+			n.Created.Local().Format(time.DateTime), when, oneLineCLI(n.LastError))
+	}
+	tw.Flush()
+}
+
+// oneLineCLI keeps a stored value on one table cell.
+func oneLineCLI(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = ' '
+		}
+		out = append(out, r)
+		if len(out) >= 120 {
+			out = append(out, '…')
+			break
+		}
+	}
+	return string(out)
+}

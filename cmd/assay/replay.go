@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/config"
+	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/report"
+)
+
+const replaySynopsis = `replay RUN_ID [--curl] [--config FILE | --server URL] [--checks DIR]
+
+Prints a stored run (its id is in the API, the status page and the logs).
+With --curl: its requests as curl command lines, secrets written as
+environment references (${API_TOKEN}), never as values.
+Without: runs the check once now and prints the new result next to the
+stored one; exit 0 if the new run passes, 1 if it fails.`
+
+func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	var src historySource
+	src.register(fs)
+	curl := fs.Bool("curl", false, "print the run's requests as curl command lines instead of running the check again")
+	checksDir := fs.String("checks", "", "where the check is defined, to run it again (default checks.dir of --config, else checks.d)")
+	color := fs.String("color", "auto", "colour output: auto, always or never")
+	pos, err := parseInterspersed(fs, args, stdout, replaySynopsis)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one RUN_ID, got %d (usage: assay %s)", len(pos), strings.SplitN(replaySynopsis, "\n", 2)[0])
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return usagef("RUN_ID is a positive integer, got %q", pos[0])
+	}
+	useColor, err := colorFlag(*color, stdout)
+	if err != nil {
+		return err
+	}
+	h, closeH, err := src.open(stderr)
+	if err != nil {
+		return err
+	}
+	run, err := h.Result(ctx, id)
+	closeH()
+	if errors.Is(err, history.ErrNotFound) {
+		return usagef("no run %d in the history (it may have been pruned)", id)
+	}
+	if err != nil {
+		return err
+	}
+	if *curl {
+		fmt.Fprintf(stdout, "# run %d of %s, started %s: %s\n", run.ID, run.Check, run.Started.Local().Format(time.DateTime), verdict(run.Passed, run.Reason))
+		return report.Curl(stdout, run.Result)
+	}
+
+	dir := *checksDir
+	if dir == "" {
+		dir = config.DefaultChecksDir
+		if src.configFile != "" {
+			cfg, err := loadConfigFile(src.configFile, stderr)
+			if err != nil {
+				return err
+			}
+			dir = cfg.Checks.Dir
+		}
+	}
+	cs, err := loadChecks([]string{dir}, stderr)
+	if err != nil {
+		return err
+	}
+	var c *checks.Check
+	for _, x := range cs {
+		if x.Name == run.Check {
+			c = x
+		}
+	}
+	if c == nil {
+		return usagef("check %q of run %d is not defined in %s (pass --checks DIR)", run.Check, id, dir)
+	}
+	runner := checks.NewRunner(checks.RunnerOptions{})
+	defer runner.Close()
+	now := runner.Run(ctx, c)
+	writeReplay(stdout, run, now)
+	if !now.Passed {
+		fmt.Fprintln(stdout)
+		report.WriteConsole(stdout, []*checks.Result{now}, report.ConsoleOptions{Color: useColor})
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+func verdict(passed bool, reason checks.Reason) string {
+	if passed {
+		return "PASS"
+	}
+	if reason == "" {
+		return "FAIL"
+	}
+	return "FAIL (" + string(reason) + ")"
+}
+
+// writeReplay prints the stored run and the new one side by side, step by
+// step.
+func writeReplay(w io.Writer, stored *history.Run, now *checks.Result) {
+	fmt.Fprintf(w, "check %s: run %d (stored) and a run now\n\n", stored.Check, stored.ID)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "\tstored run %d\tnow\n", stored.ID)
+	fmt.Fprintf(tw, "started\t%s\t%s\n", stored.Started.Local().Format(time.DateTime), now.Started.Local().Format(time.DateTime))
+	fmt.Fprintf(tw, "verdict\t%s\t%s\n", verdict(stored.Passed, stored.Reason), verdict(now.Passed, now.Reason))
+	fmt.Fprintf(tw, "duration\t%s\t%s\n", (time.Duration(stored.DurationSeconds * 1e9)).Round(time.Millisecond), now.Duration.Round(time.Millisecond))
+	var old []checks.StepResult
+	if stored.Result != nil {
+		old = stored.Result.Steps()
+	}
+	steps := now.Steps()
+	for i := range max(len(old), len(steps)) {
+		name := ""
+		var a, b string
+		if i < len(old) {
+			name, a = old[i].Name, stepCell(&old[i])
+		}
+		if i < len(steps) {
+			name, b = steps[i].Name, stepCell(&steps[i])
+		}
+		fmt.Fprintf(tw, "step %d %s\t%s\t%s\n", i+1, oneLineCLI(name), a, b)
+	}
+	fmt.Fprintf(tw, "message\t%s\t%s\n", oneLineCLI(stored.Message), oneLineCLI(now.Message))
+	tw.Flush()
+}
+
+func stepCell(s *checks.StepResult) string {
+	switch {
+	case s.Skipped:
+		return "skipped"
+	case s.Response == nil && s.Passed:
+		return "ok"
+	case s.Response == nil:
+		return "FAIL " + string(s.Reason)
+	}
+	v := "ok"
+	if !s.Passed {
+		v = "FAIL"
+	}
+	return fmt.Sprintf("%s %d %s", v, s.Response.Status, s.Timings.Total.Round(time.Millisecond))
+}

@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/assay-monitor/assay/alerting"
+	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ConfigError is a configuration the daemon cannot start with (a bad
+// notifier): the CLI reports it as a usage error.
+type ConfigError struct{ Err error }
+
+func (e ConfigError) Error() string { return e.Err.Error() }
+func (e ConfigError) Unwrap() error { return e.Err }
+
+// OpenStorage opens the store (storage.path) and adds what lives on it
+// to a daemon's options: the history (unless storage.history is false),
+// which annotates and records every result, and alerting, which runs
+// even without notifiers so that incidents are recorded. Their writers
+// run until stop, which flushes the history and closes the store.
+func OpenStorage(opts *Options) (stop func(), err error) {
+	cfg := opts.Config
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("storage.path: %w", store.Explain(err))
+	}
+	m, err := alerting.New(alerting.Options{
+		Notifiers:   cfg.Notifiers,
+		Defaults:    cfg.Defaults.Alert,
+		Store:       st,
+		ExternalURL: cfg.Server.ExternalURL,
+		Registerer:  opts.Registry,
+		Logger:      log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, ConfigError{err}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if cfg.Storage.HistoryOn() {
+		rec, err := history.NewRecorder(history.Options{
+			Writer:      st,
+			Logger:      log,
+			Registerer:  opts.Registry,
+			WriteErrors: st.WriteErrors,
+			Retention:   cfg.Storage.Retention.D(),
+			MaxPerCheck: cfg.Storage.MaxResultsPerCheck,
+		})
+		if err != nil {
+			cancel()
+			st.Close()
+			return nil, err
+		}
+		opts.Annotators = append(opts.Annotators, rec)
+		opts.Sinks = append(opts.Sinks, rec)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = rec.Run(ctx)
+		}()
+	} else {
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "assay_store_write_errors_total",
+			Help: "Writes to the store that failed (history batches and alert state changes); each failed batch is retried.",
+		}, st.WriteErrors))
+	}
+	slos := history.NewSLOs(st, cfg.Defaults.SLO, cfg.Metrics.Labels, log)
+	opts.Registry.MustRegister(slos)
+	opts.CheckSetters = append(opts.CheckSetters, slos)
+	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
+	opts.Sinks = append(opts.Sinks, m)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = m.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}, nil
+}

@@ -47,8 +47,9 @@ type Check struct {
 	Fingerprint string `yaml:"-"`
 
 	// secrets are values that must never appear in output: values of
-	// secret-looking environment variables and auth credentials.
-	secrets []string
+	// secret-looking environment variables and auth credentials, each
+	// with where it came from.
+	secrets []secretValue
 	// tmplVars holds vars as template data (vars are plain strings).
 	tmplVars map[string]any
 }
@@ -201,6 +202,8 @@ type namedCapture struct {
 	c      *Capture
 	re     *regexp.Regexp
 	secret bool
+	// ref is ${name}, how a request summary refers to a secret capture.
+	ref string
 }
 
 // RetryOn says which failures a retry is spent on.

@@ -78,7 +78,9 @@ func Explain(c *Check) ([]byte, error) {
 		return nil, err
 	}
 	rd := &redactor{}
-	rd.add(c.secrets...)
+	for _, sv := range c.secrets {
+		rd.addSecret(sv, outside)
+	}
 	return []byte(rd.str(b.String())), nil
 }
 

@@ -251,8 +251,8 @@ func hashNode(h hash.Hash, n *yaml.Node, budget *int) {
 
 // expandChecksEnv substitutes ${VAR} in every scalar value, per check so
 // that secret-looking variables are remembered by the check that uses them.
-func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
-	var perCheck [][]string
+func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]secretValue {
+	var perCheck [][]secretValue
 	if root.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -263,7 +263,7 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
 			continue
 		}
 		for j, item := range v.Content {
-			var secrets []string
+			var secrets []secretValue
 			o.expandEnv(d, item, fmt.Sprintf("checks[%d]", j), &secrets)
 			perCheck = append(perCheck, secrets)
 		}
@@ -274,10 +274,10 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]string {
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
-func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]string) {
+func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {
 	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
 		if secrets != nil && val != "" && secretName.MatchString(name) {
-			*secrets = append(*secrets, val)
+			*secrets = appendSecret(*secrets, secretValue{value: val, ref: reference(name)})
 		}
 	})
 }
@@ -362,8 +362,12 @@ func compileCheck(d *decoder, c *Check, path string) {
 	}
 	compileContract(d, c, path, captured, stepNames)
 	compileOpenAPI(d, c, path)
+	// Literal credentials have no source to refer to; one equal to an
+	// environment secret's value keeps that secret's reference.
 	if a, ok := c.Auth(); ok {
-		c.secrets = append(c.secrets, a...)
+		for _, v := range a {
+			c.secrets = appendSecret(c.secrets, secretValue{value: v, ref: Redacted})
+		}
 	}
 }
 
@@ -469,7 +473,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Group != 0 && cp.Regex == "" {
 			d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "group applies to a regex capture only")
 		}
-		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name)}
+		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name), ref: reference(name)}
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}

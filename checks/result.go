@@ -116,7 +116,12 @@ type StepResult struct {
 	Diff *ResponseDiff `json:"diff,omitempty"`
 }
 
-// RequestSummary is the request as sent, with secrets redacted.
+// RequestSummary is the request as sent, with secrets hidden: a secret
+// whose source is known is written as a shell reference, ${API_TOKEN} for
+// the environment variable, ${token} for a capture of an earlier step,
+// so that the request can be replayed; any other is [REDACTED] (REDACTED
+// in a URL's userinfo and query). Credential-bearing headers stay
+// [REDACTED] unless their whole value is one reference.
 type RequestSummary struct {
 	Method  string              `json:"method"`
 	URL     string              `json:"url"`

@@ -242,16 +242,18 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	ctx, cancel := context.WithTimeout(parent, c.Timeout.D())
 	defer cancel()
 	rd := &redactor{}
-	rd.add(c.secrets...)
+	for _, sv := range c.secrets {
+		rd.addSecret(sv, outside)
+	}
 	data := map[string]any{"vars": c.tmplVars}
 	hist := newExchangeHistory()
 	a.Steps = make([]StepResult, 0, len(c.Steps))
-	for _, s := range c.Steps {
+	for i, s := range c.Steps {
 		if !a.Passed {
 			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
 			continue
 		}
-		sr := r.step(ctx, c, s, data, rd, hist)
+		sr := r.step(ctx, c, i, data, rd, hist)
 		if !sr.Passed {
 			a.Passed = false
 			if ctx.Err() != nil && parent.Err() == nil && sr.Reason == ReasonTimeout {
@@ -264,7 +266,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	}
 	// Captured secrets are known only now; scrub everything once more.
 	for i := range a.Steps {
-		rd.step(&a.Steps[i])
+		rd.step(&a.Steps[i], i)
 	}
 	a.Message = rd.str(a.Message)
 	a.Duration = r.opts.Now().Sub(a.Started)
@@ -403,7 +405,8 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	return out, nil
 }
 
-func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
+func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
+	s := c.Steps[i]
 	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
 	fail := func(reason Reason, msg string) StepResult {
 		sr.Passed, sr.Reason = false, reason
@@ -414,12 +417,18 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	if err != nil {
 		return fail(ReasonTemplate, "template: "+err.Error())
 	}
+	var auth *AuthSummary
 	if rr.basic != nil {
+		rd.addSecret(secretValue{value: rr.basic[1], ref: templateRef(s.Request.Auth.Basic.Password)}, i-1)
 		// A server that echoes the Authorization header shows the
 		// credentials base64-encoded.
-		rd.add(rr.basic[1], base64.StdEncoding.EncodeToString([]byte(rr.basic[0]+":"+rr.basic[1])))
+		rd.add(base64.StdEncoding.EncodeToString([]byte(rr.basic[0] + ":" + rr.basic[1])))
+		auth = &AuthSummary{Type: "basic", Username: rr.basic[0], Secret: rd.refOf(rr.basic[1], i)}
 	}
-	rd.add(rr.bearer)
+	if rr.bearer != "" {
+		rd.addSecret(secretValue{value: rr.bearer, ref: templateRef(*s.Request.Auth.Bearer)}, i-1)
+		auth = &AuthSummary{Type: "bearer", Secret: rd.refOf(rr.bearer, i)}
+	}
 
 	if t := s.Request.Timeout.D(); t > 0 {
 		var cancel context.CancelFunc
@@ -437,8 +446,8 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 	}
 	// resty has its copy: the summary takes rr.headers itself (the
 	// redactor replaces any map it changes, so no one else sees it).
-	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body, r.opts.MaxEvidenceBody)}
-	if rr.basic != nil || rr.bearer != "" {
+	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body, r.opts.MaxEvidenceBody), Auth: auth}
+	if auth != nil {
 		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
 	if rr.body != nil {
@@ -512,7 +521,7 @@ func (r *Runner) step(ctx context.Context, c *Check, s *Step, data map[string]an
 			sr.Captures = map[string]string{}
 		}
 		if nc.secret {
-			rd.add(fmt.Sprint(v))
+			rd.addSecret(secretValue{value: fmt.Sprint(v), ref: nc.ref}, i)
 			sr.Captures[nc.name] = Redacted
 		} else {
 			text, ok := textOf(v).(string)

@@ -187,6 +187,17 @@ checks:
 	if err := report.WriteJSON(&jsonOut, results); err != nil {
 		t.Fatal(err)
 	}
+	var curl bytes.Buffer
+	for _, r := range results {
+		if err := report.Curl(&curl, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{`-H "Authorization: Bearer ${API_TOKEN}"`, `-u "admin:${ADMIN_PASSWORD}"`, `-H "X-Session: ${sess}"`} {
+		if !strings.Contains(curl.String(), want) {
+			t.Errorf("curl output lacks %s:\n%s", want, curl.String())
+		}
+	}
 	raw, err := json.Marshal(results)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +208,7 @@ checks:
 		"console verbose": consoleVerbose.String(),
 		"JUnit":           junit.String(),
 		"JSON":            jsonOut.String(),
+		"curl":            curl.String(),
 	}
 	secrets := map[string]string{
 		"API_TOKEN": apiToken, "ADMIN_PASSWORD": adminPass, "MY_SECRET": customValue,
@@ -204,7 +216,8 @@ checks:
 		"basic credentials": basicCreds,
 	}
 	for oname, out := range outputs {
-		if !strings.Contains(out, "REDACTED") {
+		// Request summaries, and so curl, refer to the secrets instead.
+		if !strings.Contains(out, "REDACTED") && !strings.Contains(out, "${API_TOKEN}") {
 			t.Errorf("%s: nothing was redacted, the test is not testing", oname)
 		}
 		for sname, secret := range secrets {

@@ -1,6 +1,6 @@
 // Package report writes the results of `assay test` for people and for CI:
 // a console summary (WriteConsole), JUnit XML (WriteJUnit) and JSON
-// (WriteJSON).
+// (WriteJSON); and a run's requests as curl command lines (Curl).
 //
 // Every writer consumes []*checks.Result in the order given and produces
 // deterministic output: map keys are sorted and nothing depends on the

@@ -6,19 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/assay-monitor/assay/alerting"
 	"github.com/assay-monitor/assay/config"
-	"github.com/assay-monitor/assay/daemon"
-	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
-	"github.com/assay-monitor/assay/store"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // cmdNotify runs the notify subcommands; there is one: test.

@@ -22,6 +22,10 @@ const (
 // idleRescan bounds how long the worker sleeps without a reason to wake.
 const idleRescan = time.Minute
 
+// stateFlushEvery is how often alert state changes without events are
+// written.
+const stateFlushEvery = time.Second
+
 // Run delivers the outbox until ctx ends: the oldest event of each queue
 // (one queue per check and notifier) is sent when due; a retryable
 // failure reschedules it with exponential backoff and jitter (or the
@@ -36,6 +40,15 @@ func (m *Manager) Run(ctx context.Context) error {
 	inflight := map[string]bool{}
 	done := make(chan string)
 	sem := make(chan struct{}, m.opts.Delivery.Concurrency)
+	flush := time.NewTicker(stateFlushEvery)
+	defer flush.Stop()
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := m.Flush(fctx); err != nil {
+			m.log.Error("alerting: the last alert states could not be stored at shutdown", "err", err)
+		}
+	}()
 	for {
 		now := m.clock.Now()
 		next := now.Add(idleRescan)
@@ -77,6 +90,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case q := <-done:
 			delete(inflight, q)
+		case <-flush.C:
+			_ = m.Flush(ctx)
 		case <-m.wake:
 		case <-m.clock.At(next):
 		}

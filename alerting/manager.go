@@ -121,6 +121,12 @@ type Manager struct {
 	checks    map[string]*checks.Check
 	states    map[string]*checkState
 	persisted map[string][]byte
+	// dirty holds state changes that made no event (counters, the latest
+	// failure): written together every second rather than one fsync'd
+	// transaction per run, which at a thousand runs a second would hold
+	// every check up.
+	dirty       map[string]outbox.Change
+	dirtyFailed bool
 
 	wake chan struct{}
 	// onAttempt, set by tests, is told the outcome of every attempt.
@@ -147,6 +153,7 @@ func New(opts Options) (*Manager, error) {
 		opts: opts, clock: opts.Clock, log: opts.Logger, store: opts.Store, client: opts.HTTPClient,
 		notifiers: map[string]*notifierEntry{},
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
+		dirty:     map[string]outbox.Change{},
 		wake: make(chan struct{}, 1),
 	}
 	for _, name := range slices.Sorted(maps.Keys(opts.Notifiers)) {
@@ -198,6 +205,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 	defer m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	_ = m.flushLocked(ctx) // a failure is logged; the states stay dirty
 	now := m.clock.Now()
 	next := make(map[string]*checks.Check, len(cs))
 	for _, c := range cs {
@@ -241,6 +249,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 	for _, name := range forget {
 		delete(m.states, name)
 		delete(m.persisted, name)
+		delete(m.dirty, name)
 	}
 	m.checks = next
 	m.wakeUp()
@@ -295,8 +304,17 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		m.log.Error("alerting: encoding state", "check", c.Name, "err", err)
 		return
 	}
-	if len(evs) == 0 && bytes.Equal(b, m.persisted[c.Name]) {
+	if len(evs) == 0 {
 		m.states[c.Name] = st
+		old, stored := m.persisted[c.Name]
+		switch {
+		case bytes.Equal(b, old):
+			delete(m.dirty, c.Name)
+		case !stored && st.trivial():
+			// Nothing to remember of a check that has only passed.
+		default:
+			m.dirty[c.Name] = outbox.Change{Check: c.Name, State: b, Incident: incident}
+		}
 		return
 	}
 	if err := m.store.ApplyAll(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident}}); err != nil {
@@ -304,9 +322,42 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		return
 	}
 	m.states[c.Name], m.persisted[c.Name] = st, b
-	if len(evs) > 0 {
-		m.wakeUp()
+	delete(m.dirty, c.Name)
+	m.wakeUp()
+}
+
+// Flush writes the state changes that made no event, in one transaction.
+// Run calls it every second and when it stops.
+func (m *Manager) Flush(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.flushLocked(ctx)
+}
+
+func (m *Manager) flushLocked(ctx context.Context) error {
+	if len(m.dirty) == 0 {
+		return nil
 	}
+	changes := make([]outbox.Change, 0, len(m.dirty))
+	for _, name := range slices.Sorted(maps.Keys(m.dirty)) {
+		changes = append(changes, m.dirty[name])
+	}
+	if err := m.store.ApplyAll(ctx, changes); err != nil {
+		if !m.dirtyFailed {
+			m.log.Error("alerting: storing alert states failed; they stay in memory and are retried", "checks", len(changes), "err", err)
+		}
+		m.dirtyFailed = true
+		return err
+	}
+	if m.dirtyFailed {
+		m.log.Info("alerting: storing alert states works again", "checks", len(changes))
+		m.dirtyFailed = false
+	}
+	for _, c := range changes {
+		m.persisted[c.Check] = c.State
+	}
+	clear(m.dirty)
+	return nil
 }
 
 // reconcile makes an open incident's notifiers follow the check's current

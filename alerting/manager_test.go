@@ -70,6 +70,17 @@ func (h *harness) open(defaults checks.AlertPolicy) {
 // restart stops the worker, closes the store and opens everything anew.
 func (h *harness) restart(defaults checks.AlertPolicy, cs []*checks.Check) {
 	h.stop()
+	// A graceful stop writes the states that made no event (Run does it
+	// when it ends; here it may not run).
+	if err := h.m.Flush(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.crash(defaults, cs)
+}
+
+// crash reopens the store without writing what is pending, as a SIGKILL.
+func (h *harness) crash(defaults checks.AlertPolicy, cs []*checks.Check) {
+	h.stop()
 	if err := h.store.Close(); err != nil {
 		h.t.Fatal(err)
 	}
@@ -274,6 +285,65 @@ func TestRestartKeepsAlertState(t *testing.T) {
 	if len(evs) != 2 || evs[1].Kind != KindResolved || evs[1].Incident.ID != before[0].Incident.ID || evs[1].Sequence != 2 ||
 		evs[1].Incident.Runs != 6 || evs[1].Incident.FailedRuns != 3 {
 		t.Fatalf("after recovery: %+v", evs)
+	}
+}
+
+// A crash loses the counters changed since the last flush, never an event
+// nor the state an event was made with: no second page, and the recovery
+// resolves the same incident.
+func TestCrashLosesOnlyCountersNotEvents(t *testing.T) {
+	h := newHarness(t, map[string]*NotifierConfig{"hook": webhookAt("http://127.0.0.1:1/")}, checks.AlertPolicy{})
+	cs := oneCheck(t, "{ notify: [hook], failures: 1, successes: 1 }")
+	h.m.SetChecks(cs)
+	h.runs(cs[0], "FFF")
+	before := h.pendingEvents()
+	cs = oneCheck(t, "{ notify: [hook], failures: 1, successes: 1 }")
+	h.crash(checks.AlertPolicy{}, cs)
+	h.runs(cs[0], "FP")
+	evs := h.pendingEvents()
+	if len(evs) != 2 || evs[0].Kind != KindFiring || evs[1].Kind != KindResolved || evs[1].Incident.ID != before[0].Incident.ID {
+		t.Fatalf("after a crash: %+v", evs)
+	}
+	// The two failed runs after the firing were not flushed: the incident
+	// counts the firing run and the two runs after the restart.
+	if evs[1].Incident.Runs != 3 || evs[1].Incident.FailedRuns != 2 {
+		t.Fatalf("runs %d, failed %d; want 3 and 2", evs[1].Incident.Runs, evs[1].Incident.FailedRuns)
+	}
+}
+
+// State changes that make no event are written together, not one
+// transaction per run; a check that only ever passed is not written.
+func TestStateChangesWithoutEventsAreBatched(t *testing.T) {
+	h := newHarness(t, map[string]*NotifierConfig{"hook": webhookAt("http://127.0.0.1:1/")}, checks.AlertPolicy{})
+	var yaml strings.Builder
+	yaml.WriteString("checks:\n")
+	for i := range 50 {
+		fmt.Fprintf(&yaml, "  - name: c%d\n    alert: { notify: [hook], failures: 3 }\n    steps: [{ request: { url: \"http://127.0.0.1:1/\" } }]\n", i)
+	}
+	fmt.Fprintf(&yaml, "  - name: passing\n    alert: { notify: [hook] }\n    steps: [{ request: { url: \"http://127.0.0.1:1/\" } }]\n")
+	cs := mustChecks(t, yaml.String())
+	h.m.SetChecks(cs)
+	for _, c := range cs[:50] {
+		h.run(c, false) // below the threshold: no event
+	}
+	h.run(cs[50], true)
+	ctx := context.Background()
+	if states, _ := h.store.AlertStates(ctx); len(states) != 0 {
+		t.Fatalf("%d states written before the flush", len(states))
+	}
+	if err := h.m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states, _ := h.store.AlertStates(ctx)
+	if len(states) != 50 || states["passing"] != nil {
+		t.Fatalf("%d states after the flush (passing: %s); want the 50 failing ones", len(states), states["passing"])
+	}
+	// A restart resumes the count: two more failures reach the threshold.
+	h.restart(checks.AlertPolicy{}, cs)
+	h.run(cs[0], false)
+	h.run(cs[0], false)
+	if got := h.pending(); got != "firing/hook" {
+		t.Fatalf("after a restart and 3 failures in all: %q", got)
 	}
 }
 

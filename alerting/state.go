@@ -117,6 +117,12 @@ func (s *checkState) observe(passed bool, f *Failure, started, now time.Time, p 
 	return KindRefresh
 }
 
+// trivial reports whether the state says nothing a restart would miss:
+// a check that only passed, with no event made yet.
+func (s *checkState) trivial() bool {
+	return (s.Status == StateOK || s.Status == "") && s.Incident == nil && s.Sequence == 0 && s.Failures == 0
+}
+
 // addNotifier records that a notifier got the firing event.
 func (inc *incidentState) addNotifier(n string) {
 	if !slices.Contains(inc.Notifiers, n) {

@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&cfg.assayBin, "assay", "", "assay binary for the `assay test` figure (default: go build ./cmd/assay)")
 	flag.IntVar(&cfg.cpuChunk, "cpu-chunk", 600, "simple checks per CPU round and side (contract: a third)")
 	flag.IntVar(&cfg.cpuRounds, "cpu-rounds", 0, "CPU rounds (default 40, quick 16)")
-	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, test")
+	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, test")
 	// Child flags.
 	dir := flag.String("dir", "", "internal: checks directory of a fleet child")
 	n := flag.Int("n", 0, "internal: checks in a fleet child")
@@ -219,6 +219,50 @@ func run(cfg benchConfig) error {
 		}
 		add(figure{name: "run_once_all_10k_after_schedule_seconds", value: afterReady, unit: "seconds", human: fmt.Sprintf("%.2f s", afterReady),
 			target: fmt.Sprintf("<= %.0f s", r10.Every), what: "all 10,000 scheduled until every one ran once (one interval)"})
+	}
+
+	if want("history") {
+		// The same daemon with the store open (alert state, as assay run
+		// always has it), without and with the result history, 10,000
+		// checks at 1,000 results/s. With history on, the retention (1m)
+		// is reached during the warm-up, so that the window measures the
+		// steady state: writing 1,000 results/s and pruning as many.
+		warmup, window := 75*time.Second, 30*time.Second
+		if cfg.quick {
+			warmup, window = 4*time.Second, 8*time.Second
+		}
+		off := fleetScenario{name: "10k-nohistory", checks: 10000, every: 10 * time.Second, warmup: warmup, window: window,
+			env: []string{"ASSAY_BENCH_STORAGE=nohistory"}}
+		on := fleetScenario{name: "10k-history", checks: 10000, every: 10 * time.Second, warmup: warmup, window: window,
+			env: []string{"ASSAY_BENCH_STORAGE=history", "ASSAY_BENCH_RETENTION=1m"}}
+		res := map[string]fleetResult{}
+		for _, sc := range []fleetScenario{off, on} {
+			progress("daemon with the store: %d checks every %s, %s (warm-up %s, window %s)", sc.checks, sc.every, sc.env[0], sc.warmup, sc.window)
+			r, err := runFleet(cfg, tmp, target, sc)
+			if err != nil {
+				return err
+			}
+			if r.Failed > 0 {
+				progress("  %d of %d runs failed; first: %s", r.Failed, r.Runs, r.FirstFail)
+			}
+			res[sc.name] = r
+		}
+		rOff, rOn := res[off.name], res[on.name]
+		ratio := rOn.CPUPerRunSecs / rOff.CPUPerRunSecs
+		add(figure{name: "history_off_cpu_per_run_seconds", value: rOff.CPUPerRunSecs, unit: "seconds", human: us(time.Duration(rOff.CPUPerRunSecs * 1e9)),
+			what: "daemon CPU per run, 10,000 checks at 1,000/s, store open, history off"})
+		add(figure{name: "history_on_cpu_per_run_seconds", value: rOn.CPUPerRunSecs, unit: "seconds", human: us(time.Duration(rOn.CPUPerRunSecs * 1e9)),
+			what: "daemon CPU per run, the same with history on (writing and pruning 1,000 results/s)"})
+		add(figure{name: "history_cpu_ratio", value: ratio, unit: "ratio", human: fmt.Sprintf("%.2fx", ratio), target: "<= 1.15x",
+			what: "daemon CPU per run, history on / off"})
+		add(figure{name: "history_lateness_p99_seconds", value: rOn.LateP99, unit: "seconds", human: ms(rOn.LateP99), target: "< 10 ms",
+			what: fmt.Sprintf("lateness p99 with history on (%d samples; off: %s)", rOn.Samples, ms(rOff.LateP99))})
+		add(figure{name: "history_written_per_second", value: rOn.DBWritten / rOn.WindowSecs, unit: "results/s", human: fmt.Sprintf("%.0f/s", rOn.DBWritten/rOn.WindowSecs),
+			what: fmt.Sprintf("results written to the history per second (%.0f store write errors)", rOn.StoreErrors)})
+		add(figure{name: "history_db_start_bytes", value: float64(rOn.DBStart), unit: "bytes", human: mib(rOn.DBStart),
+			what: "database and WAL at the start of the window (retention 1m, reached during the warm-up)"})
+		add(figure{name: "history_db_end_bytes", value: float64(rOn.DBEnd), unit: "bytes", human: mib(rOn.DBEnd), target: "about the start",
+			what: fmt.Sprintf("database and WAL at the end of the window, %.0f s and %.0f results later", rOn.WindowSecs, rOn.DBWritten)})
 	}
 
 	if want("test") {

@@ -110,5 +110,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // the API is JSON, not HTML: "&" stays "&"
 	_ = enc.Encode(v)
 }

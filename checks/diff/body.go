@@ -27,16 +27,13 @@ var previewMark = regexp.MustCompile(`…\([0-9]+ more bytes\)$`)
 
 func bodyOf(s *checks.ResponseSummary, side string) body {
 	b := body{text: s.Body, size: s.BodySize}
-	// A summary without a size (built by hand, or an old record) is taken
-	// to hold its whole body.
-	whole := s.BodySize == 0 || int64(len(s.Body)) == s.BodySize
-	switch {
-	case !whole && s.Body == fmt.Sprintf("(%d bytes of binary data)", s.BodySize):
+	// The preview's own mark says it was cut: its length says nothing,
+	// since redaction changes it ("[REDACTED]" for a longer secret).
+	switch loc := previewMark.FindStringIndex(s.Body); {
+	case int64(len(s.Body)) != s.BodySize && s.Body == fmt.Sprintf("(%d bytes of binary data)", s.BodySize):
 		b.binary = true
-	case !whole:
-		if loc := previewMark.FindStringIndex(s.Body); loc != nil {
-			b.text = s.Body[:loc[0]]
-		}
+	case loc != nil:
+		b.text = s.Body[:loc[0]]
 		b.partial = fmt.Sprintf("%s body is cut to its first %d of %d bytes; only those are compared", side, len(b.text), s.BodySize)
 	}
 	if s.Truncated {

@@ -452,3 +452,14 @@ func TestIgnoredHeaderMatchesTheDiff(t *testing.T) {
 		}
 	}
 }
+
+// A redacted body is shorter (or longer) than the bytes read: that alone
+// does not make it cut, so it is still diffed as whole JSON.
+func TestRedactedBodyIsNotCut(t *testing.T) {
+	before := &checks.ResponseSummary{Status: 200, Body: `{"price":10,"echo":"[REDACTED]"}`, BodySize: 50}
+	after := &checks.ResponseSummary{Status: 200, Body: `{"price":"10","echo":"[REDACTED]"}`, BodySize: 52}
+	d := Responses(before, after, Options{})
+	if d == nil || len(d.JSON) != 1 || d.JSON[0].Name != "$.price" || d.Text != "" || d.Truncated {
+		t.Fatalf("diff = %+v", d)
+	}
+}

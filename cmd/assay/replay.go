@@ -60,7 +60,6 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *curl {
-		fmt.Fprintf(stdout, "# run %d of %s, started %s: %s\n", run.ID, run.Check, run.Started.Local().Format(time.DateTime), verdict(run.Passed, run.Reason))
 		return report.Curl(stdout, run.Result)
 	}
 
@@ -118,7 +117,7 @@ func writeReplay(w io.Writer, stored *history.Run, now *checks.Result) {
 	fmt.Fprintf(tw, "\tstored run %d\tnow\n", stored.ID)
 	fmt.Fprintf(tw, "started\t%s\t%s\n", stored.Started.Local().Format(time.DateTime), now.Started.Local().Format(time.DateTime))
 	fmt.Fprintf(tw, "verdict\t%s\t%s\n", verdict(stored.Passed, stored.Reason), verdict(now.Passed, now.Reason))
-	fmt.Fprintf(tw, "duration\t%s\t%s\n", (time.Duration(stored.DurationSeconds * 1e9)).Round(time.Millisecond), now.Duration.Round(time.Millisecond))
+	fmt.Fprintf(tw, "duration\t%s\t%s\n", shortDuration(time.Duration(stored.DurationSeconds*1e9)), shortDuration(now.Duration))
 	var old []checks.StepResult
 	if stored.Result != nil {
 		old = stored.Result.Steps()
@@ -152,5 +151,17 @@ func stepCell(s *checks.StepResult) string {
 	if !s.Passed {
 		v = "FAIL"
 	}
-	return fmt.Sprintf("%s %d %s", v, s.Response.Status, s.Timings.Total.Round(time.Millisecond))
+	return fmt.Sprintf("%s %d %s", v, s.Response.Status, shortDuration(s.Timings.Total))
+}
+
+// shortDuration keeps two significant digits below a second (0.42ms,
+// 12ms) and milliseconds above.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }

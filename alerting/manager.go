@@ -153,8 +153,8 @@ func New(opts Options) (*Manager, error) {
 		opts: opts, clock: opts.Clock, log: opts.Logger, store: opts.Store, client: opts.HTTPClient,
 		notifiers: map[string]*notifierEntry{},
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
-		dirty:     map[string]outbox.Change{},
-		wake: make(chan struct{}, 1),
+		dirty: map[string]outbox.Change{},
+		wake:  make(chan struct{}, 1),
 	}
 	for _, name := range slices.Sorted(maps.Keys(opts.Notifiers)) {
 		cfg := opts.Notifiers[name]

@@ -98,7 +98,7 @@ func newRecorder(t *testing.T, w history.Writer, opts history.Options) (*history
 func result(check string, started time.Time, status int, body string) *checks.Result {
 	passed := status == 200
 	step := checks.StepResult{Name: "read", Passed: passed,
-		Request:  checks.RequestSummary{Method: "GET", URL: "http://127.0.0.1/doc", Headers: map[string][]string{"Accept": {"application/json"}}},
+		Request: checks.RequestSummary{Method: "GET", URL: "http://127.0.0.1/doc", Headers: map[string][]string{"Accept": {"application/json"}}},
 		Response: &checks.ResponseSummary{Status: status, Proto: "HTTP/1.1", BodySize: int64(len(body)), Body: body,
 			Headers: map[string][]string{"Content-Type": {"application/json"}, "Date": {started.Format(time.RFC1123)}}},
 		Timings: checks.Timings{Total: 12 * time.Millisecond}}

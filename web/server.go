@@ -1,5 +1,6 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
-// the JSON API under /api/v1 and POST /-/reload. It only reads: results
+// the JSON API under /api/v1, POST /-/reload, the status page (/ and
+// /checks/{name}) and badges (/badge/{name}/...). It only reads: results
 // reach it through Status, a sink.
 package web
 
@@ -7,6 +8,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
+
+	"github.com/assay-monitor/assay/history"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +24,15 @@ type Options struct {
 	Ready func() bool
 	// Reload re-reads the checks; its error is the reason for a rejection.
 	Reload func() error
+	// History is where the pages and badges read stored runs, uptime and
+	// incidents. Nil: they show only the latest results from Status.
+	History history.Reader
+	// Public turns the status page into a public one: check names,
+	// descriptions, status, uptime and incidents only; no requests,
+	// responses, messages, labels, files or run evidence.
+	Public bool
+	// Now is the clock of the pages and badges; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler returns the mux of every endpoint.
@@ -61,10 +74,7 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("assay: see /metrics, /healthz, /readyz, /api/v1/checks\n"))
-	})
+	registerPages(mux, o)
 	return mux
 }
 

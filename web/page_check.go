@@ -152,7 +152,11 @@ func (p *pages) checkPage(w http.ResponseWriter, r *http.Request) {
 		for _, in := range incs[:min(len(incs), checkIncident)] {
 			v.Incidents.Rows = append(v.Incidents.Rows, p.incidentView(in, now, l))
 		}
-		chart, err := h.Results(ctx, sum.Name, history.ResultQuery{Limit: chartRuns})
+		want := chartRuns
+		if p.o.Public { // the public page draws no chart: the newest run is enough
+			want = 1
+		}
+		chart, err := h.Results(ctx, sum.Name, history.ResultQuery{Limit: want})
 		if err != nil {
 			v.Notes = appendOnce(v.Notes, p.historyNote("runs", err))
 		}
@@ -250,7 +254,7 @@ func (p *pages) runHref(l linker, name string, cq checkQuery, id int64) string {
 func (p *pages) evidence(ctx context.Context, name string, latest *checks.Result, newest *history.RunSummary, cq checkQuery) (*evidenceView, int, string) {
 	h := p.o.History
 	if cq.run > 0 {
-		if latest != nil && latest.ID == cq.run && (h == nil) {
+		if h == nil && latest != nil && latest.ID == cq.run {
 			return newEvidence(latest, false), 0, ""
 		}
 		if h == nil {

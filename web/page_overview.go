@@ -20,6 +20,10 @@ var uptimeWindows = []struct {
 // sparkRuns is how many runs a sparkline draws.
 const sparkRuns = 50
 
+// overviewText bounds a description or message in an overview row, so
+// that a row stays a row; the whole text is its tooltip.
+const overviewText = 160
+
 // overviewView is the body of GET /.
 type overviewView struct {
 	Checks     []checkRow
@@ -37,17 +41,19 @@ type overviewView struct {
 type checkRow struct {
 	Name, Href  string
 	Description string
-	Labels      []kv
-	State       string // passing, failing, unknown: the CSS class
-	StateText   string
-	Incident    bool // an incident of this check is open
-	Uptime      []uptimeCell
-	Spark       *sparkline
-	LastRun     string
-	LastRunAt   string
-	LastDur     string
-	LastFailure *failureView
-	rank        int
+	// DescriptionFull is the whole description when Description is cut.
+	DescriptionFull string
+	Labels          []kv
+	State           string // passing, failing, unknown: the CSS class
+	StateText       string
+	Incident        bool // an incident of this check is open
+	Uptime          []uptimeCell
+	Spark           *sparkline
+	LastRun         string
+	LastRunAt       string
+	LastDur         string
+	LastFailure     *failureView
+	rank            int
 }
 
 // failureView is the last failure of a check in brief.
@@ -56,7 +62,9 @@ type failureView struct {
 	Ago     string
 	At      string
 	Message string
-	Href    string
+	// MessageFull is the whole message when Message is cut.
+	MessageFull string
+	Href        string
 }
 
 func (p *pages) overview(w http.ResponseWriter, r *http.Request) {
@@ -102,8 +110,11 @@ func (p *pages) overview(w http.ResponseWriter, r *http.Request) {
 		sums = sums[:maxOverviewRows]
 	}
 	for _, s := range sums {
-		row := checkRow{Name: s.Name, Href: l.check(s.Name, nil), Description: short(s.Description, 300),
+		row := checkRow{Name: s.Name, Href: l.check(s.Name, nil), Description: short(oneLine(s.Description), overviewText),
 			Incident: open[s.Name]}
+		if row.Description != oneLine(s.Description) {
+			row.DescriptionFull = short(oneLine(s.Description), 2000)
+		}
 		if !p.o.Public {
 			row.Labels = labelChips(s.Labels)
 		}
@@ -203,9 +214,13 @@ func (p *pages) lastFailure(s CheckSummary, stored *history.RunSummary, now time
 		return nil
 	}
 	f.Ago, f.At = fmtAgo(now, at), fmtTime(at)
-	f.Message = short(oneLine(f.Message), maxRowMessage)
+	full := oneLine(f.Message)
+	f.Message = short(full, overviewText)
+	if f.Message != full {
+		f.MessageFull = short(full, maxCellText)
+	}
 	if p.o.Public {
-		f.Message, f.Href = "", ""
+		f.Message, f.MessageFull, f.Href = "", "", ""
 	}
 	return f
 }

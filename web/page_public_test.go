@@ -45,7 +45,7 @@ func TestPublicPageShowsNoEvidence(t *testing.T) {
 	over := pages["/"]
 	want := []string{
 		"failing checkout open incident Checkout works end to end 60.0% 60.0% 60.0% 30s ago assertion 30s ago",
-		"no result yet never-ran Added a moment ago — — — never none kept",
+		"no result yet never-ran Added a moment ago — — — never none",
 		"passing api-health The public API answers 100% 99.50% 96.6% 1m ago timeout 1d 13h ago",
 	}
 	if got := rows(over, "row-"); strings.Join(got, "\n") != strings.Join(want, "\n") {

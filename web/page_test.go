@@ -28,7 +28,7 @@ func TestOverviewListsChecksFailingFirstWithUptime(t *testing.T) {
 	want := []string{
 		"failing checkout open incident severity=page team=team-payments Checkout works end to end 60.0% 60.0% 60.0% " +
 			"last 10 runs: max 250ms, 4 failed 30s ago 250ms assertion 30s ago step get cart: status: expected 200, got 500",
-		"no result yet never-ran Added a moment ago — — — — never none kept",
+		"no result yet never-ran Added a moment ago — — — — never none",
 		"passing api-health team=core The public API answers 100% 99.50% 96.6% " +
 			"last 50 runs: max 94ms, 0 failed 1m ago 40ms timeout 1d 13h ago step health: timeout after 5s",
 	}
@@ -61,10 +61,10 @@ func TestOverviewWithoutHistoryShowsLatestResults(t *testing.T) {
 	defer srv.Close()
 	page := getPage(t, srv.URL+"/", 200)
 	want := []string{
-		// three uptime windows and the sparkline, all dashes
-		"failing checkout severity=page team=team-payments Checkout works end to end — — — — 30s ago 250ms assertion 30s ago step get cart: status: expected 200, got 500",
-		"no result yet never-ran Added a moment ago — — — — never none kept",
-		"passing api-health team=core The public API answers — — — — 1m ago 40ms none kept",
+		// no uptime and no sparkline columns
+		"failing checkout severity=page team=team-payments Checkout works end to end 30s ago 250ms assertion 30s ago step get cart: status: expected 200, got 500",
+		"no result yet never-ran Added a moment ago never none",
+		"passing api-health team=core The public API answers 1m ago 40ms none",
 	}
 	if got := rows(page, "row-"); !slices.Equal(got, want) {
 		t.Errorf("check rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -388,5 +388,25 @@ func TestPagesBoundWhatTheyRender(t *testing.T) {
 	}
 	if len(page) > 400<<10 {
 		t.Errorf("page of %d bytes", len(page))
+	}
+}
+
+// TestOverviewRowsStayRows: a long description or failure message is cut
+// in its row, whole in its tooltip.
+func TestOverviewRowsStayRows(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("word ", 99) + "word"
+	cs := currentChecks(f)
+	cs[0].Description = long // api-health, by name order
+	f.status.SetChecks(cs)
+	r := failingCheckout(fixtureNow.Add(-time.Second), f.baselineID)
+	r.Message = "step get cart: " + long
+	f.status.Record(context.Background(), r)
+	page := getPage(t, f.serve(t, false).URL+"/", 200)
+	if !strings.Contains(page, `<div class="desc" title="`+long+`">`+long[:160]+"…</div>") {
+		t.Errorf("the long description is not cut with its tooltip")
+	}
+	if !strings.Contains(page, `title="step get cart: `+long+`"`) || !strings.Contains(page, ("step get cart: " + long)[:160]+"…") {
+		t.Errorf("the long message is not cut with its tooltip")
 	}
 }

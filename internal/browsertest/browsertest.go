@@ -36,7 +36,7 @@ const (
 type Viewport struct{ Width, Height int64 }
 
 // Desktop is the default viewport.
-var Desktop = Viewport{Width: 1280, Height: 900}
+var Desktop = Viewport{Width: 1280, Height: 600}
 
 // Browser is a headless Chromium shared by the visits of one test.
 type Browser struct {

@@ -4,21 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/history"
-)
-
-// API bounds.
-const (
-	maxWindow = 400 * 24 * time.Hour
-	minWindow = time.Minute
 )
 
 // registerHistoryAPI adds the history endpoints: runs, one run, uptime,
@@ -177,19 +168,6 @@ func (h *historyAPI) result(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, run)
 }
 
-// ParseWindow reads a window such as 24h, 7d or 2w (Go durations plus
-// d and w) within 1m and 400d.
-func ParseWindow(s string) (time.Duration, error) {
-	d, err := checks.ParseWindow(s)
-	if err != nil {
-		return 0, fmt.Errorf("window must be a duration such as 24h, 7d or 30d, got %q", s)
-	}
-	if d < minWindow || d > maxWindow {
-		return 0, fmt.Errorf("window must be between 1m and 400d, got %q", s)
-	}
-	return d, nil
-}
-
 func (h *historyAPI) uptime(w http.ResponseWriter, r *http.Request) {
 	hr := h.reader(w)
 	if hr == nil {
@@ -200,7 +178,7 @@ func (h *historyAPI) uptime(w http.ResponseWriter, r *http.Request) {
 	if win == "" {
 		win = "24h"
 	}
-	d, err := ParseWindow(win)
+	d, err := parseWindow(win)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
@@ -235,18 +213,10 @@ func Uptime(ctx context.Context, hr history.Reader, check, window string, d time
 		return u, err
 	}
 	if len(ds) > 0 {
-		slices.Sort(ds)
-		p50, p95 := percentile(ds, 0.50), percentile(ds, 0.95)
+		p50, p95 := percentile(ds, 0.50).Seconds(), percentile(ds, 0.95).Seconds()
 		u.P50Seconds, u.P95Seconds = &p50, &p95
 	}
 	return u, nil
-}
-
-// percentile is the nearest-rank percentile of sorted durations, in seconds.
-func percentile(sorted []time.Duration, p float64) float64 {
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i].Seconds()
 }
 
 // IncidentsPage is GET /api/v1/incidents.

@@ -1,5 +1,6 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
-// the JSON API under /api/v1 and POST /-/reload. It only reads: results
+// the JSON API under /api/v1, POST /-/reload, the status page (/ and
+// /checks/{name}) and badges (/badge/{name}/...). It only reads: results
 // reach it through Status, a sink.
 package web
 
@@ -24,17 +25,21 @@ type Options struct {
 	// Reload re-reads the checks; its error is the reason for a rejection.
 	Reload func() error
 	// History serves the stored runs, uptime, incidents and
-	// notifications; nil: those endpoints answer 501.
+	// notifications to the API, the pages and the badges; nil: the API's
+	// history endpoints answer 501 and the pages show only the latest
+	// results from Status.
 	History history.Reader
 	// Notifications lets an operator retry or drop a notification.
 	Notifications history.NotificationAdmin
 	// NotificationsChanged is called after a retry or drop (it wakes the
 	// delivery worker).
 	NotificationsChanged func()
-	// Public makes a public status page: the API and the page show names,
-	// status, uptime and incidents only.
+	// Public turns the status page into a public one: check names,
+	// descriptions, status, uptime and incidents only; no requests,
+	// responses, messages, labels, files or run evidence, in the pages
+	// and in the API.
 	Public bool
-	// Now is the clock; nil means time.Now.
+	// Now is the clock of the pages, badges and uptime; nil means time.Now.
 	Now func() time.Time
 }
 
@@ -88,10 +93,7 @@ func Handler(o Options) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
 	registerHistoryAPI(mux, o)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("assay: see /metrics, /healthz, /readyz, /api/v1/checks\n"))
-	})
+	registerPages(mux, o)
 	return mux
 }
 

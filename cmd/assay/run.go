@@ -216,7 +216,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	announce := func(addr string) {
-		fmt.Fprintf(stdout, "metrics:   http://%s/metrics\nAPI:       http://%s/api/v1/checks\nchecks:    %s (Ctrl-C to stop)\n", addr, addr, cfg.Checks.Dir)
+		fmt.Fprintf(stdout, "status:    http://%s/\nmetrics:   http://%s/metrics\nAPI:       http://%s/api/v1/checks\nchecks:    %s (Ctrl-C to stop)\n", addr, addr, addr, cfg.Checks.Dir)
+		fmt.Fprintf(stdout, "break it:  curl -X PUT --data ignore-if-match %s%s   (none to repair)\n", url, demoapi.FaultPath)
 	}
 	// The demo runs every check often so that results show up at once.
 	dir := cfg.Checks.Dir

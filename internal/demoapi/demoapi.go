@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -269,8 +270,17 @@ var indexBody = mustJSON(struct {
 	},
 })
 
+// FaultPath switches the fault at run time, for demos: GET shows the
+// active one, PUT with a fault name as the body (empty: none) sets it.
+// It is never faulty itself.
+const FaultPath = "/-/fault"
+
 // ServeHTTP routes a request, applying the active fault.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == FaultPath {
+		s.serveFault(w, r)
+		return
+	}
 	s.mu.Lock()
 	fault, delay, started := s.fault, s.slowDelay, s.slowStarted
 	s.mu.Unlock()
@@ -283,6 +293,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.write(w, r, fault, s.route(w, r, fault))
+}
+
+func (s *Server) serveFault(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPut:
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, err := ParseFault(strings.TrimSpace(string(b)))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetFault(f)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT")
+		http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
+		return
+	}
+	name := string(s.Fault())
+	if name == "" {
+		name = "none"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, name+"\n")
 }
 
 // wait blocks for d or until the request is cancelled, reporting whether the

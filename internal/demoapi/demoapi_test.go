@@ -811,3 +811,43 @@ func TestSetFaultWhileServing(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// The fault switches at run time through PUT /-/fault, for demos, and a
+// bad name changes nothing.
+func TestFaultSwitchesAtRunTime(t *testing.T) {
+	srv := httptest.NewServer(New(Options{}))
+	defer srv.Close()
+	do := func(method, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+FaultPath, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, got := do("GET", ""); code != 200 || got != "none" {
+		t.Fatalf("GET = %d %q", code, got)
+	}
+	if code, got := do("PUT", "no-etag"); code != 200 || got != "no-etag" {
+		t.Fatalf("PUT no-etag = %d %q", code, got)
+	}
+	resp, err := http.Get(srv.URL + "/documents/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") != "" {
+		t.Fatalf("with the no-etag fault a read answers %d with ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
+	}
+	if code, _ := do("PUT", "bogus"); code != 400 {
+		t.Fatalf("PUT bogus = %d", code)
+	}
+	if code, got := do("PUT", ""); code != 200 || got != "none" {
+		t.Fatalf("PUT none = %d %q", code, got)
+	}
+	if code, _ := do("DELETE", ""); code != 405 {
+		t.Fatalf("DELETE = %d", code)
+	}
+}

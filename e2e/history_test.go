@@ -299,12 +299,23 @@ notifiers:
 		}
 	}
 
+	// Replay without --curl runs the check again now (the target is
+	// healthy again) and prints it beside the stored failed run.
+	rerun := exec.Command(assayBin, "replay", fmt.Sprint(failedID), "--config", cfgFile, "--checks", checksDir)
+	rerun.Env = append(os.Environ(), "API_TOKEN="+historySecret)
+	out, err = rerun.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("FAIL (assertion)")) || !bytes.Contains(out, []byte("PASS")) ||
+		!bytes.Contains(out, []byte(fmt.Sprintf("stored run %d", failedID))) || bytes.Contains(out, []byte(historySecret)) {
+		t.Fatalf("assay replay (run again): %v\n%s", err, out)
+	}
+	places0 := string(out)
+
 	// Stop the daemon (its last writes flushed), then look everywhere.
 	p.signal(t, os.Interrupt)
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("assay run exited %d", code)
 	}
-	places := map[string]string{"run log": strings.Join(p.out.Lines(), "\n"), "stored run": runBody}
+	places := map[string]string{"run log": strings.Join(p.out.Lines(), "\n"), "stored run": runBody, "replay": places0}
 	for i, b := range hook.all() {
 		places[fmt.Sprintf("webhook %d", i)] = b
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -207,6 +208,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg, err := f.loadConfig(stderr)
 	if err != nil {
 		return err
+	}
+	if f.configFile == "" {
+		// The demo's history is the demo's: kept in a temporary directory,
+		// not left behind as assay.db wherever the demo was started.
+		tmp, err := os.MkdirTemp("", "assay-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		cfg.Storage.Path = filepath.Join(tmp, "assay.db")
 	}
 	if !strings.Contains(strings.Join(args, " "), "-log-level") {
 		f.logLevel = "warn"

@@ -2,11 +2,10 @@ package history
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -37,6 +36,12 @@ const (
 	pruneEvery = 10 * time.Second
 	// pruneLimit bounds the rows one prune statement deletes.
 	pruneLimit = 2000
+	// rollUpEvery is how often the runs written are added to the
+	// aggregates (readers add the runs since, so nothing lags).
+	rollUpEvery = time.Minute
+	// issuedTTL bounds how long an id given by Annotate may wait for its
+	// Record before the roll-up stops waiting for it.
+	issuedTTL = 2 * time.Minute
 	// maxRetryDelay bounds the backoff of a failing store.
 	maxRetryDelay = 30 * time.Second
 )
@@ -64,6 +69,9 @@ type Options struct {
 	MaxBatch int
 	// MaxPending bounds the bytes of runs waiting while the store fails.
 	MaxPending int
+	// RollUpInterval is how often written runs are added to the
+	// aggregates (default 1m); retention deletes only runs added.
+	RollUpInterval time.Duration
 	// Diff bounds the diffs of failed steps.
 	Diff diff.Options
 	// Now is the clock; nil means time.Now.
@@ -86,11 +94,13 @@ type Recorder struct {
 	pending      []StoredRun
 	pendingBytes int
 	baselines    map[stepKey]*Baseline // written with the next batch
-	hashes       map[stepKey][32]byte  // of the baselines stored
+	hashes       map[stepKey]uint64    // of the baselines stored
 	sincePrune   map[string]int        // runs recorded per check since its last prune
 	pruneKeep    map[string]int        // checks due for a count prune
 	nextID       int64
-	lastID       int64     // last id of the reserved block
+	lastID       int64               // last id of the reserved block
+	issued       map[int64]time.Time // ids given out and not yet written
+	maxWritten   int64
 	noIDsUntil   time.Time // a reservation failed: don't retry before
 	flushNow     chan struct{}
 	failing      bool // the last write failed
@@ -140,10 +150,13 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RollUpInterval <= 0 {
+		opts.RollUpInterval = rollUpEvery
+	}
 	r := &Recorder{
 		opts: opts, w: opts.Writer, log: opts.Logger, now: opts.Now,
-		baselines: map[stepKey]*Baseline{}, hashes: map[stepKey][32]byte{},
-		sincePrune: map[string]int{}, pruneKeep: map[string]int{},
+		baselines: map[stepKey]*Baseline{}, hashes: map[stepKey]uint64{},
+		sincePrune: map[string]int{}, pruneKeep: map[string]int{}, issued: map[int64]time.Time{},
 		flushNow: make(chan struct{}, 1),
 	}
 	r.metrics = recorderMetrics{
@@ -233,7 +246,26 @@ func (rec *Recorder) takeID(ctx context.Context) int64 {
 	}
 	id := rec.nextID
 	rec.nextID++
+	rec.issued[id] = rec.now()
 	return id
+}
+
+// rollUpMark is the highest id under which every id given out is
+// written: the aggregates may count up to it. rec.mu is held.
+func (rec *Recorder) rollUpMark() int64 {
+	now := rec.now()
+	mark := rec.maxWritten
+	if rec.nextID > 0 {
+		mark = max(mark, rec.nextID-1)
+	}
+	for id, at := range rec.issued {
+		if now.Sub(at) > issuedTTL {
+			delete(rec.issued, id) // its Record never came (a dropped run)
+			continue
+		}
+		mark = min(mark, id-1)
+	}
+	return mark
 }
 
 // baseline is the newest last passing response of a step: one waiting
@@ -318,10 +350,15 @@ func (rec *Recorder) dropOverflow() {
 	}
 }
 
+// hashSeed keys responseHash; the hashes live only in this process.
+var hashSeed = maphash.MakeSeed()
+
 // responseHash identifies a response for baseline purposes: the status,
-// the headers a diff would show and the body.
-func responseHash(r *checks.ResponseSummary) [32]byte {
-	h := sha256.New()
+// the headers a diff would show and the body. A collision only keeps an
+// older baseline a little longer.
+func responseHash(r *checks.ResponseSummary) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(r.Status))
 	h.Write(b[:])
@@ -335,17 +372,15 @@ func responseHash(r *checks.ResponseSummary) [32]byte {
 		return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
 	})
 	for _, k := range names {
-		io.WriteString(h, http.CanonicalHeaderKey(k))
-		h.Write([]byte{0})
+		h.WriteString(http.CanonicalHeaderKey(k))
+		h.WriteByte(0)
 		for _, v := range r.Headers[k] {
-			io.WriteString(h, v)
-			h.Write([]byte{0})
+			h.WriteString(v)
+			h.WriteByte(0)
 		}
 	}
-	io.WriteString(h, r.Body)
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	h.WriteString(r.Body)
+	return h.Sum64()
 }
 
 // SetChecks tells the recorder the configured checks: the history of a
@@ -383,7 +418,7 @@ func (rec *Recorder) Run(ctx context.Context) error {
 	t := time.NewTimer(rec.opts.FlushInterval)
 	defer t.Stop()
 	delay := rec.opts.FlushInterval
-	lastPrune := time.Time{}
+	lastPrune, lastRollUp := time.Time{}, rec.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -396,7 +431,7 @@ func (rec *Recorder) Run(ctx context.Context) error {
 				rec.log.Error("history: the last results could not be written at shutdown", "results", n, "err", err)
 				return err
 			}
-			return nil
+			return rec.RollUp(fctx)
 		case <-t.C:
 		case <-rec.flushNow:
 			if !t.Stop() {
@@ -410,6 +445,11 @@ func (rec *Recorder) Run(ctx context.Context) error {
 			delay = min(max(2*delay, time.Second), maxRetryDelay)
 		} else {
 			delay = rec.opts.FlushInterval
+			if now := rec.now(); now.Sub(lastRollUp) >= rec.opts.RollUpInterval {
+				if err := rec.RollUp(ctx); err == nil {
+					lastRollUp = now
+				}
+			}
 			if now := rec.now(); now.Sub(lastPrune) >= pruneEvery || rec.prunesDue() {
 				rec.prune(ctx)
 				lastPrune = now
@@ -467,11 +507,31 @@ func (rec *Recorder) Flush(ctx context.Context) error {
 		rec.failing = false
 	}
 	rec.metrics.written.Add(float64(len(runs)))
+	for _, r := range runs {
+		delete(rec.issued, r.ID)
+		rec.maxWritten = max(rec.maxWritten, r.ID)
+	}
 	for _, bl := range bls {
 		k := stepKey{bl.Check, bl.Step}
 		if cur := rec.baselines[k]; cur != nil && cur.RunID == bl.RunID {
 			delete(rec.baselines, k)
 		}
+	}
+	return nil
+}
+
+// RollUp adds the runs written so far to the aggregates, up to the
+// first id still on its way to the store.
+func (rec *Recorder) RollUp(ctx context.Context) error {
+	rec.mu.Lock()
+	mark := rec.rollUpMark()
+	rec.mu.Unlock()
+	if mark <= 0 {
+		return nil
+	}
+	if err := rec.w.RollUp(ctx, mark); err != nil {
+		rec.log.Warn("history: adding runs to the aggregates failed; retried later", "err", err)
+		return err
 	}
 	return nil
 }

@@ -357,7 +357,7 @@ func TestRunsWithoutReservedIDsGetThemAtTheFlush(t *testing.T) {
 func TestRunFlushesOnShutdownAndPrunes(t *testing.T) {
 	s, _ := newStore(t)
 	now := time.Now()
-	rec, _ := newRecorder(t, s, history.Options{Retention: time.Hour, MaxPerCheck: 3, FlushInterval: 10 * time.Millisecond})
+	rec, _ := newRecorder(t, s, history.Options{Retention: time.Hour, MaxPerCheck: 3, FlushInterval: 10 * time.Millisecond, RollUpInterval: 10 * time.Millisecond})
 	rec.SetChecks([]*checks.Check{{Name: "a"}, {Name: "b"}})
 	record(rec, result("old", now.Add(-2*time.Hour), 200, `{}`))
 	for i := range 6 {

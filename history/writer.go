@@ -26,9 +26,8 @@ type Baseline struct {
 	Response checks.ResponseSummary
 }
 
-// Batch is what one flush writes, in one transaction: the runs, the
-// baselines they replace, and (derived by the writer from the runs) the
-// per-minute and per-hour aggregates.
+// Batch is what one flush writes, in one transaction: the runs and the
+// baselines they replace.
 type Batch struct {
 	Runs      []StoredRun
 	Baselines []Baseline
@@ -55,9 +54,14 @@ type Writer interface {
 	ReserveIDs(ctx context.Context, n int) (first int64, err error)
 	// WriteBatch stores a batch in one transaction: all of it or none.
 	WriteBatch(ctx context.Context, b Batch) error
+	// RollUp adds the stored runs with ids up to upTo, not yet counted, to
+	// the per-minute and per-hour aggregates. Every run with an id up to
+	// upTo must be stored by then (the Recorder knows which are).
+	RollUp(ctx context.Context, upTo int64) error
 	// Baseline returns a step's last passing response, or ErrNotFound.
 	Baseline(ctx context.Context, check, step string) (*Baseline, error)
-	// Prune deletes what the policy no longer keeps, at most p.Limit
+	// Prune deletes what the policy no longer keeps (never runs not yet
+	// rolled up), at most p.Limit
 	// rows per kind and check, and returns how many rows went and whether
 	// more would (a limit was reached): call again while more is true.
 	Prune(ctx context.Context, p PrunePolicy) (deleted int, more bool, err error)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
@@ -54,39 +55,20 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 	return next - int64(n), nil
 }
 
-type rollupKey struct {
-	check  string
-	bucket int64
+// insertRows is how many runs one INSERT statement writes: the driver's
+// cost is per statement, so a batch of 1,000 runs is 16 statements.
+const insertRows = 64
+
+const insertRun = `INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result) VALUES `
+
+func runArgs(args []any, r *history.StoredRun) []any {
+	return append(args, r.ID, r.Check, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6), boolInt(r.Passed),
+		string(r.Reason), r.Message, r.FailingStep, string(r.Data))
 }
 
-type rollupVal struct {
-	runs, failures, durationUS int64
-}
-
-// WriteBatch implements history.Writer: runs, baselines and the minute
-// and hour aggregates of the runs in one transaction, so that the
-// aggregates count exactly the runs stored.
+// WriteBatch implements history.Writer: the runs and the baselines in one
+// transaction. Aggregates come from the runs later (RollUp).
 func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
-	minutes := map[rollupKey]*rollupVal{}
-	hours := map[rollupKey]*rollupVal{}
-	add := func(m map[rollupKey]*rollupVal, k rollupKey, r *history.StoredRun) {
-		v := m[k]
-		if v == nil {
-			v = &rollupVal{}
-			m[k] = v
-		}
-		v.runs++
-		if !r.Passed {
-			v.failures++
-		}
-		v.durationUS += int64(r.DurationSeconds * 1e6)
-	}
-	for i := range b.Runs {
-		r := &b.Runs[i]
-		t := r.Started.UnixMilli()
-		add(minutes, rollupKey{r.Check, t - mod(t, 60_000)}, r)
-		add(hours, rollupKey{r.Check, t - mod(t, 3_600_000)}, r)
-	}
 	baselines := make([][]byte, len(b.Baselines))
 	for i := range b.Baselines {
 		data, err := json.Marshal(&b.Baselines[i].Response)
@@ -96,35 +78,35 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 		baselines[i] = data
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if len(b.Runs) > 0 {
-			ins, err := tx.PrepareContext(ctx, `INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		runs := b.Runs
+		if len(runs) >= insertRows {
+			q := insertRun + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", insertRows-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+			ins, err := tx.PrepareContext(ctx, q)
 			if err != nil {
 				return err
 			}
 			defer ins.Close()
-			for i := range b.Runs {
-				r := &b.Runs[i]
-				if _, err := ins.ExecContext(ctx, r.ID, r.Check, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6), boolInt(r.Passed),
-					string(r.Reason), r.Message, r.FailingStep, string(r.Data)); err != nil {
-					return fmt.Errorf("run %d of %s: %w", r.ID, r.Check, err)
+			args := make([]any, 0, 9*insertRows)
+			for len(runs) >= insertRows {
+				args = args[:0]
+				for i := range runs[:insertRows] {
+					args = runArgs(args, &runs[i])
 				}
+				if _, err := ins.ExecContext(ctx, args...); err != nil {
+					return fmt.Errorf("runs %d..%d: %w", runs[0].ID, runs[insertRows-1].ID, err)
+				}
+				runs = runs[insertRows:]
 			}
 		}
-		for table, m := range map[string]map[rollupKey]*rollupVal{"rollup_minute": minutes, "rollup_hour": hours} {
-			if len(m) == 0 {
-				continue
-			}
-			up, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (check_name, bucket_ms, runs, failures, duration_us) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (check_name, bucket_ms) DO UPDATE SET runs = runs + excluded.runs,
-				failures = failures + excluded.failures, duration_us = duration_us + excluded.duration_us`)
+		if len(runs) > 0 {
+			ins, err := tx.PrepareContext(ctx, insertRun+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 			if err != nil {
 				return err
 			}
-			defer up.Close()
-			for k, v := range m {
-				if _, err := up.ExecContext(ctx, k.check, k.bucket, v.runs, v.failures, v.durationUS); err != nil {
-					return err
+			defer ins.Close()
+			for i := range runs {
+				if _, err := ins.ExecContext(ctx, runArgs(nil, &runs[i])...); err != nil {
+					return fmt.Errorf("run %d of %s: %w", runs[i].ID, runs[i].Check, err)
 				}
 			}
 		}
@@ -145,6 +127,41 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 		}
 		return nil
 	})
+}
+
+// RollUp implements history.Writer: the runs with ids above the last
+// roll-up, up to upTo, are added to the minute and hour aggregates, and
+// the mark moves to upTo, in one transaction, by SQL over the stored
+// runs (one upsert per check and minute rather than one per run).
+func (s *Store) RollUp(ctx context.Context, upTo int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var from int64
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&from); err != nil {
+			return err
+		}
+		if upTo <= from {
+			return nil
+		}
+		for table, size := range map[string]int64{"rollup_minute": 60_000, "rollup_hour": 3_600_000} {
+			// "WHERE true" lets SQLite read ON CONFLICT as the upsert's.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (check_name, bucket_ms, runs, failures, duration_us)
+				SELECT check_name, started_ms - (started_ms % ?), COUNT(*), SUM(1 - passed), SUM(duration_us)
+				FROM results WHERE id > ? AND id <= ? AND true GROUP BY 1, 2
+				ON CONFLICT (check_name, bucket_ms) DO UPDATE SET runs = runs + excluded.runs,
+				failures = failures + excluded.failures, duration_us = duration_us + excluded.duration_us`, size, from, upTo); err != nil {
+				return fmt.Errorf("%s: %w", table, err)
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'rolled_up_to'`, upTo)
+		return err
+	})
+}
+
+// rolledUpTo is the id up to which the aggregates count the runs.
+func (s *Store) rolledUpTo(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&v)
+	return v, err
 }
 
 func mod(a, b int64) int64 {
@@ -190,6 +207,11 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 		limit = 1000
 	}
 	total, more := 0, false
+	// Runs not yet in the aggregates stay until the next roll-up.
+	wm, err := s.rolledUpTo(ctx)
+	if err != nil {
+		return 0, false, err
+	}
 	exec := func(q string, args ...any) error {
 		res, err := s.exec(ctx, q, args...)
 		if err != nil {
@@ -203,7 +225,7 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 	if !p.Before.IsZero() {
 		// Ids grow with time, so the oldest runs are the lowest ids: the
 		// scan stops at the first run that is recent enough.
-		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE started_ms < ? ORDER BY id LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
+		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id <= ? AND started_ms < ? ORDER BY id LIMIT ?)`, wm, p.Before.UnixMilli(), limit); err != nil {
 			return total, more, err
 		}
 		if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
@@ -219,9 +241,9 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 			continue
 		}
 		// The id of the oldest run to keep; older ones go.
-		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE check_name = ? AND id < (
+		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE check_name = ? AND id <= ? AND id < (
 				SELECT id FROM results WHERE check_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)`,
-			check, check, keep-1, limit); err != nil {
+			check, wm, check, keep-1, limit); err != nil {
 			return total, more, err
 		}
 	}
@@ -327,38 +349,61 @@ func rollupTable(from, now time.Time) (string, int64) {
 	return "rollup_hour", 3_600_000
 }
 
-// Counts implements history.Reader.
+// Counts implements history.Reader: the aggregates, plus the runs stored
+// since the last roll-up.
 func (s *Store) Counts(ctx context.Context, check string, from, to time.Time) (history.Counts, error) {
-	table, size := rollupTable(from, time.Now())
-	f := from.UnixMilli()
-	f -= mod(f, size)
-	var c history.Counts
-	err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(SUM(runs), 0), COALESCE(SUM(failures), 0) FROM `+table+`
-		WHERE check_name = ? AND bucket_ms >= ? AND bucket_ms < ?`, check, f, to.UnixMilli()).Scan(&c.Runs, &c.Failures)
-	return c, err
+	all, err := s.counts(ctx, check, from, to)
+	return all[check], err
 }
 
 // CountsAll implements history.Reader.
 func (s *Store) CountsAll(ctx context.Context, from, to time.Time) (map[string]history.Counts, error) {
+	return s.counts(ctx, "", from, to)
+}
+
+// counts sums one check ("" for all) over [from, to).
+func (s *Store) counts(ctx context.Context, check string, from, to time.Time) (map[string]history.Counts, error) {
 	table, size := rollupTable(from, time.Now())
 	f := from.UnixMilli()
 	f -= mod(f, size)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT check_name, SUM(runs), SUM(failures) FROM `+table+`
-		WHERE bucket_ms >= ? AND bucket_ms < ? GROUP BY check_name`, f, to.UnixMilli())
+	wm, err := s.rolledUpTo(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]history.Counts{}
-	for rows.Next() {
-		var name string
-		var c history.Counts
-		if err := rows.Scan(&name, &c.Runs, &c.Failures); err != nil {
-			return nil, err
-		}
-		out[name] = c
+	filter, args := "", []any{f, to.UnixMilli()}
+	if check != "" {
+		filter, args = " AND check_name = ?", append(args, check)
 	}
-	return out, rows.Err()
+	out := map[string]history.Counts{}
+	add := func(q string, args ...any) error {
+		rows, err := s.rdb.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var c history.Counts
+			if err := rows.Scan(&name, &c.Runs, &c.Failures); err != nil {
+				return err
+			}
+			o := out[name]
+			o.Runs, o.Failures = o.Runs+c.Runs, o.Failures+c.Failures
+			out[name] = o
+		}
+		return rows.Err()
+	}
+	if err := add(`SELECT check_name, SUM(runs), SUM(failures) FROM `+table+` WHERE bucket_ms >= ? AND bucket_ms < ?`+filter+` GROUP BY check_name`, args...); err != nil {
+		return nil, err
+	}
+	tail := `SELECT check_name, COUNT(*), SUM(1 - passed) FROM results WHERE id > ? AND started_ms >= ? AND started_ms < ?`
+	if check != "" {
+		// The index on (check_name, id) serves one check's tail.
+		err = add(tail+` AND check_name = ? GROUP BY check_name`, wm, f, to.UnixMilli(), check)
+	} else {
+		err = add(tail+` GROUP BY check_name`, wm, f, to.UnixMilli())
+	}
+	return out, err
 }
 
 // Durations implements history.Reader.

@@ -161,6 +161,21 @@ func TestAggregatesCountTheRunsWritten(t *testing.T) {
 	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs[:2]}))
 	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs[2:]}))
 
+	// Counted before the roll-up (from the runs) and after (from the
+	// aggregates) alike, never twice.
+	for _, rolled := range []bool{false, true} {
+		if rolled {
+			must(t, s.RollUp(ctx, id))
+			must(t, s.RollUp(ctx, id)) // again: nothing more
+		}
+		day, err := s.Counts(ctx, "a", now.Add(-24*time.Hour), now.Add(time.Minute))
+		must(t, err)
+		week, err := s.Counts(ctx, "a", now.Add(-7*24*time.Hour), now.Add(time.Minute))
+		must(t, err)
+		if day != (history.Counts{Runs: 3, Failures: 1}) || week != (history.Counts{Runs: 7, Failures: 3}) {
+			t.Fatalf("rolled up %v: a over 24h = %+v (want 3 runs, 1 failure), over 7d = %+v (want 7, 3)", rolled, day, week)
+		}
+	}
 	day, err := s.Counts(ctx, "a", now.Add(-24*time.Hour), now.Add(time.Minute))
 	must(t, err)
 	if day != (history.Counts{Runs: 3, Failures: 1}) {
@@ -232,7 +247,15 @@ func TestPruneByAgeCountAndAggregates(t *testing.T) {
 	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`{}`), Incident: &outbox.IncidentRecord{ID: "open", Check: "a",
 		Started: now.Add(-40 * 24 * time.Hour), Opened: now.Add(-40 * 24 * time.Hour)}}))
 
-	p := history.PrunePolicy{Before: now.Add(-30 * 24 * time.Hour), Keep: map[string]int{"a": 4},
+	// Runs not yet in the aggregates are never pruned.
+	p := history.PrunePolicy{Before: now.Add(-30 * 24 * time.Hour), Keep: map[string]int{"a": 4}, Limit: 100}
+	_, _, err := s.Prune(ctx, p)
+	must(t, err)
+	if rs, _ := s.Results(ctx, "a", history.ResultQuery{}); len(rs) != 10 {
+		t.Fatalf("pruning before the roll-up left %d of 10 runs", len(rs))
+	}
+	must(t, s.RollUp(ctx, 11))
+	p = history.PrunePolicy{Before: now.Add(-30 * 24 * time.Hour), Keep: map[string]int{"a": 4},
 		MinuteBefore: now.Add(-48 * time.Hour), HourBefore: now.Add(-30 * 24 * time.Hour), Limit: 3}
 	// Limit 3 a statement: the first pass cannot finish, and says so.
 	n, more, err := s.Prune(ctx, p)

@@ -161,7 +161,7 @@ var schema = []string{
 		name  TEXT PRIMARY KEY,
 		value INTEGER NOT NULL
 	);
-	INSERT INTO counters (name, value) VALUES ('next_result_id', 1);`,
+	INSERT INTO counters (name, value) VALUES ('next_result_id', 1), ('rolled_up_to', 0);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

@@ -26,6 +26,7 @@ type Config struct {
 	Checks   Checks   `yaml:"checks"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Web      Web      `yaml:"web"`
+	Cluster  Cluster  `yaml:"cluster"`
 	// Notifiers are the alert receivers that checks name in alert.notify.
 	Notifiers map[string]*alerting.NotifierConfig `yaml:"notifiers"`
 
@@ -45,8 +46,15 @@ type Server struct {
 
 // Storage configures the embedded store and the result history.
 type Storage struct {
+	// Driver is sqlite (the default: one process, the file Path) or
+	// postgres (several replicas sharing DSN).
+	Driver string `yaml:"driver"`
 	// Path of the SQLite database file.
 	Path string `yaml:"path"`
+	// DSN is the PostgreSQL connection: a libpq URL
+	// (postgres://user@host:5432/db?sslmode=verify-full) or key=value
+	// string; ${VAR} and VAR_FILE work as everywhere. Never logged.
+	DSN string `yaml:"dsn"`
 	// History keeps every result (default true); false keeps only the
 	// alert state and the outbox.
 	History *bool `yaml:"history"`
@@ -63,6 +71,22 @@ type Storage struct {
 
 // HistoryOn reports whether results are recorded.
 func (s Storage) HistoryOn() bool { return s.History == nil || *s.History }
+
+// Storage drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Cluster configures replicas sharing a PostgreSQL store.
+type Cluster struct {
+	// LeaseTTL is how long a replica owns a check without renewing its
+	// lease (default 15s); a dead replica's checks move after it.
+	LeaseTTL checks.Duration `yaml:"lease_ttl"`
+}
+
+// DefaultLeaseTTL is cluster.lease_ttl's default.
+const DefaultLeaseTTL = 15 * time.Second
 
 // Web configures the status page.
 type Web struct {
@@ -134,8 +158,14 @@ func (c *Config) applyDefaults() {
 	if c.Server.ShutdownGrace == 0 {
 		c.Server.ShutdownGrace = checks.Duration(30e9)
 	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = DriverSQLite
+	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStorage
+	}
+	if c.Cluster.LeaseTTL == 0 {
+		c.Cluster.LeaseTTL = checks.Duration(DefaultLeaseTTL)
 	}
 	if c.Storage.Retention == 0 {
 		c.Storage.Retention = checks.Window(DefaultRetention)
@@ -185,6 +215,25 @@ func Parse(file string, data []byte) (*Config, error) {
 			d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: fmt.Sprintf("metrics.labels[%d]", i),
 				Msg: fmt.Sprintf("%q is not a usable label name (letters, digits, '_'; not check, step, reason, phase, rule)", l)})
 		}
+	}
+	switch c.Storage.Driver {
+	case "", DriverSQLite:
+		if c.Storage.DSN != "" {
+			d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.dsn", yamlstrict.Position{File: file}), Field: "storage.dsn",
+				Msg: "is for the postgres driver; set storage.driver: postgres (or drop dsn for the default SQLite file)"})
+		}
+	case DriverPostgres:
+		if c.Storage.DSN == "" {
+			d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.driver", yamlstrict.Position{File: file}), Field: "storage.dsn",
+				Msg: "the postgres driver needs a dsn, e.g. postgres://assay@db:5432/assay?sslmode=verify-full"})
+		}
+	default:
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.driver", yamlstrict.Position{File: file}), Field: "storage.driver",
+			Msg: fmt.Sprintf("expected sqlite or postgres, got %q", c.Storage.Driver)})
+	}
+	if ttl := c.Cluster.LeaseTTL.D(); ttl != 0 && (ttl < 3*time.Second || ttl > 10*time.Minute) {
+		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("cluster.lease_ttl", yamlstrict.Position{File: file}), Field: "cluster.lease_ttl",
+			Msg: "must be between 3s and 10m"})
 	}
 	if c.Storage.Retention != 0 && c.Storage.Retention.D() < time.Minute {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.retention", yamlstrict.Position{File: file}), Field: "storage.retention", Msg: "must be at least 1m"})

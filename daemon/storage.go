@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/assay-monitor/assay/alerting"
+	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,9 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Storage.Driver == config.DriverPostgres {
+		return nil, ConfigError{fmt.Errorf("storage.driver: postgres is not available in this build yet")}
 	}
 	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
 	if err != nil {

@@ -5,13 +5,51 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/assay-monitor/assay/alerting"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/store"
+	"github.com/assay-monitor/assay/store/postgres"
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// Backend is a store driver: SQLite (package store) or PostgreSQL
+// (store/postgres). Nothing downstream knows which.
+type Backend interface {
+	alerting.Store
+	history.Writer
+	history.Reader
+	history.NotificationAdmin
+	// WriteErrors counts the writes that failed so far.
+	WriteErrors() float64
+	Close() error
+}
+
+// connectTimeout bounds how long start-up waits for PostgreSQL.
+const connectTimeout = 30 * time.Second
+
+// OpenBackend opens the store that cfg's storage section names.
+func OpenBackend(cfg *config.Config, log *slog.Logger) (Backend, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Storage.Driver == config.DriverPostgres {
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		st, err := postgres.Open(ctx, cfg.Storage.DSN, postgres.WithLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("storage.dsn: %w", err)
+		}
+		return st, nil
+	}
+	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("storage.path: %w", store.Explain(err))
+	}
+	return st, nil
+}
 
 // ConfigError is a configuration the daemon cannot start with (a bad
 // notifier): the CLI reports it as a usage error.
@@ -34,12 +72,9 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Storage.Driver == config.DriverPostgres {
-		return nil, ConfigError{fmt.Errorf("storage.driver: postgres is not available in this build yet")}
-	}
-	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
+	st, err := OpenBackend(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("storage.path: %w", store.Explain(err))
+		return nil, err
 	}
 	m, err := alerting.New(alerting.Options{
 		Notifiers:   cfg.Notifiers,

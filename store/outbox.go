@@ -165,11 +165,7 @@ func (s *Store) DeadLetter(ctx context.Context, seq int64, attempts int, reason,
 }
 
 // DeadLetter is an event given up on.
-type DeadLetter struct {
-	Event
-	Reason string
-	Failed time.Time
-}
+type DeadLetter = outbox.DeadLetter
 
 // DeadLetters returns the most recent dead letters, newest first.
 func (s *Store) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assay-monitor/assay/history"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -259,7 +260,7 @@ func (s *Store) Close() error {
 
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	err := s.txOnce(ctx, f)
-	if err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, history.ErrNotFound) {
 		s.writeFailed()
 	}
 	return err

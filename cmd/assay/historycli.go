@@ -16,7 +16,7 @@ import (
 
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
-	"github.com/assay-monitor/assay/store"
+	"github.com/assay-monitor/assay/daemon"
 )
 
 // historySource is where replay and notifications read: the store of a
@@ -65,12 +65,14 @@ func (s *historySource) open(stderr io.Writer) (cliHistory, func(), error) {
 			return nil, nil, err
 		}
 	}
-	if _, err := os.Stat(cfg.Storage.Path); err != nil {
-		return nil, nil, usagef("no store at %s (storage.path%s): %v", cfg.Storage.Path, fromConfig(s.configFile), errors.Unwrap(err))
+	if cfg.Storage.Driver == config.DriverSQLite {
+		if _, err := os.Stat(cfg.Storage.Path); err != nil {
+			return nil, nil, usagef("no store at %s (storage.path%s): %v", cfg.Storage.Path, fromConfig(s.configFile), errors.Unwrap(err))
+		}
 	}
-	st, err := store.Open(cfg.Storage.Path)
+	st, err := daemon.OpenBackend(cfg, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("storage.path: %w", store.Explain(err))
+		return nil, nil, err
 	}
 	return st, func() { st.Close() }, nil
 }

@@ -42,6 +42,13 @@ type Change struct {
 	Incident *IncidentRecord
 }
 
+// DeadLetter is an event given up on, with why and when.
+type DeadLetter struct {
+	Event
+	Reason string
+	Failed time.Time
+}
+
 // IncidentRecord is the lasting record of one incident, written with the
 // alert state change that opens, updates or resolves it, so that the
 // history of incidents outlives the alert state.

@@ -1,0 +1,508 @@
+// Package storetest is the one set of tests every store driver passes
+// (SQLite, PostgreSQL): the outbox, the alert state, the history, the
+// aggregates, retention, incidents and notifications behave alike.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/store/outbox"
+)
+
+// Store is what a driver provides.
+type Store interface {
+	history.Writer
+	history.Reader
+	history.NotificationAdmin
+	AlertStates(ctx context.Context) (map[string][]byte, error)
+	Apply(ctx context.Context, c outbox.Change) error
+	ApplyAll(ctx context.Context, cs []outbox.Change) error
+	Heads(ctx context.Context) ([]outbox.Event, error)
+	Pending(ctx context.Context) ([]outbox.Event, error)
+	Delivered(ctx context.Context, seq int64) error
+	Retry(ctx context.Context, seq int64, attempts int, next time.Time, lastErr string) error
+	DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error
+	DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error)
+	OutboxDepth(ctx context.Context) (map[string]int, error)
+	Close() error
+}
+
+// Opener makes a new empty database for one test and returns how to open
+// it (again: a test closes and reopens it, as a restart does).
+type Opener func(t *testing.T) (open func() Store)
+
+// Run runs every test against the driver.
+func Run(t *testing.T, newDB Opener) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T, func() Store)
+	}{
+		{"OutboxSurvivesReopen", outboxSurvivesReopen},
+		{"ApplyIsAtomic", applyIsAtomic},
+		{"HeadsOnePerQueueInOrder", headsOnePerQueueInOrder},
+		{"Supersedes", supersedes},
+		{"DeadLetter", deadLetter},
+		{"ReserveIDsGrowAcrossReopen", reserveIDsGrow},
+		{"ResultsNewestFirstPaginatedAndFiltered", resultsPaginated},
+		{"ResultRoundTrip", resultRoundTrip},
+		{"AggregatesCountEveryRunOnce", aggregatesCountOnce},
+		{"BaselineNewestWins", baselineNewestWins},
+		{"PruneByAgeCountAndAggregates", pruneAll},
+		{"IncidentsRecordedWithAlertState", incidents},
+		{"NotificationsListRetryDrop", notifications},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			open := newDB(t)
+			tc.f(t, open)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func opened(t *testing.T, open func() Store) Store {
+	t.Helper()
+	s := open()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ev(check, notifier, key, kind string) outbox.Event {
+	return outbox.Event{Key: key, Check: check, Notifier: notifier, Kind: kind, Payload: []byte(`{"k":"` + key + `"}`), Created: t0}
+}
+
+func keys(es []outbox.Event) string {
+	out := ""
+	for i, e := range es {
+		if i > 0 {
+			out += " "
+		}
+		out += e.Key + "/" + e.Notifier
+	}
+	return out
+}
+
+func outboxSurvivesReopen(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := open()
+	must(t, s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`{"status":"failing"}`), Events: []outbox.Event{
+		ev("api", "hook", "k1", "firing"), ev("api", "pager", "k1", "firing"),
+	}}))
+	heads, _ := s.Heads(ctx)
+	must(t, s.Retry(ctx, heads[0].Seq, 3, t0.Add(time.Minute), "HTTP 503"))
+	must(t, s.Close())
+
+	s = opened(t, open)
+	states, err := s.AlertStates(ctx)
+	if err != nil || string(states["api"]) != `{"status":"failing"}` {
+		t.Fatalf("states after reopen = %q, %v", states, err)
+	}
+	pending, err := s.Pending(ctx)
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending after reopen = %+v, %v", pending, err)
+	}
+	p := pending[0]
+	if p.Key != "k1" || p.Notifier != "hook" || p.Attempts != 3 || !p.Next.Equal(t0.Add(time.Minute)) || p.LastError != "HTTP 503" ||
+		!p.Created.Equal(t0) || string(p.Payload) != `{"k":"k1"}` {
+		t.Fatalf("event after reopen = %+v", p)
+	}
+	must(t, s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`{}`), Events: []outbox.Event{ev("api", "hook", "k2", "resolved")}}))
+	pending, _ = s.Pending(ctx)
+	if pending[2].Key != "k2" || pending[2].Seq <= pending[1].Seq {
+		t.Fatalf("order after reopen: %+v", pending)
+	}
+}
+
+func applyIsAtomic(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`"v1"`), Events: []outbox.Event{ev("api", "hook", "k1", "firing")}}))
+	// k1 for hook exists already: the unique key makes this change fail.
+	err := s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`"v2"`), Events: []outbox.Event{ev("api", "pager", "k9", "firing"), ev("api", "hook", "k1", "firing")}})
+	if err == nil {
+		t.Fatal("duplicate idempotency key accepted")
+	}
+	states, _ := s.AlertStates(ctx)
+	pending, _ := s.Pending(ctx)
+	if string(states["api"]) != `"v1"` || len(pending) != 1 {
+		t.Fatalf("after a failed change: state %q, %d pending", states["api"], len(pending))
+	}
+	must(t, s.Apply(ctx, outbox.Change{Check: "api"}))
+	if states, _ := s.AlertStates(ctx); len(states) != 0 {
+		t.Fatalf("nil state did not delete: %q", states)
+	}
+}
+
+func headsOnePerQueueInOrder(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{ev("a", "hook", "a1", "firing"), ev("a", "slack", "a1", "firing")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "b", State: []byte("1"), Events: []outbox.Event{ev("b", "hook", "b1", "firing")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("2"), Events: []outbox.Event{ev("a", "hook", "a2", "resolved")}}))
+	heads, err := s.Heads(ctx)
+	must(t, err)
+	if got := keys(heads); got != "a1/hook a1/slack b1/hook" {
+		t.Fatalf("heads = %s", got)
+	}
+	must(t, s.Delivered(ctx, heads[0].Seq))
+	heads, _ = s.Heads(ctx)
+	if got := keys(heads); got != "a1/slack b1/hook a2/hook" {
+		t.Fatalf("heads after delivery = %s", got)
+	}
+	depth, err := s.OutboxDepth(ctx)
+	must(t, err)
+	if depth["hook"] != 2 || depth["slack"] != 1 {
+		t.Fatalf("depth = %v", depth)
+	}
+}
+
+func supersedes(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	refresh := func(key string) outbox.Event {
+		e := ev("a", "am", key, "refresh")
+		e.Supersedes = "refresh"
+		return e
+	}
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{ev("a", "am", "f", "firing"), refresh("r1")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{refresh("r2"), ev("a", "hook", "x", "firing")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{refresh("r3")}}))
+	pending, _ := s.Pending(ctx)
+	if got := keys(pending); got != "f/am x/hook r3/am" {
+		t.Fatalf("pending = %s", got)
+	}
+}
+
+func deadLetter(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{ev("a", "hook", "k", "firing")}}))
+	heads, _ := s.Heads(ctx)
+	must(t, s.DeadLetter(ctx, heads[0].Seq, 1, "http_4xx", "HTTP 400: bad payload", t0.Add(time.Second)))
+	must(t, s.DeadLetter(ctx, heads[0].Seq, 1, "http_4xx", "again", t0)) // gone: no-op
+	if p, _ := s.Pending(ctx); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	dl, err := s.DeadLetters(ctx, 10)
+	must(t, err)
+	if len(dl) != 1 || dl[0].Key != "k" || dl[0].Reason != "http_4xx" || dl[0].LastError != "HTTP 400: bad payload" || !dl[0].Failed.Equal(t0.Add(time.Second)) {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+}
+
+func run(id int64, check string, started time.Time, passed bool) history.StoredRun {
+	r := &checks.Result{ID: id, Check: check, Started: started, Duration: 1500 * time.Millisecond, Passed: passed}
+	sum := history.RunSummary{ID: id, Check: check, Started: started, DurationSeconds: 1.5, Passed: passed}
+	if !passed {
+		r.Reason, r.Message = checks.ReasonAssertion, fmt.Sprintf("run %d failed", id)
+		sum.Reason, sum.Message, sum.FailingStep = r.Reason, r.Message, "read"
+	}
+	data, _ := json.Marshal(r)
+	return history.StoredRun{RunSummary: sum, Data: data}
+}
+
+func ids(rs []history.RunSummary) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += " "
+		}
+		out += fmt.Sprint(r.ID)
+	}
+	return out
+}
+
+func reserveIDsGrow(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := open()
+	a, err := s.ReserveIDs(ctx, 1000)
+	must(t, err)
+	b, err := s.ReserveIDs(ctx, 10)
+	must(t, err)
+	if a != 1 || b != 1001 {
+		t.Fatalf("reservations start at %d and %d, want 1 and 1001", a, b)
+	}
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(5000, "a", t0, true)}}))
+	must(t, s.Close())
+	s = opened(t, open)
+	c, err := s.ReserveIDs(ctx, 1)
+	must(t, err)
+	if c != 5001 {
+		t.Fatalf("after a stored run 5000 the next id is %d, want 5001", c)
+	}
+	if _, err := s.ReserveIDs(ctx, 0); err == nil {
+		t.Fatal("reserving 0 ids succeeded")
+	}
+}
+
+func resultsPaginated(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	var runs []history.StoredRun
+	for i := int64(1); i <= 6; i++ {
+		runs = append(runs, run(i, "a", t0.Add(time.Duration(i)*time.Minute), i%3 != 0))
+	}
+	runs = append(runs, run(7, "b", t0, false))
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs}))
+	for _, tc := range []struct {
+		q    history.ResultQuery
+		want string
+	}{
+		{history.ResultQuery{}, "6 5 4 3 2 1"},
+		{history.ResultQuery{Limit: 2}, "6 5"},
+		{history.ResultQuery{Limit: 2, Before: 5}, "4 3"},
+		{history.ResultQuery{Status: history.StatusFailed}, "6 3"},
+		{history.ResultQuery{Status: history.StatusPassed, Before: 4}, "2 1"},
+		{history.ResultQuery{Since: t0.Add(5 * time.Minute)}, "6 5"},
+	} {
+		got, err := s.Results(ctx, "a", tc.q)
+		must(t, err)
+		if ids(got) != tc.want {
+			t.Errorf("Results(%+v) = %v, want %v", tc.q, ids(got), tc.want)
+		}
+	}
+	if _, err := s.Results(ctx, "a", history.ResultQuery{Status: "bogus"}); err == nil {
+		t.Error("an unknown status filter was accepted")
+	}
+	got, _ := s.Results(ctx, "a", history.ResultQuery{Status: history.StatusFailed, Limit: 1})
+	want := history.RunSummary{ID: 6, Check: "a", Started: t0.Add(6 * time.Minute), DurationSeconds: 1.5,
+		Reason: checks.ReasonAssertion, Message: "run 6 failed", FailingStep: "read"}
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("failed run summary = %+v, want %+v", got, want)
+	}
+	if none, _ := s.Results(ctx, "nobody", history.ResultQuery{}); none == nil || len(none) != 0 {
+		t.Fatalf("results of an unknown check = %#v, want an empty list", none)
+	}
+}
+
+func resultRoundTrip(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(42, "a", t0, false)}}))
+	r, err := s.Result(ctx, 42)
+	must(t, err)
+	if r.ID != 42 || r.Result.ID != 42 || r.Result.Check != "a" || r.Result.Message != "run 42 failed" || r.FailingStep != "read" {
+		t.Fatalf("run 42 = %+v / %+v", r.RunSummary, r.Result)
+	}
+	if _, err := s.Result(ctx, 43); !errors.Is(err, history.ErrNotFound) {
+		t.Fatalf("run 43: err = %v, want ErrNotFound", err)
+	}
+	// A batch written twice (a retry after a commit whose answer was
+	// lost) stores each run once.
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(42, "a", t0, false)}}))
+	if rs, _ := s.Results(ctx, "a", history.ResultQuery{}); len(rs) != 1 {
+		t.Fatalf("run 42 stored %d times", len(rs))
+	}
+}
+
+// Counted before the roll-up (from the runs) and after (from the
+// aggregates) alike, never twice; a batch of more than one statement's
+// worth of runs counts whole.
+func aggregatesCountOnce(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	now := time.Now().UTC().Truncate(time.Hour)
+	var runs []history.StoredRun
+	id := int64(0)
+	for i := range 3 { // an hour ago, 1 failed
+		id++
+		runs = append(runs, run(id, "a", now.Add(-time.Hour+time.Duration(i)*time.Minute), i != 0))
+	}
+	for i := range 4 { // 3 days ago, 2 failed
+		id++
+		runs = append(runs, run(id, "a", now.Add(-72*time.Hour+time.Duration(i)*time.Second), i%2 == 0))
+	}
+	for range 150 { // another check: 150 runs in one batch, all failed
+		id++
+		runs = append(runs, run(id, "b", now.Add(-time.Minute), false))
+	}
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs[:2]}))
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs[2:]}))
+	for _, rolled := range []bool{false, true} {
+		if rolled {
+			must(t, s.RollUp(ctx, id))
+			must(t, s.RollUp(ctx, id)) // again: nothing more
+		}
+		day, err := s.Counts(ctx, "a", now.Add(-24*time.Hour), now.Add(time.Minute))
+		must(t, err)
+		week, err := s.Counts(ctx, "a", now.Add(-7*24*time.Hour), now.Add(time.Minute))
+		must(t, err)
+		if day != (history.Counts{Runs: 3, Failures: 1}) || week != (history.Counts{Runs: 7, Failures: 3}) {
+			t.Fatalf("rolled up %v: a over 24h = %+v (want 3, 1), over 7d = %+v (want 7, 3)", rolled, day, week)
+		}
+		all, err := s.CountsAll(ctx, now.Add(-24*time.Hour), now.Add(time.Minute))
+		must(t, err)
+		if len(all) != 2 || all["a"] != day || all["b"] != (history.Counts{Runs: 150, Failures: 150}) {
+			t.Fatalf("rolled up %v: CountsAll over 24h = %+v", rolled, all)
+		}
+	}
+	ds, err := s.Durations(ctx, "a", now.Add(-2*time.Hour), now)
+	must(t, err)
+	if len(ds) != 3 || ds[0] != 1500*time.Millisecond {
+		t.Errorf("durations = %v", ds)
+	}
+}
+
+func baselineNewestWins(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	if _, err := s.Baseline(ctx, "a", "read"); !errors.Is(err, history.ErrNotFound) {
+		t.Fatalf("no baseline yet: err = %v", err)
+	}
+	bl := func(id int64, body string) history.Baseline {
+		return history.Baseline{Check: "a", Step: "read", RunID: id, Started: t0.Add(time.Duration(id) * time.Second),
+			Response: checks.ResponseSummary{Status: 200, Headers: map[string][]string{"Etag": {`"v1"`}}, Body: body, BodySize: int64(len(body))}}
+	}
+	must(t, s.WriteBatch(ctx, history.Batch{Baselines: []history.Baseline{bl(10, `{"v":1}`)}}))
+	must(t, s.WriteBatch(ctx, history.Batch{Baselines: []history.Baseline{bl(12, `{"v":2}`)}}))
+	must(t, s.WriteBatch(ctx, history.Batch{Baselines: []history.Baseline{bl(11, `{"v":"old"}`)}}))
+	got, err := s.Baseline(ctx, "a", "read")
+	must(t, err)
+	if got.RunID != 12 || got.Response.Body != `{"v":2}` || got.Response.Headers["Etag"][0] != `"v1"` || !got.Started.Equal(t0.Add(12*time.Second)) {
+		t.Fatalf("baseline = %+v", got)
+	}
+}
+
+func pruneAll(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	now := time.Now().UTC()
+	var runs []history.StoredRun
+	for i := int64(1); i <= 10; i++ {
+		started := now.Add(-40 * 24 * time.Hour).Add(time.Duration(i) * time.Minute) // 1..4: 40 days old
+		if i > 4 {
+			started = now.Add(-time.Duration(20-i) * time.Minute)
+		}
+		runs = append(runs, run(i, "a", started, true))
+	}
+	runs = append(runs, run(11, "b", now, true))
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`{}`), Incident: &outbox.IncidentRecord{ID: "old", Check: "a",
+		Started: now.Add(-40 * 24 * time.Hour), Opened: now.Add(-40 * 24 * time.Hour), Resolved: now.Add(-39 * 24 * time.Hour), Resolution: "recovered"}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`{}`), Incident: &outbox.IncidentRecord{ID: "open", Check: "a",
+		Started: now.Add(-40 * 24 * time.Hour), Opened: now.Add(-40 * 24 * time.Hour)}}))
+	p := history.PrunePolicy{Before: now.Add(-30 * 24 * time.Hour), Keep: map[string]int{"a": 4},
+		MinuteBefore: now.Add(-48 * time.Hour), HourBefore: now.Add(-30 * 24 * time.Hour), Limit: 100}
+	// Runs not yet in the aggregates are never pruned.
+	_, _, err := s.Prune(ctx, p)
+	must(t, err)
+	if rs, _ := s.Results(ctx, "a", history.ResultQuery{}); len(rs) != 10 {
+		t.Fatalf("pruning before the roll-up left %d of 10 runs", len(rs))
+	}
+	must(t, s.RollUp(ctx, 11))
+	p.Limit = 3
+	_, more, err := s.Prune(ctx, p)
+	must(t, err)
+	if !more {
+		t.Fatal("a prune limited to 3 rows a statement says nothing more is due")
+	}
+	for more {
+		_, more, err = s.Prune(ctx, p)
+		must(t, err)
+	}
+	rs, _ := s.Results(ctx, "a", history.ResultQuery{})
+	if ids(rs) != "10 9 8 7" {
+		t.Fatalf("a keeps %v, want the newest 4 (10 9 8 7)", ids(rs))
+	}
+	if rs, _ := s.Results(ctx, "b", history.ResultQuery{}); len(rs) != 1 {
+		t.Fatalf("b keeps %d runs, want 1", len(rs))
+	}
+	ins, _ := s.Incidents(ctx, history.IncidentQuery{})
+	if len(ins) != 1 || ins[0].ID != "open" {
+		t.Fatalf("incidents after prune = %+v, want only the open one", ins)
+	}
+	if old, _ := s.Counts(ctx, "a", now.Add(-60*24*time.Hour), now.Add(-20*24*time.Hour)); old.Runs != 0 {
+		t.Fatalf("hour aggregates older than the cut-off kept %d runs", old.Runs)
+	}
+	if recent, _ := s.Counts(ctx, "a", now.Add(-time.Hour), now.Add(time.Minute)); recent.Runs != 6 {
+		t.Fatalf("recent aggregates count %d runs, want 6 (pruning runs keeps the aggregates)", recent.Runs)
+	}
+}
+
+func incidents(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	in := &outbox.IncidentRecord{ID: "i1", Check: "api", Started: t0, Opened: t0.Add(2 * time.Minute),
+		FirstReason: "assertion", FirstFailure: "status: expected 200, got 500", LastFailure: "status: expected 200, got 500", Runs: 3, FailedRuns: 3}
+	must(t, s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`{"status":"failing"}`), Incident: in}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "other", State: []byte(`{"status":"failing"}`), Incident: &outbox.IncidentRecord{ID: "i2", Check: "other", Started: t0, Opened: t0.Add(time.Hour)}}))
+	open2, _ := s.Incidents(ctx, history.IncidentQuery{Open: true})
+	if len(open2) != 2 || open2[0].ID != "i2" || open2[1].ID != "i1" {
+		t.Fatalf("open incidents = %+v, want i2 then i1 (newest first)", open2)
+	}
+	resolved := *in
+	resolved.Resolved, resolved.Resolution, resolved.LastFailure, resolved.Runs = t0.Add(10*time.Minute), "recovered", "timeout", 5
+	resolved.FirstFailure = "must not replace the first failure"
+	must(t, s.Apply(ctx, outbox.Change{Check: "api", State: []byte(`{"status":"ok"}`), Incident: &resolved}))
+	got, _ := s.Incidents(ctx, history.IncidentQuery{Check: "api"})
+	if len(got) != 1 {
+		t.Fatalf("incidents of api = %+v", got)
+	}
+	g := got[0]
+	if g.Resolved == nil || !g.Resolved.Equal(t0.Add(10*time.Minute)) || g.Resolution != "recovered" || g.FirstFailure != "status: expected 200, got 500" ||
+		g.FirstReason != "assertion" || g.LastFailure != "timeout" || g.Runs != 5 || g.FailedRuns != 3 || !g.Opened.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("resolved incident = %+v", g)
+	}
+	if o, _ := s.Incidents(ctx, history.IncidentQuery{Open: true}); len(o) != 1 {
+		t.Fatalf("open incidents after resolving i1 = %+v", o)
+	}
+}
+
+func notifications(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte("1"), Events: []outbox.Event{ev("a", "hook", "k1", "firing"), ev("a", "pager", "k1", "firing")}}))
+	heads, _ := s.Heads(ctx)
+	dead, pending := heads[0].Seq, heads[1].Seq
+	must(t, s.DeadLetter(ctx, dead, 4, "http_4xx", "HTTP 400", t0.Add(time.Minute)))
+	all, err := s.Notifications(ctx, "", 10)
+	must(t, err)
+	if len(all) != 2 || all[0].ID != pending || all[0].Status != "pending" || all[1].ID != dead || all[1].Status != "dead" ||
+		all[1].Reason != "http_4xx" || all[1].Attempts != 4 || all[1].Failed == nil || all[0].Next == nil {
+		t.Fatalf("notifications = %+v", all)
+	}
+	if d, _ := s.Notifications(ctx, history.NotificationDead, 10); len(d) != 1 || d[0].ID != dead {
+		t.Fatalf("dead = %+v", d)
+	}
+	if _, err := s.Notifications(ctx, "bogus", 10); err == nil {
+		t.Fatal("an unknown status was accepted")
+	}
+	must(t, s.RetryNotification(ctx, dead))
+	p, _ := s.Pending(ctx)
+	if len(p) != 2 || p[1].Key != "k1" || p[1].Notifier != "hook" || p[1].Attempts != 0 || p[1].Seq <= pending {
+		t.Fatalf("pending after retry = %+v", p)
+	}
+	if d, _ := s.Notifications(ctx, history.NotificationDead, 10); len(d) != 0 {
+		t.Fatalf("dead letters after retry = %+v", d)
+	}
+	must(t, s.Retry(ctx, pending, 2, time.Now().Add(time.Hour), "HTTP 503"))
+	must(t, s.RetryNotification(ctx, pending))
+	p, _ = s.Pending(ctx)
+	if p[0].Next.After(time.Now()) {
+		t.Fatalf("a retried pending event is due at %v", p[0].Next)
+	}
+	must(t, s.DropNotification(ctx, pending))
+	if p, _ = s.Pending(ctx); len(p) != 1 {
+		t.Fatalf("pending after drop = %+v", p)
+	}
+	if err := s.DropNotification(ctx, pending); !errors.Is(err, history.ErrNotFound) {
+		t.Fatalf("dropping twice: %v", err)
+	}
+	if err := s.RetryNotification(ctx, 9999); !errors.Is(err, history.ErrNotFound) {
+		t.Fatalf("retrying an unknown id: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/checks/diff"
+	"github.com/assay-monitor/assay/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -287,8 +288,9 @@ func (rec *Recorder) baseline(ctx context.Context, check, step string) *Baseline
 	return bl
 }
 
-// Record implements checks.Sink: the run is queued for the next flush.
-func (rec *Recorder) Record(_ context.Context, r *checks.Result) {
+// Record implements checks.Sink: the run is queued for the next flush,
+// with the lease epoch ctx carries (cluster.WithEpoch).
+func (rec *Recorder) Record(ctx context.Context, r *checks.Result) {
 	c := Compact(r)
 	data, err := json.Marshal(c)
 	if err != nil {
@@ -302,7 +304,7 @@ func (rec *Recorder) Record(_ context.Context, r *checks.Result) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	rec.pending = append(rec.pending, StoredRun{RunSummary: sum, Data: data})
+	rec.pending = append(rec.pending, StoredRun{RunSummary: sum, Data: data, Epoch: cluster.EpochFrom(ctx)})
 	rec.pendingBytes += len(data)
 	// A run without an id (the store could not reserve one) cannot be a
 	// baseline; the next passing run will be.

@@ -13,6 +13,10 @@ type StoredRun struct {
 	RunSummary
 	// Data is the JSON of the result as Compact left it.
 	Data []byte
+	// Epoch is the lease epoch the run was made under (0 without a
+	// cluster): a store shared by replicas refuses the run when a newer
+	// owner of the check exists.
+	Epoch int64
 }
 
 // Baseline is the last passing response of one step: what a later

@@ -59,7 +59,7 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 // one for the baselines, in one transaction.
 func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 	n := len(b.Runs)
-	ids, started, durs := make([]int64, n), make([]int64, n), make([]int64, n)
+	ids, started, durs, epochs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	passed := make([]int16, n)
 	names, reasons, msgs, steps, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range b.Runs {
@@ -67,7 +67,7 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 		if r.Passed {
 			passed[i] = 1
 		}
-		reasons[i], msgs[i], steps[i], data[i] = string(r.Reason), r.Message, r.FailingStep, string(r.Data)
+		reasons[i], msgs[i], steps[i], data[i], epochs[i] = string(r.Reason), r.Message, r.FailingStep, string(r.Data), r.Epoch
 	}
 	m := len(b.Baselines)
 	bc, bs, bresp := make([]string, m), make([]string, m), make([]string, m)
@@ -83,9 +83,25 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
 		if n > 0 {
+			// A run made under a lease epoch is stored only while that
+			// epoch is the check's: a replica that lost the lease (paused,
+			// partitioned) cannot write over its successor (fencing).
 			batch.Queue(`INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result)
-				SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[])
-				ON CONFLICT (id) DO NOTHING`, ids, names, started, durs, passed, reasons, msgs, steps, data)
+				SELECT v.id, v.c, v.s, v.d, v.p, v.r, v.m, v.f, v.j
+				FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+					AS v(id, c, s, d, p, r, m, f, j, e)
+				WHERE v.e = 0 OR EXISTS (SELECT 1 FROM leases l WHERE l.check_name = v.c AND l.epoch = v.e)
+				ON CONFLICT (id) DO NOTHING`, ids, names, started, durs, passed, reasons, msgs, steps, data, epochs)
+			batch.Queue(`SELECT COUNT(*) FROM unnest($1::text[], $2::bigint[]) AS v(c, e)
+				WHERE v.e <> 0 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.check_name = v.c AND l.epoch = v.e)`, names, epochs).
+				QueryRow(func(row pgx.Row) error {
+					var refused int64
+					if err := row.Scan(&refused); err != nil {
+						return err
+					}
+					s.fenced.Add(uint64(refused))
+					return nil
+				})
 		}
 		if m > 0 {
 			batch.Queue(`INSERT INTO baselines (check_name, step_name, run_id, started_ms, response)

@@ -39,6 +39,8 @@ type Store struct {
 	pool        *pgxpool.Pool
 	log         *slog.Logger
 	writeErrors atomic.Uint64
+	// fenced counts writes refused because a newer lease owner exists.
+	fenced atomic.Uint64
 	// redacted is the DSN with its password hidden, for messages.
 	redacted string
 }
@@ -121,6 +123,10 @@ func (s *Store) Close() error {
 
 // Path names the database for logs (the DSN without its password).
 func (s *Store) Path() string { return s.redacted }
+
+// FencedWrites is the number of writes refused so far because the
+// writer's lease epoch was no longer the check's.
+func (s *Store) FencedWrites() float64 { return float64(s.fenced.Load()) }
 
 // WriteErrors is the number of writes that failed so far.
 func (s *Store) WriteErrors() float64 { return float64(s.writeErrors.Load()) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/pgtest"
 	"github.com/assay-monitor/assay/store/postgres"
 	"github.com/assay-monitor/assay/store/storetest"
@@ -93,5 +94,61 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 	if _, err := postgres.Open(context.Background(), "postgres://u:hunter2-pw@[::1"); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("a malformed DSN: %v", err)
+	}
+}
+
+// A run written under a lease epoch that is no longer the check's (its
+// writer lost the lease while paused) is refused; the new owner's is not.
+func TestRunsAreFencedByTheLeaseEpoch(t *testing.T) {
+	srv := pgtest.Need(t, pg)
+	s := openStore(t, srv.NewDatabase(t))
+	defer s.Close()
+	ctx := context.Background()
+	grant := func(member string, release bool) int64 {
+		t.Helper()
+		var rel []string
+		if release {
+			rel = []string{"a"}
+		}
+		gs, err := s.Leases(ctx, member, []string{"a"}, rel, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if release {
+			return 0
+		}
+		if len(gs) != 1 {
+			t.Fatalf("%s got %+v", member, gs)
+		}
+		return gs[0].Epoch
+	}
+	old := grant("m1", false)
+	run := func(id, epoch int64) history.StoredRun {
+		return history.StoredRun{RunSummary: history.RunSummary{ID: id, Check: "a", Started: time.Now(), Passed: true}, Data: []byte(`{}`), Epoch: epoch}
+	}
+	if err := s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(1, old)}}); err != nil {
+		t.Fatal(err)
+	}
+	// m1 lets go (or is paused past its lease); m2 takes the check.
+	if _, err := s.Leases(ctx, "m1", nil, []string{"a"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cur := grant("m2", false)
+	if cur <= old {
+		t.Fatalf("epoch %d after the move, %d before", cur, old)
+	}
+	if err := s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(2, old), run(3, cur), run(4, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.Results(ctx, "a", history.ResultQuery{})
+	got := []int64{}
+	for _, r := range rs {
+		got = append(got, r.ID)
+	}
+	if fmt.Sprint(got) != "[4 3 1]" {
+		t.Fatalf("stored runs %v, want [4 3 1]: run 2, written under the old epoch, refused", got)
+	}
+	if s.FencedWrites() != 1 {
+		t.Fatalf("fenced writes = %v, want 1", s.FencedWrites())
 	}
 }

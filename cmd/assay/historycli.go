@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/config"
-	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/daemon"
+	"github.com/assay-monitor/assay/history"
 )
 
 // historySource is where replay and notifications read: the store of a

@@ -148,6 +148,15 @@ func newID() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
+// OnChange sets what is called (from the coordinator's goroutine) with
+// the checks this replica owns whenever the set changes; it replaces
+// Options.OnChange.
+func (c *Coordinator) OnChange(f func(owned []string)) {
+	c.mu.Lock()
+	c.opts.OnChange = f
+	c.mu.Unlock()
+}
+
 // ID is this replica's member id.
 func (c *Coordinator) ID() string { return c.id }
 
@@ -194,6 +203,36 @@ func (c *Coordinator) Members() []Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.members)
+}
+
+// Ready reports whether the last renewal is still good: false before the
+// first one and once the leases' deadline passed without one.
+func (c *Coordinator) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now().Before(c.deadline)
+}
+
+// Info is the cluster as GET /api/v1/cluster shows it.
+type Info struct {
+	Self     string    `json:"self"`
+	LeaseTTL string    `json:"lease_ttl"`
+	Members  []Member  `json:"members"`
+	Owned    []string  `json:"owned_checks"`
+	Mismatch bool      `json:"config_mismatch"`
+	Deadline time.Time `json:"lease_deadline"`
+}
+
+// Info describes the cluster for the API.
+func (c *Coordinator) Info() Info {
+	owned := c.Owned()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if owned == nil {
+		owned = []string{}
+	}
+	return Info{Self: c.id, LeaseTTL: c.opts.TTL.String(), Members: slices.Clone(c.members), Owned: owned,
+		Mismatch: c.mismatch, Deadline: c.deadline.UTC()}
 }
 
 // Mismatch reports whether this replica's checks differ from the majority's.
@@ -319,8 +358,11 @@ func (c *Coordinator) Cycle(ctx context.Context) error {
 }
 
 func (c *Coordinator) notify() {
-	if c.opts.OnChange != nil {
-		c.opts.OnChange(c.Owned())
+	c.mu.Lock()
+	f := c.opts.OnChange
+	c.mu.Unlock()
+	if f != nil {
+		f(c.Owned())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/metrics"
@@ -53,6 +54,13 @@ type Options struct {
 	// CheckSetters are told the checks on every successful load, like
 	// the sinks that implement CheckSetter.
 	CheckSetters []CheckSetter
+	// OwnedSetters are told the checks this replica runs: all of them,
+	// or with a Cluster those it holds the lease of (the metrics: each
+	// replica exports the checks it owns).
+	OwnedSetters []CheckSetter
+	// Cluster shares the checks with other replicas (storage.driver
+	// postgres); nil runs every check here.
+	Cluster *cluster.Coordinator
 	// Annotators see every result first, in order.
 	Annotators []Annotator
 	// Sinks receive every result after metrics and the API status.
@@ -91,6 +99,8 @@ type Daemon struct {
 	mu       sync.RWMutex
 	current  []*checks.Check
 	lastErr  error
+	// owned are the names of the checks this replica runs (nil: all).
+	owned map[string]bool
 
 	listener net.Listener
 	server   *http.Server
@@ -127,6 +137,12 @@ func New(opts Options) (*Daemon, error) {
 		Logger:      opts.Logger,
 	})
 	d.status = web.NewStatus(d.sched.NextRun)
+	if opts.Cluster != nil {
+		// Another replica runs most checks: their latest results are in
+		// the shared store.
+		d.status.SetHistory(opts.History)
+		opts.Cluster.OnChange(func([]string) { d.ownershipChanged() })
+	}
 	d.sinks = append([]checks.Sink{d.metrics, d.status}, opts.Sinks...)
 	if err := d.Reload(); err != nil {
 		return nil, err
@@ -202,13 +218,24 @@ func (d *Daemon) Reload() error {
 		// "loaded" by a non-nil set.
 		cs = []*checks.Check{}
 	}
+	if d.opts.Cluster != nil {
+		d.opts.Cluster.SetChecks(cs)
+	}
+	ownedCS := d.ownedOf(cs)
 	for _, s := range d.sinks {
 		if cs2, ok := s.(CheckSetter); ok {
+			if s == checks.Sink(d.metrics) {
+				cs2.SetChecks(ownedCS)
+				continue
+			}
 			cs2.SetChecks(cs)
 		}
 	}
 	for _, s := range d.opts.CheckSetters {
 		s.SetChecks(cs)
+	}
+	for _, s := range d.opts.OwnedSetters {
+		s.SetChecks(ownedCS)
 	}
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
@@ -216,7 +243,7 @@ func (d *Daemon) Reload() error {
 	// MB). This and the sinks come before the scheduler plans the first
 	// runs of new checks, which their time would otherwise make late.
 	debug.FreeOSMemory()
-	diff := d.sched.Update(cs)
+	diff := d.sched.Update(ownedCS)
 	d.mu.Lock()
 	d.current, d.lastErr = cs, nil
 	d.mu.Unlock()
@@ -226,7 +253,55 @@ func (d *Daemon) Reload() error {
 	return nil
 }
 
+// ownedOf keeps the checks this replica runs.
+func (d *Daemon) ownedOf(cs []*checks.Check) []*checks.Check {
+	if d.opts.Cluster == nil {
+		return cs
+	}
+	owned := map[string]bool{}
+	for _, name := range d.opts.Cluster.Owned() {
+		owned[name] = true
+	}
+	out := make([]*checks.Check, 0, len(owned))
+	for _, c := range cs {
+		if owned[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ownershipChanged follows the cluster's leases: the scheduler, the
+// metrics and the owned setters get the checks now owned.
+func (d *Daemon) ownershipChanged() {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.mu.RLock()
+	cs := d.current
+	d.mu.RUnlock()
+	if cs == nil {
+		return // not loaded yet: Reload will do it
+	}
+	owned := d.ownedOf(cs)
+	d.metrics.SetChecks(owned)
+	for _, s := range d.opts.OwnedSetters {
+		s.SetChecks(owned)
+	}
+	diff := d.sched.Update(owned)
+	d.log.Info("cluster: running the checks this replica owns", "owned", len(owned), "of", len(cs),
+		"added", len(diff.Added), "removed", len(diff.Removed))
+}
+
 func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
+	var epoch int64
+	if d.opts.Cluster != nil {
+		var ok bool
+		if epoch, ok = d.opts.Cluster.Owns(c.Name); !ok {
+			// The lease ran out (or moved) since this run was planned.
+			d.log.Debug("cluster: not running a check this replica no longer owns", "check", c.Name)
+			return
+		}
+	}
 	r := d.runner.Run(ctx, c)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// Cut short by shutdown after the grace period: what it saw says
@@ -238,6 +313,9 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 	// records what it saw.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if epoch != 0 {
+		sctx = cluster.WithEpoch(sctx, epoch)
+	}
 	for _, a := range d.opts.Annotators {
 		a.Annotate(sctx, r)
 	}
@@ -259,6 +337,14 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 	}
 }
 
+// clusterInfo is the cluster endpoint's source (nil without a cluster).
+func clusterInfo(c *cluster.Coordinator) func() any {
+	if c == nil {
+		return nil
+	}
+	return func() any { return c.Info() }
+}
+
 // logDiffLines bounds the diff in a "check failed" log line.
 const logDiffLines = 8
 
@@ -278,6 +364,9 @@ func (d *Daemon) Ready() bool {
 	d.mu.RLock()
 	loaded := d.current != nil
 	d.mu.RUnlock()
+	if d.opts.Cluster != nil && !d.opts.Cluster.Ready() {
+		return false // no lease this replica can prove: it runs nothing
+	}
 	return loaded && d.sched.Running()
 }
 
@@ -296,6 +385,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready,
 			Reload: d.Reload, History: d.opts.History, Notifications: d.opts.Notifications,
 			NotificationsChanged: d.opts.NotificationsChanged,
+			Cluster:              clusterInfo(d.opts.Cluster),
 			Public:               d.opts.Config.Web.Public,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/alerting"
+	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/store"
@@ -25,6 +26,12 @@ type Backend interface {
 	// WriteErrors counts the writes that failed so far.
 	WriteErrors() float64
 	Close() error
+}
+
+// clusterStore is a store that keeps leases (PostgreSQL).
+type clusterStore interface {
+	cluster.Store
+	FencedWrites() float64
 }
 
 // connectTimeout bounds how long start-up waits for PostgreSQL.
@@ -119,7 +126,23 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	}
 	slos := history.NewSLOs(st, cfg.Defaults.SLO, cfg.Metrics.Labels, log)
 	opts.Registry.MustRegister(slos)
-	opts.CheckSetters = append(opts.CheckSetters, slos)
+	opts.OwnedSetters = append(opts.OwnedSetters, slos)
+	var coordinator *cluster.Coordinator
+	if cs, ok := st.(clusterStore); ok && cfg.Storage.Driver == config.DriverPostgres {
+		coordinator, err = cluster.New(cluster.Options{Store: cs, TTL: cfg.Cluster.LeaseTTL.D(), Logger: log, Registerer: opts.Registry})
+		if err != nil {
+			cancel()
+			st.Close()
+			return nil, err
+		}
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "assay_cluster_fenced_writes_total",
+			Help: "Runs this replica wrote that the store refused because another replica holds a newer lease of the check.",
+		}, cs.FencedWrites))
+		opts.Cluster = coordinator
+		log.Info("cluster: sharing the checks with the other replicas of the store", "member", coordinator.ID(),
+			"lease_ttl", cfg.Cluster.LeaseTTL.D().String(), "store", st.(interface{ Path() string }).Path())
+	}
 	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
 	opts.Sinks = append(opts.Sinks, m)
 	wg.Add(1)
@@ -127,9 +150,24 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 		defer wg.Done()
 		_ = m.Run(ctx)
 	}()
+	// The coordinator stops after the history and alerting wrote what they
+	// hold (under the leases), and leaves the cluster, releasing its
+	// leases at once, before the store closes.
+	cctx, ccancel := context.WithCancel(context.Background())
+	cdone := make(chan struct{})
+	if coordinator != nil {
+		go func() {
+			defer close(cdone)
+			_ = coordinator.Run(cctx)
+		}()
+	} else {
+		close(cdone)
+	}
 	return func() {
 		cancel()
 		wg.Wait()
+		ccancel()
+		<-cdone
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}

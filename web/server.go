@@ -39,6 +39,9 @@ type Options struct {
 	// responses, messages, labels, files or run evidence, in the pages
 	// and in the API.
 	Public bool
+	// Cluster describes the replicas sharing the store, for
+	// GET /api/v1/cluster; nil: the endpoint says there is no cluster.
+	Cluster func() any
 	// Now is the clock of the pages, badges and uptime; nil means time.Now.
 	Now func() time.Time
 }
@@ -91,6 +94,17 @@ func Handler(o Options) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+	})
+	mux.HandleFunc("GET /api/v1/cluster", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Cluster == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no cluster: storage.driver is not postgres"})
+			return
+		}
+		if o.Public {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "not available on a public status page (web.public)"})
+			return
+		}
+		writeJSON(w, http.StatusOK, o.Cluster())
 	})
 	registerHistoryAPI(mux, o)
 	registerPages(mux, o)

@@ -18,6 +18,68 @@ type Status struct {
 	byName  map[string]*checks.Check // checks by name: Record is O(1)
 	latest  map[string]*checks.Result
 	nextRun func(name string) (time.Time, bool)
+
+	// history, when set, gives the latest result of a check this process
+	// did not run (another replica owns it), cached briefly.
+	history  history.Reader
+	cacheMu  sync.Mutex
+	fromHist map[string]cachedRun
+}
+
+type cachedRun struct {
+	at  time.Time
+	sum *history.RunSummary
+}
+
+// historyCacheTTL is how long a result read from the shared store serves.
+const historyCacheTTL = 5 * time.Second
+
+// SetHistory makes the summaries of checks without a local result come
+// from the store (replicas that share one run different checks).
+func (s *Status) SetHistory(h history.Reader) {
+	s.mu.Lock()
+	s.history = h
+	s.mu.Unlock()
+}
+
+// fillFromHistory gives summaries without a local result the latest
+// stored run, outside the lock (each is a query).
+func (s *Status) fillFromHistory(sums []CheckSummary) {
+	s.mu.RLock()
+	h := s.history
+	s.mu.RUnlock()
+	if h == nil {
+		return
+	}
+	now := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.fromHist == nil || len(s.fromHist) > 4*len(sums)+64 {
+		s.fromHist = map[string]cachedRun{}
+	}
+	for i := range sums {
+		if sums[i].LastResult != nil {
+			continue
+		}
+		c, ok := s.fromHist[sums[i].Name]
+		if !ok || now.Sub(c.at) > historyCacheTTL {
+			rs, err := h.Results(ctx, sums[i].Name, history.ResultQuery{Limit: 1})
+			if err != nil {
+				continue
+			}
+			c = cachedRun{at: now}
+			if len(rs) == 1 {
+				c.sum = &rs[0]
+			}
+			s.fromHist[sums[i].Name] = c
+		}
+		if r := c.sum; r != nil {
+			sums[i].LastResult = &ResultSummary{Passed: r.Passed, Started: r.Started, DurationSeconds: r.DurationSeconds,
+				Reason: r.Reason, Message: r.Message, FailingStep: r.FailingStep}
+		}
+	}
 }
 
 // NewStatus returns an empty Status. nextRun, if not nil, tells when a
@@ -81,23 +143,32 @@ type ResultSummary struct {
 // Summaries lists every configured check with its last result, by name.
 func (s *Status) Summaries() []CheckSummary {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	out := make([]CheckSummary, 0, len(s.checks))
 	for _, c := range s.checks {
 		out = append(out, s.summary(c))
 	}
+	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	s.fillFromHistory(out)
 	return out
 }
 
 // Check returns one check's summary and its full last result.
 func (s *Status) Check(name string) (CheckSummary, *checks.Result, bool) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if c, ok := s.byName[name]; ok {
-		return s.summary(c), s.latest[name], true
+	c, ok := s.byName[name]
+	if !ok {
+		s.mu.RUnlock()
+		return CheckSummary{}, nil, false
 	}
-	return CheckSummary{}, nil, false
+	sum, res := s.summary(c), s.latest[name]
+	s.mu.RUnlock()
+	if res == nil {
+		one := []CheckSummary{sum}
+		s.fillFromHistory(one)
+		sum = one[0]
+	}
+	return sum, res, true
 }
 
 func (s *Status) summary(c *checks.Check) CheckSummary {

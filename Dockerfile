@@ -57,9 +57,12 @@ VOLUME ["/etc/assay/checks.d", "/etc/assay/config", "/var/lib/assay"]
 # In Kubernetes:
 #   livenessProbe:  { httpGet: { path: /healthz, port: 9464 }, periodSeconds: 10 }
 #   readinessProbe: { httpGet: { path: /readyz,  port: 9464 }, periodSeconds: 5 }
-# SIGTERM stops new runs and lets runs in flight finish within
+# SIGTERM stops new runs and the whole shutdown fits in
 # server.shutdown_grace (default 30s): keep terminationGracePeriodSeconds
 # above it.
+# The image listens on 0.0.0.0: protect the port with server.api_token (the
+# write endpoints), a web config (--web.config.file: TLS, basic auth) or a
+# reverse proxy; see "Securing the endpoints" in the README.
 EXPOSE 9464
 
 ENTRYPOINT ["/assay"]

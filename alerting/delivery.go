@@ -43,10 +43,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	flush := time.NewTicker(stateFlushEvery)
 	defer flush.Stop()
 	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FlushTimeout)
 		defer cancel()
 		if err := m.Flush(fctx); err != nil {
 			m.log.Error("alerting: the last alert states could not be stored at shutdown", "err", err)
+		}
+		if n := m.UnsavedEvents(); n > 0 {
+			m.log.Error("alerting: alert events that only memory held are lost at shutdown (the store could not write them)", "events", n)
 		}
 	}()
 	for {
@@ -57,8 +60,23 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.log.Error("alerting: reading the outbox", "err", err)
 			next = now.Add(time.Second)
 		}
+		if err == nil {
+			heads = m.applyMarks(ctx, heads)
+		}
+		m.mu.Lock()
+		if err == nil {
+			// Events in memory of a queue wait behind its events in the
+			// store; when the store cannot be read, the last read says
+			// which queues those are.
+			clear(m.storeQueues)
+			for _, e := range heads {
+				m.storeQueues[queueOf(e)] = true
+			}
+		}
+		heads = append(heads, m.memoryHeads()...)
+		m.mu.Unlock()
 		for _, e := range heads {
-			q := e.Check + "\x00" + e.Notifier
+			q := queueOf(e)
 			if inflight[q] {
 				continue
 			}
@@ -69,6 +87,11 @@ func (m *Manager) Run(ctx context.Context) error {
 				continue
 			}
 			inflight[q] = true
+			if e.Seq < 0 {
+				m.mu.Lock()
+				m.setInflight(e.Seq, true)
+				m.mu.Unlock()
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -77,6 +100,11 @@ func (m *Manager) Run(ctx context.Context) error {
 					m.deliver(ctx, e)
 					<-sem
 				case <-ctx.Done():
+				}
+				if e.Seq < 0 {
+					m.mu.Lock()
+					m.setInflight(e.Seq, false)
+					m.mu.Unlock()
 				}
 				select {
 				case done <- q:
@@ -101,9 +129,15 @@ func (m *Manager) Run(ctx context.Context) error {
 // deliver makes one attempt at an event and records the verdict.
 func (m *Manager) deliver(ctx context.Context, e outbox.Event) {
 	// Bookkeeping outlives a shutdown: a send that succeeded must be
-	// marked delivered even if ctx ends meanwhile.
+	// marked delivered even if ctx ends meanwhile, within FlushTimeout
+	// of the end.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	stopAfter := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(m.opts.FlushTimeout, cancel)
+		context.AfterFunc(bctx, func() { t.Stop() })
+	})
+	defer stopAfter()
 	ne := m.notifiers[e.Notifier]
 	if ne == nil {
 		m.giveUp(bctx, e, ReasonUnknown, "notifier "+e.Notifier+" is not configured any more")
@@ -122,10 +156,7 @@ func (m *Manager) deliver(ctx context.Context, e outbox.Event) {
 	}
 	now := m.clock.Now()
 	if err == nil {
-		if serr := m.store.Delivered(bctx, e.Seq); serr != nil {
-			m.log.Error("alerting: marking an event delivered failed; it may be sent again (same idempotency key)",
-				"check", e.Check, "notifier", e.Notifier, "err", serr)
-		}
+		m.markDelivered(bctx, e)
 		m.metrics.notifications.WithLabelValues(e.Notifier, OutcomeDelivered).Inc()
 		m.metrics.delivery.WithLabelValues(e.Notifier).Observe(max(0, now.Sub(e.Created).Seconds()))
 		m.log.Debug("notification delivered", "check", e.Check, "notifier", e.Notifier, "kind", e.Kind, "id", e.Key, "attempts", e.Attempts+1)
@@ -156,9 +187,7 @@ func (m *Manager) deliver(ctx context.Context, e outbox.Event) {
 		delay := m.opts.Delivery.backoff(attempts, retryAfter)
 		m.log.Warn("notification failed; will retry", "check", e.Check, "notifier", e.Notifier, "kind", e.Kind,
 			"id", e.Key, "reason", reason, "attempts", attempts, "retry_in", delay.String(), "err", err.Error())
-		if serr := m.store.Retry(bctx, e.Seq, attempts, now.Add(delay), err.Error()); serr != nil {
-			m.log.Error("alerting: rescheduling an event failed", "check", e.Check, "notifier", e.Notifier, "err", serr)
-		}
+		m.markRetry(bctx, e, attempts, now.Add(delay), err.Error())
 		m.attempted(e, outcomeRetry, err)
 	}
 }
@@ -172,9 +201,7 @@ func (m *Manager) giveUp(ctx context.Context, e outbox.Event, reason, msg string
 
 func (m *Manager) deadLetter(ctx context.Context, e outbox.Event, attempts int, reason, msg string, now time.Time) {
 	m.metrics.notifications.WithLabelValues(e.Notifier, OutcomeDropped).Inc()
-	if err := m.store.DeadLetter(ctx, e.Seq, attempts, reason, msg, now); err != nil {
-		m.log.Error("alerting: dead-lettering an event failed", "check", e.Check, "notifier", e.Notifier, "err", err)
-	}
+	m.markDead(ctx, e, attempts, reason, msg, now)
 }
 
 func (m *Manager) attempted(e outbox.Event, outcome string, err error) {
@@ -188,8 +215,11 @@ func (m *Manager) updateDepth(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	m.mu.Lock()
+	mem := m.unsavedDepth()
+	m.mu.Unlock()
 	for name := range m.notifiers {
-		m.metrics.outbox.WithLabelValues(name).Set(float64(depth[name]))
+		m.metrics.outbox.WithLabelValues(name).Set(float64(depth[name] + mem[name]))
 	}
 }
 

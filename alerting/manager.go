@@ -64,6 +64,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Delivery tunes retries; zero fields take the defaults.
 	Delivery DeliveryOptions
+	// FlushTimeout bounds the last write of alert states when Run stops
+	// and the bookkeeping of sends in flight then (default 10s); the
+	// daemon makes it fit in its shutdown grace.
+	FlushTimeout time.Duration
 }
 
 // DeliveryOptions tune the delivery worker.
@@ -127,6 +131,16 @@ type Manager struct {
 	// every check up.
 	dirty       map[string]outbox.Change
 	dirtyFailed bool
+	// unsaved holds, in order, alert steps with events that the store
+	// could not write; marks the outcomes of store events it could not
+	// record; storeQueues the queues with events in the store at the
+	// last read. See unsaved.go.
+	unsaved       []*unsavedChange
+	unsavedEvents int
+	memSeq        int64
+	marks         map[int64]mark
+	storeQueues   map[string]bool
+	storeFailing  bool
 
 	wake chan struct{}
 	// onAttempt, set by tests, is told the outcome of every attempt.
@@ -154,7 +168,11 @@ func New(opts Options) (*Manager, error) {
 		notifiers: map[string]*notifierEntry{},
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
 		dirty: map[string]outbox.Change{},
-		wake:  make(chan struct{}, 1),
+		marks: map[int64]mark{}, storeQueues: map[string]bool{},
+		wake: make(chan struct{}, 1),
+	}
+	if opts.FlushTimeout <= 0 {
+		m.opts.FlushTimeout = 10 * time.Second
 	}
 	for _, name := range slices.Sorted(maps.Keys(opts.Notifiers)) {
 		cfg := opts.Notifiers[name]
@@ -185,7 +203,7 @@ func New(opts Options) (*Manager, error) {
 		}
 		m.states[name], m.persisted[name] = st, b
 	}
-	m.metrics = newMetrics(opts.Registerer, slices.Sorted(maps.Keys(m.notifiers)), m.firing)
+	m.metrics = newMetrics(opts.Registerer, slices.Sorted(maps.Keys(m.notifiers)), m.firing, func() float64 { return float64(m.UnsavedEvents()) })
 	return m, nil
 }
 
@@ -235,13 +253,9 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 		changes = append(changes, outbox.Change{Check: name, Events: evs, Incident: incident})
 		forget = append(forget, name)
 	}
-	if len(changes) > 0 {
-		if err := m.store.ApplyAll(ctx, changes); err != nil {
-			m.log.Error("alerting: storing the alert state after a reload failed; will retry on the next reload", "err", err)
-			m.checks = next
-			return
-		}
-	}
+	// A store that cannot write keeps the steps in memory (unsaved.go):
+	// the resolved events of removed checks are sent all the same.
+	m.commit(ctx, changes)
 	for name, st := range updated {
 		m.states[name] = st
 		m.persisted[name], _ = json.Marshal(st)
@@ -257,8 +271,9 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 
 // Record feeds one result to the check's state machine (a checks.Sink).
 // The new state and the events it makes are stored in one transaction
-// before Record returns; if that fails the state is left as it was, so
-// the next result retries the transition.
+// before Record returns; if the store cannot write, both are kept in
+// memory, the events are sent from there and everything is stored when
+// the store works again (unsaved.go).
 func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -312,22 +327,26 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 			delete(m.dirty, c.Name)
 		case !stored && st.trivial():
 			// Nothing to remember of a check that has only passed.
+		case m.hasUnsaved(c.Name):
+			// After the step waiting in memory, never before it.
+			m.keep(outbox.Change{Check: c.Name, State: b, Incident: incident})
+			m.persisted[c.Name] = b
 		default:
 			m.dirty[c.Name] = outbox.Change{Check: c.Name, State: b, Incident: incident}
 		}
 		return
 	}
-	if err := m.store.ApplyAll(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident}}); err != nil {
-		m.log.Error("alerting: storing the alert state failed; this result is not counted", "check", c.Name, "err", err)
-		return
-	}
+	// m.persisted is what the store has, or will have once the steps
+	// waiting in memory are written.
+	m.commit(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident}})
 	m.states[c.Name], m.persisted[c.Name] = st, b
 	delete(m.dirty, c.Name)
 	m.wakeUp()
 }
 
-// Flush writes the state changes that made no event, in one transaction.
-// Run calls it every second and when it stops.
+// Flush writes the alert steps waiting in memory (unsaved.go) and the
+// state changes that made no event, in one transaction. Run calls it
+// every second and when it stops.
 func (m *Manager) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -335,28 +354,43 @@ func (m *Manager) Flush(ctx context.Context) error {
 }
 
 func (m *Manager) flushLocked(ctx context.Context) error {
-	if len(m.dirty) == 0 {
+	if len(m.dirty) == 0 && len(m.unsaved) == 0 {
 		return nil
 	}
-	changes := make([]outbox.Change, 0, len(m.dirty))
+	changes, n := m.unsavedPrefix()
+	// A state change of a check whose earlier step still waits in memory
+	// is written after it (keep merged it there), never before.
+	held := map[string]bool{}
+	for _, u := range m.unsaved[n:] {
+		held[u.change.Check] = true
+	}
+	var written []string
 	for _, name := range slices.Sorted(maps.Keys(m.dirty)) {
-		changes = append(changes, m.dirty[name])
+		if !held[name] {
+			changes = append(changes, m.dirty[name])
+			written = append(written, name)
+		}
+	}
+	if len(changes) == 0 {
+		return nil
 	}
 	if err := m.store.ApplyAll(ctx, changes); err != nil {
-		if !m.dirtyFailed {
+		if !m.dirtyFailed && !m.storeFailing {
 			m.log.Error("alerting: storing alert states failed; they stay in memory and are retried", "checks", len(changes), "err", err)
 		}
 		m.dirtyFailed = true
 		return err
 	}
-	if m.dirtyFailed {
+	if m.dirtyFailed || m.storeFailing {
 		m.log.Info("alerting: storing alert states works again", "checks", len(changes))
-		m.dirtyFailed = false
+		m.dirtyFailed, m.storeFailing = false, false
 	}
-	for _, c := range changes {
-		m.persisted[c.Check] = c.State
+	m.dropUnsaved(n)
+	for _, name := range written {
+		m.persisted[name] = m.dirty[name].State
+		delete(m.dirty, name)
 	}
-	clear(m.dirty)
+	m.wakeUp()
 	return nil
 }
 

@@ -35,6 +35,10 @@ type harness struct {
 	attempts  chan attempt
 	cancel    context.CancelFunc
 	done      chan struct{}
+	// storeOpts open the store; wrap, if set, stands between it and the
+	// manager.
+	storeOpts []store.Option
+	wrap      func(*store.Store) Store
 }
 
 func newHarness(t *testing.T, notifiers map[string]*NotifierConfig, defaults checks.AlertPolicy) *harness {
@@ -50,14 +54,18 @@ func newHarness(t *testing.T, notifiers map[string]*NotifierConfig, defaults che
 // open (re)opens the store and builds a new manager on it, as a restart does.
 func (h *harness) open(defaults checks.AlertPolicy) {
 	h.t.Helper()
-	st, err := store.Open(h.path)
+	st, err := store.Open(h.path, h.storeOpts...)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.store = st
 	h.reg = prometheus.NewRegistry()
 	h.attempts = make(chan attempt, 100)
-	m, err := New(Options{Notifiers: h.notifiers, Defaults: defaults, Store: st, ExternalURL: "https://assay.example.com/",
+	var ms Store = st
+	if h.wrap != nil {
+		ms = h.wrap(st)
+	}
+	m, err := New(Options{Notifiers: h.notifiers, Defaults: defaults, Store: ms, ExternalURL: "https://assay.example.com/",
 		Clock: h.clock, Registerer: h.reg,
 		Delivery: DeliveryOptions{RetryBase: time.Second, RetryMax: time.Second}})
 	if err != nil {

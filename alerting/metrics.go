@@ -12,7 +12,7 @@ type metrics struct {
 
 // newMetrics registers the alerting metrics; the counters of every
 // configured notifier exist at 0 from the start.
-func newMetrics(reg prometheus.Registerer, notifiers []string, firing func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, notifiers []string, firing, unsaved func() float64) *metrics {
 	m := &metrics{
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assay_notifications_total",
@@ -51,7 +51,11 @@ func newMetrics(reg prometheus.Registerer, notifiers []string, firing func() flo
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "assay_alerts_firing",
 				Help: "Checks whose alert is firing (failing past their failure threshold).",
-			}, firing))
+			}, firing),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "assay_alert_events_unsaved",
+				Help: "Alert events held in memory because the store could not write them; they are sent from memory and stored when it works again.",
+			}, unsaved))
 	}
 	return m
 }

@@ -40,8 +40,26 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// ExternalURL is how people reach this assay; alert links use it.
 	ExternalURL string `yaml:"external_url"`
-	// ShutdownGrace bounds how long in-flight runs may take after SIGTERM.
+	// ShutdownGrace bounds the whole shutdown after SIGTERM: runs in
+	// flight, the HTTP server and the last writes.
 	ShutdownGrace checks.Duration `yaml:"shutdown_grace"`
+	// APIToken, if set, is required as a bearer token by every write
+	// endpoint (POST /-/reload, the notification retry and drop); use
+	// ${VAR} or APITokenFile rather than the token itself. See server.go.
+	APIToken string `yaml:"api_token"`
+	// APITokenFile is a file holding the token (a Docker or Kubernetes
+	// secret), relative to the config file; its content is APIToken.
+	APITokenFile string `yaml:"api_token_file"`
+	// WebConfigFile is a Prometheus web config (exporter-toolkit: TLS,
+	// basic auth with bcrypt hashes), relative to the config file.
+	WebConfigFile string `yaml:"web_config_file"`
+	// AllowedHosts are Host names answered besides localhost, IP literals
+	// and external_url's host (DNS rebinding); "*" answers any.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// MaxConnections bounds the HTTP connections open at once (default
+	// 128), so that idle clients cannot take the file descriptors the
+	// checks need.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Storage configures the embedded store and the result history.
@@ -132,6 +150,8 @@ const (
 	DefaultStorage     = "assay.db"
 	DefaultChecksDir   = "checks.d"
 	DefaultConcurrency = 256
+	// DefaultMaxConnections bounds the HTTP server's connections.
+	DefaultMaxConnections = 128
 	// DefaultRetention and the others are the storage defaults.
 	DefaultRetention          = 720 * time.Hour
 	DefaultMaxResultsPerCheck = 10000
@@ -160,6 +180,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Storage.Driver == "" {
 		c.Storage.Driver = DriverSQLite
+	}
+	if c.Server.MaxConnections == 0 {
+		c.Server.MaxConnections = DefaultMaxConnections
 	}
 	if c.Storage.Path == "" {
 		c.Storage.Path = DefaultStorage
@@ -244,6 +267,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if c.Storage.MaxEvidenceBody > maxEvidenceBody {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: d.ValuePos("storage.max_evidence_body", yamlstrict.Position{File: file}), Field: "storage.max_evidence_body", Msg: "must be at most 10MiB"})
 	}
+	d.Errs = append(d.Errs, c.Server.resolve(file, d)...)
 	if c.Checks.Concurrency < 0 {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})
 	}

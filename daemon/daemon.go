@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/metrics"
 	"github.com/assay-monitor/assay/scheduler"
+	"github.com/assay-monitor/assay/store"
 	"github.com/assay-monitor/assay/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -83,6 +87,18 @@ type Options struct {
 	Observer scheduler.Observer
 	// Version is reported in assay_build_info.
 	Version string
+	// Health, if set, says why the daemon is degraded (OpenStorage sets
+	// it: the store cannot write); /readyz answers 503 with it.
+	Health func() error
+	// StoreOptions are passed to store.Open by OpenStorage (tests give a
+	// short busy timeout).
+	StoreOptions []store.Option
+	// ReloadMinInterval is the least time between the starts of two
+	// reloads (default 1s; see reload.go).
+	ReloadMinInterval time.Duration
+	// HTTPLimits bound the HTTP server; zero fields take
+	// web.DefaultLimits, MaxConnections server.max_connections.
+	HTTPLimits web.Limits
 }
 
 // Daemon is the running monitor.
@@ -96,14 +112,27 @@ type Daemon struct {
 	sinks   []checks.Sink
 
 	reloadMu sync.Mutex
+	reloads  *reloader
 	mu       sync.RWMutex
 	current  []*checks.Check
 	lastErr  error
 	// owned are the names of the checks this replica runs (nil: all).
 	owned map[string]bool
 
-	listener net.Listener
-	server   *http.Server
+	// verdicts remembers each check's consecutive failed runs, to log
+	// a recovery.
+	verdictMu sync.Mutex
+	verdicts  map[string]int
+
+	// hardStop ends when the shutdown grace is over: the sinks of a run
+	// that finishes then are cut short too.
+	hardStop   context.Context
+	cancelHard context.CancelFunc
+
+	webConfig web.WebConfig
+	access    web.Access
+	listener  net.Listener
+	server    *http.Server
 }
 
 // New loads the checks once (an error here is a configuration error) and
@@ -120,9 +149,17 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Load == nil {
 		dir := opts.Config.Checks.Dir
-		opts.Load = func() ([]*checks.Check, error) { return checks.Load(dir) }
+		opts.Load = func() ([]*checks.Check, error) { return checks.Load(followRoot(dir)) }
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner}
+	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner, verdicts: map[string]int{}}
+	d.hardStop, d.cancelHard = context.WithCancel(context.Background())
+	d.reloads = newReloader(d.reload, opts.ReloadMinInterval)
+	wc, err := web.LoadWebConfig(opts.Config.Server.WebConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.web_config_file: %w", err)
+	}
+	d.webConfig = wc
+	d.access = accessOf(opts.Config, wc)
 	if d.runner == nil {
 		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger, Semantics: opts.Config.Defaults.Semantics,
 			MaxEvidenceBody: int(opts.Config.Storage.MaxEvidenceBody)})
@@ -135,7 +172,12 @@ func New(opts Options) (*Daemon, error) {
 		Clock:       opts.Clock,
 		Concurrency: opts.Config.Checks.Concurrency,
 		Logger:      opts.Logger,
+		CancelWait:  flushBudget(opts.Config.Server.ShutdownGrace.D()),
 	})
+	opts.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "assay_scheduler_unschedulable_checks",
+		Help: "Checks whose schedule yields no future run time (such as Feb 30); they are not run.",
+	}, func() float64 { return float64(d.sched.Unschedulable()) }))
 	d.status = web.NewStatus(d.sched.NextRun)
 	if opts.Cluster != nil {
 		// Another replica runs most checks: their latest results are in
@@ -144,10 +186,35 @@ func New(opts Options) (*Daemon, error) {
 		opts.Cluster.OnChange(func([]string) { d.ownershipChanged() })
 	}
 	d.sinks = append([]checks.Sink{d.metrics, d.status}, opts.Sinks...)
-	if err := d.Reload(); err != nil {
+	if err := d.reloads.now(); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// followRoot makes a symlinked checks directory walkable (WalkDir does
+// not descend into a root that is a symlink; a trailing separator makes
+// the path name the directory), keeping the names in errors as written.
+func followRoot(dir string) string {
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return dir + string(os.PathSeparator)
+	}
+	return dir
+}
+
+// accessOf is who may call the endpoints: the token, the web config's
+// basic auth, and the Host names of this server (the listen host unless
+// it is a wildcard, external_url's host, server.allowed_hosts).
+func accessOf(cfg *config.Config, wc web.WebConfig) web.Access {
+	a := web.Access{Token: cfg.Server.APIToken, BasicAuth: wc.BasicAuth, Hosts: append([]string(nil), cfg.Server.AllowedHosts...)}
+	if h, _, err := net.SplitHostPort(cfg.Server.Listen); err == nil && h != "" {
+		a.Hosts = append(a.Hosts, h)
+	}
+	if u, err := url.Parse(cfg.Server.ExternalURL); err == nil && u.Host != "" {
+		a.Hosts = append(a.Hosts, u.Hostname())
+		a.Origins = append(a.Origins, u.Scheme+"://"+u.Host)
+	}
+	return a
 }
 
 // observers tells the metrics, then the optional extra observer.
@@ -182,8 +249,12 @@ func (d *Daemon) Checks() []*checks.Check {
 
 // Reload re-reads the checks. An invalid set is rejected whole: the
 // running checks go on unchanged, the error is logged line by line and
-// assay_config_last_reload_successful drops to 0.
-func (d *Daemon) Reload() error {
+// assay_config_last_reload_successful drops to 0. Concurrent reloads are
+// coalesced and spaced (reload.go): forty requests at once make one or
+// two reloads.
+func (d *Daemon) Reload() error { return d.reloads.do(context.Background()) }
+
+func (d *Daemon) reload() error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	cs, err := d.opts.Load()
@@ -206,10 +277,10 @@ func (d *Daemon) Reload() error {
 		var les checks.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {
-				d.log.Error("configuration rejected, keeping the running checks", "pos", e.Pos.String(), "field", e.Field, "error", e.Msg)
+				d.log.Error("configuration rejected, keeping the running checks", "pos", e.Pos.String(), "field", e.Field, "err", e.Msg)
 			}
 		} else {
-			d.log.Error("configuration rejected, keeping the running checks", "error", err.Error())
+			d.log.Error("configuration rejected, keeping the running checks", "err", err.Error())
 		}
 		return err
 	}
@@ -237,6 +308,7 @@ func (d *Daemon) Reload() error {
 	for _, s := range d.opts.OwnedSetters {
 		s.SetChecks(ownedCS)
 	}
+	d.forgetVerdicts(cs)
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
 	// it resident until the heap grows into it (10,000 checks: about 40
@@ -309,10 +381,11 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 		d.log.Warn("run cancelled by shutdown; result discarded", "check", c.Name)
 		return
 	}
-	// Sinks get their own context: a run cut short by shutdown still
-	// records what it saw.
+	// Sinks get their own context: a run that ended as shutdown began
+	// still records what it saw, until the grace is over.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	defer context.AfterFunc(d.hardStop, cancel)()
 	if epoch != 0 {
 		sctx = cluster.WithEpoch(sctx, epoch)
 	}
@@ -332,6 +405,7 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 		}
 		d.log.Warn("check failed", attrs...)
 	}
+	d.logVerdict(r)
 	for _, s := range d.sinks {
 		s.Record(sctx, r)
 	}
@@ -347,6 +421,38 @@ func clusterInfo(c *cluster.Coordinator) func() any {
 
 // logDiffLines bounds the diff in a "check failed" log line.
 const logDiffLines = 8
+
+// logVerdict logs every run at debug and a recovery (a pass after
+// failed runs) at info.
+func (d *Daemon) logVerdict(r *checks.Result) {
+	d.verdictMu.Lock()
+	failed := d.verdicts[r.Check]
+	if r.Passed {
+		delete(d.verdicts, r.Check)
+	} else {
+		d.verdicts[r.Check] = failed + 1
+	}
+	d.verdictMu.Unlock()
+	d.log.Debug("check run", "check", r.Check, "passed", r.Passed, "duration_seconds", r.Duration.Seconds(), "attempts", len(r.Attempts))
+	if r.Passed && failed > 0 {
+		d.log.Info("check recovered", "check", r.Check, "failed_runs", failed)
+	}
+}
+
+// forgetVerdicts drops the verdicts of checks no longer loaded.
+func (d *Daemon) forgetVerdicts(cs []*checks.Check) {
+	keep := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		keep[c.Name] = true
+	}
+	d.verdictMu.Lock()
+	defer d.verdictMu.Unlock()
+	for name := range d.verdicts {
+		if !keep[name] {
+			delete(d.verdicts, name)
+		}
+	}
+}
 
 // Listen binds the HTTP address now, so that a caller learns the port (or
 // an address in use) before Run.
@@ -371,27 +477,28 @@ func (d *Daemon) Ready() bool {
 }
 
 // Run serves and schedules until ctx ends, then stops taking new runs,
-// lets runs in flight finish within the shutdown grace, and returns.
-// reload receives reload requests (SIGHUP); file changes in the checks
-// directory reload too, debounced.
+// lets runs in flight finish, and returns within the shutdown grace (see
+// shutdown.go). reload receives reload requests (SIGHUP); file changes in
+// the checks directory reload too, debounced.
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if d.listener == nil {
 		if _, err := d.Listen(d.opts.Config.Server.Listen); err != nil {
 			return err
 		}
 	}
-	d.server = &http.Server{
-		Handler: web.Handler(web.Options{
-			Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready,
-			Reload: d.Reload, History: d.opts.History, Notifications: d.opts.Notifications,
-			NotificationsChanged: d.opts.NotificationsChanged,
-			Cluster:              clusterInfo(d.opts.Cluster),
-			Public:               d.opts.Config.Web.Public,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	limits := d.limits()
+	d.server = web.NewServer(web.Handler(web.Options{
+		Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready, Health: d.opts.Health,
+		Reload: d.reloads.do, History: d.opts.History, Notifications: d.opts.Notifications,
+		NotificationsChanged: d.opts.NotificationsChanged,
+		Cluster:              clusterInfo(d.opts.Cluster),
+		Public:               d.opts.Config.Web.Public,
+		Access:               d.access,
+	}), limits, d.log)
+	d.warnIfOpen()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- d.server.Serve(d.listener) }()
+	l := web.LimitListener(d.listener, limits.MaxConnections)
+	go func() { serveErr <- web.Serve(l, d.server, d.webConfig, d.log) }()
 	d.sched.Start()
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -405,19 +512,45 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
-		err = fmt.Errorf("http server: %w", err)
 	}
 	stopWatch()
-	<-watchDone
-	d.log.Info("shutting down: no new runs; waiting for runs in flight", "grace", d.opts.Config.Server.ShutdownGrace.D().String())
-	grace, cancel := context.WithTimeout(context.Background(), d.opts.Config.Server.ShutdownGrace.D())
-	defer cancel()
-	if serr := d.sched.Stop(grace); serr != nil {
-		d.log.Warn("runs still in flight after the grace period were cancelled")
-	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer hcancel()
-	_ = d.server.Shutdown(hctx)
-	d.runner.Close()
+	d.shutdown(watchDone)
 	return err
+}
+
+// limits are the HTTP server's: Options.HTTPLimits, defaults for what it
+// leaves zero.
+func (d *Daemon) limits() web.Limits {
+	l, def := d.opts.HTTPLimits, web.DefaultLimits()
+	def.MaxConnections = d.opts.Config.Server.MaxConnections
+	for _, f := range []struct{ v, def *time.Duration }{
+		{&l.ReadHeaderTimeout, &def.ReadHeaderTimeout}, {&l.ReadTimeout, &def.ReadTimeout},
+		{&l.WriteTimeout, &def.WriteTimeout}, {&l.IdleTimeout, &def.IdleTimeout},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = def.MaxHeaderBytes
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = def.MaxConnections
+	}
+	return l
+}
+
+// warnIfOpen warns when the server listens beyond loopback with nothing
+// to authenticate its clients: anyone who can connect reads the API and
+// the metrics (writes answer loopback clients only).
+func (d *Daemon) warnIfOpen() {
+	if d.access.Token != "" || d.webConfig.BasicAuth {
+		return
+	}
+	ap, err := netip.ParseAddrPort(d.listener.Addr().String())
+	if err != nil || ap.Addr().IsLoopback() {
+		return
+	}
+	d.log.Warn("listening beyond loopback without server.api_token or a web config with basic auth: anyone who can connect reads the API and the metrics; write endpoints answer loopback clients only",
+		"listen", d.listener.Addr().String())
 }

@@ -25,6 +25,10 @@ type Backend interface {
 	history.NotificationAdmin
 	// WriteErrors counts the writes that failed so far.
 	WriteErrors() float64
+	// WriteError is the error of the last write, nil when it succeeded.
+	WriteError() error
+	// Probe makes a small write to learn whether writes work again.
+	Probe(ctx context.Context) error
 	Close() error
 }
 
@@ -37,8 +41,9 @@ type clusterStore interface {
 // connectTimeout bounds how long start-up waits for PostgreSQL.
 const connectTimeout = 30 * time.Second
 
-// OpenBackend opens the store that cfg's storage section names.
-func OpenBackend(cfg *config.Config, log *slog.Logger) (Backend, error) {
+// OpenBackend opens the store that cfg's storage section names; sqlite
+// options apply to the SQLite store only.
+func OpenBackend(cfg *config.Config, log *slog.Logger, sqlite ...store.Option) (Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -51,7 +56,7 @@ func OpenBackend(cfg *config.Config, log *slog.Logger) (Backend, error) {
 		}
 		return st, nil
 	}
-	st, err := store.Open(cfg.Storage.Path, store.WithLogger(log))
+	st, err := store.Open(cfg.Storage.Path, append([]store.Option{store.WithLogger(log)}, sqlite...)...)
 	if err != nil {
 		return nil, fmt.Errorf("storage.path: %w", store.Explain(err))
 	}
@@ -68,8 +73,11 @@ func (e ConfigError) Unwrap() error { return e.Err }
 // OpenStorage opens the store (storage.path) and adds what lives on it
 // to a daemon's options: the history (unless storage.history is false),
 // which annotates and records every result, and alerting, which runs
-// even without notifiers so that incidents are recorded. Their writers
-// run until stop, which flushes the history and closes the store.
+// even without notifiers so that incidents are recorded; Health, which
+// makes /readyz say degraded while the store cannot write; and
+// assay_store_write_errors_total. Their writers run until stop, which
+// flushes the history and alerting within the shutdown's budget
+// (shutdown.go) and closes the store.
 func OpenStorage(opts *Options) (stop func(), err error) {
 	cfg := opts.Config
 	if opts.Registry == nil {
@@ -79,32 +87,43 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := OpenBackend(cfg, log)
+	st, err := OpenBackend(cfg, log, opts.StoreOptions...)
 	if err != nil {
 		return nil, err
 	}
 	m, err := alerting.New(alerting.Options{
-		Notifiers:   cfg.Notifiers,
-		Defaults:    cfg.Defaults.Alert,
-		Store:       st,
-		ExternalURL: cfg.Server.ExternalURL,
-		Registerer:  opts.Registry,
-		Logger:      log,
+		Notifiers:    cfg.Notifiers,
+		Defaults:     cfg.Defaults.Alert,
+		Store:        st,
+		ExternalURL:  cfg.Server.ExternalURL,
+		Registerer:   opts.Registry,
+		Logger:       log,
+		FlushTimeout: flushBudget(cfg.Server.ShutdownGrace.D()),
 	})
 	if err != nil {
 		st.Close()
 		return nil, ConfigError{err}
 	}
+	opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "assay_store_write_errors_total",
+		Help: "Writes to the store that failed (history batches, alert states and events, outbox bookkeeping); each is retried.",
+	}, st.WriteErrors))
+	opts.Health = func() error {
+		if err := st.WriteError(); err != nil {
+			return fmt.Errorf("the store cannot write: %w", err)
+		}
+		return nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if cfg.Storage.HistoryOn() {
 		rec, err := history.NewRecorder(history.Options{
-			Writer:      st,
-			Logger:      log,
-			Registerer:  opts.Registry,
-			WriteErrors: st.WriteErrors,
-			Retention:   cfg.Storage.Retention.D(),
-			MaxPerCheck: cfg.Storage.MaxResultsPerCheck,
+			Writer:       st,
+			Logger:       log,
+			Registerer:   opts.Registry,
+			Retention:    cfg.Storage.Retention.D(),
+			MaxPerCheck:  cfg.Storage.MaxResultsPerCheck,
+			FlushTimeout: flushBudget(cfg.Server.ShutdownGrace.D()),
 		})
 		if err != nil {
 			cancel()
@@ -118,11 +137,6 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 			defer wg.Done()
 			_ = rec.Run(ctx)
 		}()
-	} else {
-		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "assay_store_write_errors_total",
-			Help: "Writes to the store that failed (history batches and alert state changes); each failed batch is retried.",
-		}, st.WriteErrors))
 	}
 	slos := history.NewSLOs(st, cfg.Defaults.SLO, cfg.Metrics.Labels, log)
 	opts.Registry.MustRegister(slos)
@@ -145,10 +159,14 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	}
 	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
 	opts.Sinks = append(opts.Sinks, m)
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		_ = m.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		probeWrites(ctx, st, log)
 	}()
 	// The coordinator stops after the history and alerting wrote what they
 	// hold (under the leases), and leaves the cluster, releasing its
@@ -163,13 +181,49 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	} else {
 		close(cdone)
 	}
+	budget := flushBudget(cfg.Server.ShutdownGrace.D())
 	return func() {
 		cancel()
-		wg.Wait()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(budget + 250*time.Millisecond):
+			// A write stuck in the database (a lock's busy timeout):
+			// closing would wait for it. The process is ending anyway.
+			log.Error("the last writes to the store did not finish within the shutdown grace; exiting without them")
+			ccancel()
+			return
+		}
 		ccancel()
 		<-cdone
 		if err := st.Close(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
 	}, nil
+}
+
+// probeEvery is how often a store that failed its last write is tried
+// again with a small write, so that /readyz recovers even when nothing
+// else is due to be written.
+const probeEvery = 5 * time.Second
+
+func probeWrites(ctx context.Context, st Backend, log *slog.Logger) {
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if st.WriteError() == nil {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := st.Probe(pctx); err == nil {
+			log.Info("the store can write again")
+		}
+		cancel()
+	}
 }

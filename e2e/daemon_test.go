@@ -246,7 +246,7 @@ func TestReloadRejectsInvalidChecks(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not JSON: %s", line)
 		}
-		if m["level"] != "ERROR" || m["pos"] != wantPos || !strings.Contains(fmt.Sprint(m["error"]), "bogus") {
+		if m["level"] != "ERROR" || m["pos"] != wantPos || !strings.Contains(fmt.Sprint(m["err"]), "bogus") {
 			t.Errorf("rejection log line = %s; want level ERROR, pos %s and the unknown field", line, wantPos)
 		}
 		waitRunsAfter("e2e-keep runs on after the rejected reload")

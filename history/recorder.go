@@ -53,9 +53,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the history metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
-	// WriteErrors, if set, is reported as assay_store_write_errors_total
-	// (the store counts every failed write, alerting's included).
-	WriteErrors func() float64
+	// FlushTimeout bounds the last write when Run stops (default 10s);
+	// the daemon makes it fit in its shutdown grace.
+	FlushTimeout time.Duration
 	// Retention: runs older than this are deleted (storage.retention).
 	Retention time.Duration
 	// MaxPerCheck: at most this many runs per check are kept
@@ -154,6 +154,9 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	if opts.RollUpInterval <= 0 {
 		opts.RollUpInterval = rollUpEvery
 	}
+	if opts.FlushTimeout <= 0 {
+		opts.FlushTimeout = 10 * time.Second
+	}
 	r := &Recorder{
 		opts: opts, w: opts.Writer, log: opts.Logger, now: opts.Now,
 		baselines: map[stepKey]*Baseline{}, hashes: map[stepKey]uint64{},
@@ -184,13 +187,9 @@ func NewRecorder(opts Options) (*Recorder, error) {
 		return float64(len(r.pending))
 	})
 	if reg := opts.Registerer; reg != nil {
+		// assay_store_write_errors_total is the store's, registered once
+		// by whoever opens it (daemon.OpenStorage).
 		reg.MustRegister(r.metrics.pending, r.metrics.dropped, r.metrics.written, r.metrics.flush)
-		if opts.WriteErrors != nil {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "assay_store_write_errors_total",
-				Help: "Writes to the store that failed (history batches and alert state changes); each failed batch is retried.",
-			}, opts.WriteErrors))
-		}
 	}
 	return r, nil
 }
@@ -415,7 +414,7 @@ func (rec *Recorder) SetChecks(cs []*checks.Check) {
 }
 
 // Run writes pending runs every FlushInterval (or when a batch is full)
-// until ctx ends, then writes what is left within 10 seconds.
+// until ctx ends, then writes what is left within FlushTimeout.
 func (rec *Recorder) Run(ctx context.Context) error {
 	t := time.NewTimer(rec.opts.FlushInterval)
 	defer t.Stop()
@@ -424,7 +423,7 @@ func (rec *Recorder) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rec.opts.FlushTimeout)
 			defer cancel()
 			if err := rec.Flush(fctx); err != nil {
 				rec.mu.Lock()

@@ -3,12 +3,16 @@
 // times, so that 10,000 checks cost one timer and O(log N) per run instead
 // of a sort of every entry on every tick. Checks that share an interval are
 // spread over it by a hash of their name; a check never overlaps its own
-// previous run; a global limit bounds runs in flight.
+// previous run; a global limit bounds runs in flight, and runs waiting for
+// a slot are served fairly (see fairness.go). A schedule that yields no
+// future time is parked, never fired in a loop.
 package scheduler
 
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -39,6 +43,13 @@ type Options struct {
 	Clock       Clock // nil: the wall clock
 	Concurrency int   // runs in flight at most; <= 0: 256
 	Logger      *slog.Logger
+	// Parse turns a check's schedule into a cron.Schedule; nil means
+	// checks.CronParser.Parse. Tests give schedules of their own.
+	Parse func(spec string) (cron.Schedule, error)
+	// CancelWait bounds how long Stop waits for runs to return after it
+	// cancelled them; a run that ignores its context longer is abandoned
+	// (<= 0: 1s).
+	CancelWait time.Duration
 }
 
 // Scheduler owns the set of scheduled checks.
@@ -56,7 +67,9 @@ type Scheduler struct {
 	// workers live as long as the scheduler, so that a run does not pay
 	// for a new goroutine and for growing its stack again (the HTTP path
 	// is deep). All under mu.
-	jobs     []job
+	jobs     jobHeap
+	vnow     time.Duration // virtual time of the fair queue (fairness.go)
+	jobSeq   uint64
 	workers  int        // alive
 	idle     int        // waiting in jobReady
 	wakeups  int        // signalled, not yet resumed
@@ -75,6 +88,8 @@ type job struct {
 	e       *entry
 	c       *checks.Check
 	planned time.Time
+	tag     time.Duration // virtual start time: the fair queue's order
+	seq     uint64        // FIFO among equal tags
 }
 
 type entry struct {
@@ -84,6 +99,16 @@ type entry struct {
 	next     time.Time
 	index    int // in the heap, -1 when not queued
 	running  bool
+	// parked: the schedule yields no future time; the entry is out of
+	// the heap until a reload gives it another schedule.
+	parked bool
+	// interval is the schedule's period, the cost of one run in the
+	// fair queue; vfinish is the virtual time the check's last queued
+	// run ends at.
+	interval time.Duration
+	vfinish  time.Duration
+	// starved: a due run was skipped since the last one was queued.
+	starved bool
 }
 
 // New returns a stopped scheduler; call Update to give it checks and Start
@@ -100,6 +125,12 @@ func New(opts Options) *Scheduler {
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
+	}
+	if opts.Parse == nil {
+		opts.Parse = checks.CronParser.Parse
+	}
+	if opts.CancelWait <= 0 {
+		opts.CancelWait = time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
@@ -140,16 +171,14 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 		keep[c.Name] = true
 		e, ok := s.entries[c.Name]
 		if !ok {
-			sched, err := checks.CronParser.Parse(c.Schedule)
+			sched, err := s.parse(c)
 			if err != nil { // the loader validated it; be defensive
 				s.opts.Logger.Error("unschedulable check", "check", c.Name, "err", err)
 				continue
 			}
-			e = &entry{check: c, schedule: sched, index: -1}
-			e.offset = spread(c.Name, sched, now)
-			e.next = firstRun(sched, e.offset, now)
+			e = &entry{check: c, index: -1}
 			s.entries[c.Name] = e
-			heap.Push(&s.queue, e)
+			s.plan(e, sched, now)
 			d.Added = append(d.Added, c.Name)
 			continue
 		}
@@ -158,14 +187,12 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 			continue
 		}
 		if e.check.Schedule != c.Schedule {
-			sched, err := checks.CronParser.Parse(c.Schedule)
+			sched, err := s.parse(c)
 			if err != nil {
 				continue
 			}
-			e.schedule = sched
-			e.offset = spread(c.Name, sched, now)
-			e.next = firstRun(sched, e.offset, now)
-			heap.Fix(&s.queue, e.index)
+			e.check = c
+			s.plan(e, sched, now)
 		}
 		e.check = c
 		d.Changed = append(d.Changed, c.Name)
@@ -174,12 +201,75 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 		if keep[name] {
 			continue
 		}
-		heap.Remove(&s.queue, e.index)
+		if e.index >= 0 {
+			heap.Remove(&s.queue, e.index)
+		}
 		delete(s.entries, name)
 		d.Removed = append(d.Removed, name)
 	}
 	s.poke()
 	return d
+}
+
+// parse parses a check's schedule, turning a panic of the parser (robfig
+// panics on some inputs) into an error.
+func (s *Scheduler) parse(c *checks.Check) (sched cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("schedule %q: %v", c.Schedule, r)
+		}
+	}()
+	return s.opts.Parse(c.Schedule)
+}
+
+// plan gives e a new schedule and its first run, queueing it, or parks
+// it when the schedule has no future time. s.mu is held.
+func (s *Scheduler) plan(e *entry, sched cron.Schedule, now time.Time) {
+	e.schedule = sched
+	e.interval = interval(sched, now)
+	e.offset = spread(e.check.Name, sched, now)
+	next, ok := firstRun(sched, e.offset, now)
+	if !ok {
+		s.park(e)
+		return
+	}
+	e.next, e.parked = next, false
+	s.startFair(e, next, now)
+	if e.index >= 0 {
+		heap.Fix(&s.queue, e.index)
+	} else {
+		heap.Push(&s.queue, e)
+	}
+}
+
+// park takes e out of the heap: its schedule yields no time after now
+// (robfig returns the zero time for "0 0 30 2 *"), and firing it would
+// only fire it again at once. It is logged once and counted in
+// Unschedulable. s.mu is held.
+func (s *Scheduler) park(e *entry) {
+	if e.index >= 0 {
+		heap.Remove(&s.queue, e.index)
+	}
+	e.next = time.Time{}
+	if !e.parked {
+		e.parked = true
+		s.opts.Logger.Warn("check has no future run time and is not scheduled; fix its schedule",
+			"check", e.check.Name, "schedule", e.check.Schedule)
+	}
+}
+
+// Unschedulable is the number of checks parked because their schedule
+// yields no future time (assay_scheduler_unschedulable_checks).
+func (s *Scheduler) Unschedulable() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.entries {
+		if e.parked {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Scheduler) poke() {
@@ -201,7 +291,7 @@ func (s *Scheduler) NextRun(name string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[name]
-	if !ok {
+	if !ok || e.parked {
 		return time.Time{}, false
 	}
 	return e.next, true
@@ -226,8 +316,14 @@ func (s *Scheduler) Running() bool {
 	return s.started && !s.stopped
 }
 
+// ErrAbandoned is returned by Stop when runs ignored their cancelled
+// context for longer than Options.CancelWait.
+var ErrAbandoned = errors.New("runs still in flight after they were cancelled were abandoned")
+
 // Stop starts no new runs, waits for runs in flight until ctx ends, then
-// cancels the stragglers' contexts and waits for them to return.
+// cancels the stragglers' contexts and waits for them to return for at
+// most Options.CancelWait: a run stuck in work that ignores its context
+// is abandoned (ErrAbandoned) rather than holding the shutdown up.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	wasStarted := s.started
@@ -253,7 +349,13 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	s.cancelRun()
-	<-done
+	t := time.NewTimer(s.opts.CancelWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return errors.Join(err, ErrAbandoned)
+	}
 	s.workerWG.Wait()
 	return err
 }
@@ -268,9 +370,11 @@ func (s *Scheduler) loop() {
 			s.mu.Unlock()
 			return
 		}
+		// At most an hour: a wall clock stepped back or forward is
+		// noticed within that.
 		wait := time.Hour
 		if len(s.queue) > 0 {
-			wait = s.queue[0].next.Sub(s.opts.Clock.Now())
+			wait = min(wait, s.queue[0].next.Sub(s.opts.Clock.Now()))
 		}
 		s.mu.Unlock()
 		if wait > 0 {
@@ -302,15 +406,22 @@ func (s *Scheduler) fireDue() {
 	for len(s.queue) > 0 && !s.queue[0].next.After(now) {
 		e := s.queue[0]
 		planned := e.next
-		e.next = following(e.schedule, e.offset, planned, now)
-		heap.Fix(&s.queue, 0)
+		if next, ok := following(e.schedule, e.offset, planned, now); ok {
+			e.next = next
+			heap.Fix(&s.queue, 0)
+		} else {
+			// Every entry left in the heap has a time after now, so
+			// this loop ends whatever a schedule returns.
+			s.park(e)
+		}
 		if e.running {
+			e.starved = true
 			s.opts.Observer.Skipped(e.check.Name)
 			continue
 		}
 		e.running = true
 		s.inflight.Add(1)
-		s.jobs = append(s.jobs, job{e: e, c: e.check, planned: planned})
+		s.enqueue(e, planned)
 	}
 	s.dispatch()
 }
@@ -350,9 +461,7 @@ func (s *Scheduler) worker() {
 			s.workers--
 			return
 		}
-		j := s.jobs[0]
-		s.jobs[0] = job{}
-		s.jobs = s.jobs[1:]
+		j := s.dequeue()
 		s.mu.Unlock()
 		s.run(j)
 		s.mu.Lock()
@@ -395,44 +504,70 @@ func spread(name string, sched cron.Schedule, now time.Time) time.Duration {
 	return time.Duration(h.Sum64() % uint64(iv))
 }
 
+// interval is the schedule's period: the delay of @every, else the gap
+// between its next two times; 0 when it has none.
 func interval(sched cron.Schedule, now time.Time) time.Duration {
 	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
-		return c.Delay
+		return max(c.Delay, 0)
 	}
 	a := sched.Next(now)
-	return sched.Next(a).Sub(a)
+	if !a.After(now) {
+		return 0
+	}
+	b := sched.Next(a)
+	if !b.After(a) {
+		return 0
+	}
+	return b.Sub(a)
 }
 
-// firstRun is the first fire time after now: within one interval.
-func firstRun(sched cron.Schedule, offset time.Duration, now time.Time) time.Time {
+// firstRun is the first fire time after now: within one interval. ok is
+// false when the schedule yields no time after now.
+func firstRun(sched cron.Schedule, offset time.Duration, now time.Time) (time.Time, bool) {
 	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		if c.Delay <= 0 {
+			return time.Time{}, false
+		}
 		// Phase-aligned to the epoch so that every replica and every
 		// restart fires a check at the same phase of its interval.
 		base := now.Truncate(c.Delay).Add(offset)
 		for !base.After(now) {
 			base = base.Add(c.Delay)
 		}
-		return base
+		return base, true
 	}
-	return sched.Next(now.Add(-offset)).Add(offset)
+	next := sched.Next(now.Add(-offset))
+	if next.IsZero() {
+		return time.Time{}, false
+	}
+	next = next.Add(offset)
+	return next, next.After(now)
 }
 
 // following is the fire time after planned; runs that fell entirely in
-// the past (the process was paused) are not replayed.
-func following(sched cron.Schedule, offset time.Duration, planned, now time.Time) time.Time {
+// the past (the process was paused) are not replayed. ok is false when
+// the schedule yields no time after now (the zero time, or a time in the
+// past from a schedule of its own).
+func following(sched cron.Schedule, offset time.Duration, planned, now time.Time) (time.Time, bool) {
 	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		if c.Delay <= 0 {
+			return time.Time{}, false
+		}
 		next := planned.Add(c.Delay)
 		if !next.After(now) {
 			missed := now.Sub(next)/c.Delay + 1
 			next = next.Add(missed * c.Delay)
 		}
-		return next
+		return next, true
 	}
-	next := sched.Next(planned.Add(-offset)).Add(offset)
+	next := sched.Next(planned.Add(-offset))
+	if !next.IsZero() {
+		next = next.Add(offset)
+	}
 	if !next.After(now) {
-		next = sched.Next(now.Add(-offset)).Add(offset)
+		return firstRun(sched, offset, now)
 	}
-	return next
+	return next, true
 }
 
 type entryHeap []*entry

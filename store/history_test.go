@@ -19,14 +19,20 @@ func run(id int64, check string, started time.Time, passed bool) history.StoredR
 	return history.StoredRun{RunSummary: history.RunSummary{ID: id, Check: check, Started: started, Passed: passed}, Data: data}
 }
 
-// A write that fails (here: the database is locked by another process)
-// is counted, so that assay_store_write_errors_total shows it.
-func TestWriteErrorsAreCounted(t *testing.T) {
+// TestEveryWritePathCountsItsFailures: every kind of write that fails
+// (here: the database is locked by another process) is counted for
+// assay_store_write_errors_total, and WriteError says so until a write
+// succeeds again.
+func TestEveryWritePathCountsItsFailures(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "assay.db")
-	s, err := Open(path, WithBusyTimeout(50*time.Millisecond))
+	s, err := Open(path, WithBusyTimeout(20*time.Millisecond))
 	must(t, err)
 	defer s.Close()
+	must(t, s.Apply(ctx, Change{Check: "a", State: []byte(`{}`), Events: []Event{{Key: "k", Notifier: "n", Kind: "firing", Payload: []byte(`{}`), Created: t0}}}))
+	if s.WriteError() != nil {
+		t.Fatalf("WriteError after a good write = %v", s.WriteError())
+	}
 	other, err := Open(path)
 	must(t, err)
 	defer other.Close()
@@ -35,16 +41,72 @@ func TestWriteErrorsAreCounted(t *testing.T) {
 	if _, err := lock.ExecContext(ctx, `UPDATE counters SET value = value`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(1, "a", t0, true)}}); err == nil {
-		t.Fatal("a write under another process's lock succeeded")
+	writes := []struct {
+		name  string
+		write func() error
+	}{
+		{"WriteBatch", func() error {
+			return s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(1, "a", t0, true)}})
+		}},
+		{"ReserveIDs", func() error { _, err := s.ReserveIDs(ctx, 10); return err }},
+		{"Prune", func() error {
+			_, _, err := s.Prune(ctx, history.PrunePolicy{Before: t0.Add(time.Hour), MinuteBefore: t0, HourBefore: t0, Limit: 10})
+			return err
+		}},
+		{"ApplyAll", func() error { return s.ApplyAll(ctx, []Change{{Check: "b", State: []byte(`{}`)}}) }},
+		{"Delivered", func() error { return s.Delivered(ctx, 1) }},
+		{"Retry", func() error { return s.Retry(ctx, 1, 1, t0, "x") }},
+		{"DeadLetter", func() error { return s.DeadLetter(ctx, 1, 1, "r", "x", t0) }},
+		{"RetryNotification", func() error { return s.RetryNotification(ctx, 1) }},
+		{"DropNotification", func() error { return s.DropNotification(ctx, 1) }},
+		{"Probe", func() error { return s.Probe(ctx) }},
 	}
-	if s.WriteErrors() != 1 {
-		t.Fatalf("write errors = %v, want 1", s.WriteErrors())
+	for i, w := range writes {
+		if err := w.write(); err == nil {
+			t.Errorf("%s under another process's lock succeeded", w.name)
+		}
+		if got := s.WriteErrors(); got != float64(i+1) {
+			t.Errorf("after %s: write errors = %v, want %d", w.name, got, i+1)
+		}
+		if err := s.WriteError(); err == nil || !strings.Contains(err.Error(), "locked") {
+			t.Errorf("after %s: WriteError = %v, want the lock error", w.name, err)
+		}
+	}
+	// A read is not a write: it neither counts nor clears.
+	if _, err := s.Heads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.WriteError() == nil {
+		t.Error("a read cleared WriteError")
 	}
 	must(t, lock.Rollback())
-	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(1, "a", t0, true)}}))
-	if s.WriteErrors() != 1 {
-		t.Fatalf("write errors after a good write = %v, want still 1", s.WriteErrors())
+	must(t, s.Probe(ctx))
+	if s.WriteError() != nil || s.WriteErrors() != float64(len(writes)) {
+		t.Fatalf("after a good write: WriteError = %v, errors = %v, want nil and %d", s.WriteError(), s.WriteErrors(), len(writes))
+	}
+}
+
+// TestADeadEventIsStoredAsADeadLetter: an event alerting gave up on
+// while the store failed is written straight among the dead letters.
+func TestADeadEventIsStoredAsADeadLetter(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "assay.db"))
+	must(t, err)
+	defer s.Close()
+	must(t, s.Apply(ctx, Change{Check: "a", State: []byte(`{}`), Events: []Event{
+		{Key: "k1", Notifier: "n", Kind: "firing", Payload: []byte(`{}`), Created: t0, Attempts: 1, LastError: "HTTP 400", DeadReason: "http_4xx", Failed: t0.Add(time.Second)},
+		{Key: "k2", Notifier: "n", Kind: "resolved", Payload: []byte(`{}`), Created: t0},
+	}}))
+	pending, err := s.Pending(ctx)
+	must(t, err)
+	if len(pending) != 1 || pending[0].Key != "k2" {
+		t.Fatalf("pending = %+v, want only k2", pending)
+	}
+	dead, err := s.DeadLetters(ctx, 10)
+	must(t, err)
+	if len(dead) != 1 || dead[0].Key != "k1" || dead[0].Reason != "http_4xx" || dead[0].LastError != "HTTP 400" ||
+		dead[0].Attempts != 1 || !dead[0].Failed.Equal(t0.Add(time.Second)) {
+		t.Fatalf("dead letters = %+v", dead)
 	}
 }
 

@@ -65,11 +65,22 @@ func applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
 		if next.IsZero() {
 			next = e.Created
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_key, check_name, notifier, kind, payload, created_ms, attempts, next_ms, last_error)
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_key, check_name, notifier, kind, payload, created_ms, attempts, next_ms, last_error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Key, e.Check, e.Notifier, e.Kind, string(e.Payload), ms(e.Created), e.Attempts, ms(next), e.LastError)
 		if err != nil {
 			return fmt.Errorf("outbox event %s for %s: %w", e.Key, e.Notifier, err)
+		}
+		if e.DeadReason != "" {
+			// Through the outbox, so that the dead letter has a sequence
+			// number like every other.
+			seq, err := res.LastInsertId()
+			if err == nil {
+				err = moveToDeadLetter(ctx, tx, seq, e.Attempts, e.DeadReason, e.LastError, e.Failed)
+			}
+			if err != nil {
+				return fmt.Errorf("dead letter %s for %s: %w", e.Key, e.Notifier, err)
+			}
 		}
 	}
 	return nil
@@ -150,18 +161,22 @@ func (s *Store) Retry(ctx context.Context, seq int64, attempts int, next time.Ti
 // into the dead-letter table, with why.
 func (s *Store) DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO dead_letter (seq, event_key, check_name, notifier, kind, payload, created_ms, attempts, reason, last_error, failed_ms)
-			SELECT seq, event_key, check_name, notifier, kind, payload, created_ms, ?, ?, ?, ? FROM outbox WHERE seq = ?`,
-			attempts, reason, lastErr, ms(at), seq)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // superseded while in flight
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
-		return err
+		return moveToDeadLetter(ctx, tx, seq, attempts, reason, lastErr, at)
 	})
+}
+
+func moveToDeadLetter(ctx context.Context, tx *sql.Tx, seq int64, attempts int, reason, lastErr string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO dead_letter (seq, event_key, check_name, notifier, kind, payload, created_ms, attempts, reason, last_error, failed_ms)
+		SELECT seq, event_key, check_name, notifier, kind, payload, created_ms, ?, ?, ?, ? FROM outbox WHERE seq = ?`,
+		attempts, reason, lastErr, ms(at), seq)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // superseded while in flight
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq)
+	return err
 }
 
 // DeadLetter is an event given up on.

@@ -36,16 +36,48 @@ type Store struct {
 	path    string
 	logger  *slog.Logger
 	busy    time.Duration
-	// writeErrors counts failed writes (a full disk, a locked file).
+	// writeErrors counts failed writes (a full disk, a locked file);
+	// lastWrite is the outcome of the latest write (nil: it succeeded).
 	writeErrors atomic.Uint64
+	lastWrite   atomic.Pointer[writeOutcome]
 }
+
+type writeOutcome struct{ err error }
 
 // WriteErrors is the number of writes that failed so far, for
 // assay_store_write_errors_total.
 func (s *Store) WriteErrors() float64 { return float64(s.writeErrors.Load()) }
 
-// writeFailed counts a failed write.
-func (s *Store) writeFailed() { s.writeErrors.Add(1) }
+// WriteError is the error of the latest write if it failed, nil if it
+// succeeded (or nothing was written yet): the daemon reports itself
+// degraded while it is not nil.
+func (s *Store) WriteError() error {
+	if o := s.lastWrite.Load(); o != nil {
+		return o.err
+	}
+	return nil
+}
+
+// wrote records the outcome of a write: a failure is counted. A write
+// cut short by its own context says nothing about the store.
+func (s *Store) wrote(ctx context.Context, err error) {
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		s.writeErrors.Add(1)
+	}
+	s.lastWrite.Store(&writeOutcome{err})
+}
+
+// Probe makes a small write (a transaction that rewrites one counter) to
+// learn whether the store can write again when nothing else is due to.
+func (s *Store) Probe(ctx context.Context) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value WHERE name = 'next_result_id'`)
+		return err
+	})
+}
 
 // Option configures Open.
 type Option func(*Store)
@@ -260,8 +292,10 @@ func (s *Store) Close() error {
 
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	err := s.txOnce(ctx, f)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, history.ErrNotFound) {
-		s.writeFailed()
+	if errors.Is(err, history.ErrNotFound) {
+		s.wrote(ctx, nil) // nothing to change is not a failed write
+	} else {
+		s.wrote(ctx, err)
 	}
 	return err
 }
@@ -281,9 +315,7 @@ func (s *Store) txOnce(ctx context.Context, f func(*sql.Tx) error) error {
 // exec runs one write statement outside a transaction, counting failures.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	res, err := s.db.ExecContext(ctx, q, args...)
-	if err != nil && ctx.Err() == nil {
-		s.writeFailed()
-	}
+	s.wrote(ctx, err)
 	return res, err
 }
 

@@ -1,10 +1,12 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
 // the JSON API under /api/v1, POST /-/reload, the status page (/ and
 // /checks/{name}) and badges (/badge/{name}/...). It only reads: results
-// reach it through Status, a sink.
+// reach it through Status, a sink. Who may call what is Access
+// (guard.go); the server's limits, TLS and basic auth are in listen.go.
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -22,8 +24,14 @@ type Options struct {
 	Status   *Status
 	// Ready reports whether the config is loaded and the scheduler runs.
 	Ready func() bool
+	// Health, if set, reports why the daemon is degraded (the store
+	// cannot write): /readyz then answers 503 with the reason.
+	Health func() error
 	// Reload re-reads the checks; its error is the reason for a rejection.
-	Reload func() error
+	Reload func(ctx context.Context) error
+	// Access says who may call the endpoints; the zero value takes
+	// writes from loopback clients only.
+	Access Access
 	// History serves the stored runs, uptime, incidents and
 	// notifications to the API, the pages and the badges; nil: the API's
 	// history endpoints answer 501 and the pages show only the latest
@@ -46,8 +54,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Handler returns the mux of every endpoint.
+// Handler returns every endpoint behind o.Access.
 func Handler(o Options) http.Handler {
+	return o.Access.guard(mux(o))
+}
+
+func mux(o Options) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -60,6 +72,13 @@ func Handler(o Options) http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready\n"))
 			return
+		}
+		if o.Health != nil {
+			if err := o.Health(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("degraded: " + err.Error() + "\n"))
+				return
+			}
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
@@ -84,12 +103,15 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"check": sum, "result": res})
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if o.Reload == nil {
 			writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "reload not available"})
 			return
 		}
-		if err := o.Reload(); err != nil {
+		if err := o.Reload(r.Context()); err != nil {
+			if r.Context().Err() != nil {
+				return // the client went away while the reload waited
+			}
 			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "rejected", "errors": strings.Split(err.Error(), "\n")})
 			return
 		}

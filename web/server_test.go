@@ -57,7 +57,7 @@ func TestReadiness(t *testing.T) {
 
 func TestReloadEndpoint(t *testing.T) {
 	var fail error
-	srv := serve(t, web.Options{Reload: func() error { return fail }})
+	srv := serve(t, web.Options{Reload: func(context.Context) error { return fail }})
 	if code, body := call(t, "POST", srv.URL+"/-/reload"); code != 200 || !strings.Contains(body, "reloaded") {
 		t.Errorf("reload = %d %s", code, body)
 	}

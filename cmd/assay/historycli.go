@@ -103,6 +103,10 @@ func (a *apiClient) do(ctx context.Context, method, path string, out any) error 
 	if err != nil {
 		return err
 	}
+	// The write endpoints of a daemon with server.api_token want it.
+	if tok := os.Getenv("ASSAY_API_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -23,7 +23,7 @@ import (
 
 // daemonFlags are shared by run and demo.
 type daemonFlags struct {
-	checksDir, configFile, listen, logFormat, logLevel string
+	checksDir, configFile, listen, logFormat, logLevel, webConfig string
 }
 
 func (f *daemonFlags) register(fs *flag.FlagSet, listenDefault string) {
@@ -32,6 +32,7 @@ func (f *daemonFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.StringVar(&f.listen, "listen", listenDefault, "serve /metrics, /healthz, /readyz and the API on `ADDR` (default "+config.DefaultListen+" or server.listen)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.webConfig, "web.config.file", "", "Prometheus web config `FILE` for TLS and basic auth (default server.web_config_file)")
 }
 
 // loadConfig reads the config file if any and applies flag overrides.
@@ -56,6 +57,9 @@ func (f *daemonFlags) loadConfig(stderr io.Writer) (*config.Config, error) {
 	}
 	if f.listen != "" {
 		cfg.Server.Listen = f.listen
+	}
+	if f.webConfig != "" {
+		cfg.Server.WebConfigFile = f.webConfig
 	}
 	return cfg, nil
 }

@@ -28,6 +28,11 @@ type Event struct {
 	// events of the same check and notifier are dropped first: a newer
 	// state snapshot makes an undelivered older one pointless.
 	Supersedes string
+	// DeadReason, on an event being added, stores it straight among the
+	// dead letters with this reason and Failed as the time: alerting
+	// gave up on it while the store could not write.
+	DeadReason string
+	Failed     time.Time
 }
 
 // Change is one alerting step applied atomically: a check's new alert

@@ -39,6 +39,8 @@ type Store struct {
 	pool        *pgxpool.Pool
 	log         *slog.Logger
 	writeErrors atomic.Uint64
+	// lastErr is the outcome of the last write (nil: it succeeded).
+	lastErr atomic.Pointer[writeOutcome]
 	// fenced counts writes refused because a newer lease owner exists.
 	fenced atomic.Uint64
 	// redacted is the DSN with its password hidden, for messages.
@@ -131,10 +133,37 @@ func (s *Store) FencedWrites() float64 { return float64(s.fenced.Load()) }
 // WriteErrors is the number of writes that failed so far.
 func (s *Store) WriteErrors() float64 { return float64(s.writeErrors.Load()) }
 
+type writeOutcome struct{ err error }
+
+// writeFailed records a write's outcome: a failure (not a cancellation,
+// not "nothing to change") counts, and the last outcome is kept for
+// readiness.
 func (s *Store) writeFailed(ctx context.Context, err error) {
-	if err != nil && ctx.Err() == nil && !errors.Is(err, history.ErrNotFound) {
+	if err != nil && ctx.Err() != nil {
+		return
+	}
+	if errors.Is(err, history.ErrNotFound) {
+		err = nil
+	}
+	if err != nil {
 		s.writeErrors.Add(1)
 	}
+	s.lastErr.Store(&writeOutcome{err})
+}
+
+// WriteError is the error of the last write, nil when it succeeded (or
+// none was made yet).
+func (s *Store) WriteError() error {
+	if o := s.lastErr.Load(); o != nil {
+		return o.err
+	}
+	return nil
+}
+
+// Probe makes a small write to learn whether the store can write again.
+func (s *Store) Probe(ctx context.Context) error {
+	_, err := s.exec(ctx, `UPDATE counters SET value = value WHERE name = 'next_result_id'`)
+	return err
 }
 
 // tx runs f in a transaction, counting a failure as a write error.

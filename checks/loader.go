@@ -580,9 +580,11 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 	if r.Method == "" {
 		r.Method = http.MethodGet
 	}
+	method := r.Method
 	r.Method = strings.ToUpper(r.Method)
 	if !methodRe.MatchString(r.Method) {
-		d.ErrAt(at(path+".request.method"), path+".request.method", "invalid method %q", r.Method)
+		// As written: an upper-cased secret would slip past the redaction.
+		d.ErrAt(at(path+".request.method"), path+".request.method", "invalid method %s", yamlstrict.Excerpt(method))
 	}
 	if r.URL.Raw == "" {
 		if up := path + ".request.url"; !reported(d, up) {

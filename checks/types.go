@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -127,7 +128,16 @@ type lazyTemplate struct {
 }
 
 func parseTemplate(s string) (*template.Template, error) {
-	return template.New("").Funcs(templateFuncs).Option("missingkey=error").Parse(s)
+	return template.New("").Option("missingkey=error").Parse(s)
+}
+
+// bounded makes a parsed template one that renders within the limits
+// (see template_limits.go) and reports whether its steps are counted. It
+// is done for the templates that run by text/template only: the
+// functions cost a little on each template, which 10,000 checks feel.
+func bounded(pt *template.Template) (*template.Template, bool) {
+	pt.Funcs(templateFuncs)
+	return pt, countSteps(pt)
 }
 
 // tmpl returns the parsed template, nil for a plain string, and whether
@@ -142,7 +152,7 @@ func (t Template) tmpl() (*template.Template, bool) {
 			parse = func() (*template.Template, error) { return parseTemplate(t.Raw) }
 		}
 		if pt, err := parse(); err == nil { // it parsed at load
-			t.lazy.t, t.lazy.counted = pt, countSteps(pt)
+			t.lazy.t, t.lazy.counted = bounded(pt)
 		}
 	})
 	return t.lazy.t, t.lazy.counted
@@ -174,7 +184,7 @@ func (t Template) compiled(pt *template.Template, reparse func() (*template.Temp
 	if t.fast = compileFast(pt.Tree); t.fast != nil {
 		t.lazy = &lazyTemplate{parse: reparse}
 	} else {
-		t.t, t.counted = pt, countSteps(pt)
+		t.t, t.counted = bounded(pt)
 	}
 	return t
 }
@@ -235,8 +245,25 @@ func (t Template) RenderContext(ctx context.Context, data map[string]any) (strin
 	return s, nil
 }
 
+// execPrefix is how text/template starts an execution error: the name,
+// line and column, and the action, which say nothing here.
+var execPrefix = regexp.MustCompile(`^template: [^:]*:\d+:\d+: executing "[^"]*" at <.*?>: `)
+
 func cleanTemplateErr(err error) string {
+	switch {
+	case errors.Is(err, errTemplateSteps):
+		return errTemplateSteps.Error()
+	case errors.Is(err, errTemplateOutput):
+		return errTemplateOutput.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "stopped: " + context.DeadlineExceeded.Error()
+	case errors.Is(err, context.Canceled):
+		return "stopped: " + context.Canceled.Error()
+	}
 	s := err.Error()
+	if m := execPrefix.FindStringIndex(s); m != nil {
+		return s[m[1]:]
+	}
 	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "template:") {
 		return s[i+2:]
 	}

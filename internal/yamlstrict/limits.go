@@ -25,8 +25,24 @@ func (d *Decoder) LimitNodes(n *yaml.Node, path string, max int) bool {
 	}
 	s := &sizer{max: max, memo: map[*yaml.Node]int{}}
 	total := 0
-	var walk func(n *yaml.Node, path string) bool
-	walk = func(n *yaml.Node, path string) bool {
+	// at holds the keys and indexes down to the node being walked; the
+	// field path is made of them only for an error.
+	var at []any
+	fail := func(n *yaml.Node, format string, args ...any) bool {
+		p := path
+		for _, seg := range at {
+			switch x := seg.(type) {
+			case int:
+				p = fmt.Sprintf("%s[%d]", p, x)
+			case *yaml.Node:
+				p = JoinPath(p, keyText(x))
+			}
+		}
+		d.Errorf(n, p, format, args...)
+		return false
+	}
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
 		if n == nil {
 			return true
 		}
@@ -34,44 +50,48 @@ func (d *Decoder) LimitNodes(n *yaml.Node, path string, max int) bool {
 			size := s.size(n.Alias)
 			switch {
 			case size < 0:
-				d.Errorf(n, path, "the alias *%s refers to a node that contains it", excerptName(n.Value))
-				return false
+				return fail(n, "the alias *%s refers to a node that contains it", excerptName(n.Value))
 			case total+size > max:
-				d.Errorf(n, path, "the document expands to more than %d nodes (YAML aliases)", max)
-				return false
+				return fail(n, "the document expands to more than %d nodes (YAML aliases)", max)
 			}
 			total += size
 			return true
 		}
 		if total++; total > max {
 			// Real nodes alone: a huge file rather than aliases.
-			d.Errorf(n, path, "the document has more than %d nodes", max)
-			return false
+			return fail(n, "the document has more than %d nodes", max)
 		}
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
-				if !walk(k, path) || !walk(n.Content[i+1], JoinPath(path, keyText(k))) {
+				if !walk(k) {
 					return false
 				}
+				at = append(at, k)
+				if !walk(n.Content[i+1]) {
+					return false
+				}
+				at = at[:len(at)-1]
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				if !walk(c, fmt.Sprintf("%s[%d]", path, i)) {
+				at = append(at, i)
+				if !walk(c) {
 					return false
 				}
+				at = at[:len(at)-1]
 			}
 		default:
 			for _, c := range n.Content {
-				if !walk(c, path) {
+				if !walk(c) {
 					return false
 				}
 			}
 		}
 		return true
 	}
-	return walk(n, path)
+	return walk(n)
 }
 
 // keyText is a mapping key as a field path shows it.

@@ -170,7 +170,7 @@ func (o LoadOptions) load(ctx context.Context, paths []string) ([]*Check, error)
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("loading checks: %w", context.Cause(ctx))
 		}
 		wg.Add(1)
 		go func() {
@@ -184,8 +184,8 @@ func (o LoadOptions) load(ctx context.Context, paths []string) ([]*Check, error)
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("loading checks: %w", context.Cause(ctx))
 	}
 	var all []*Check
 	for _, r := range results {

@@ -370,7 +370,7 @@ func (v *Value) collect(d *decoder, n *yaml.Node, path string, literal map[strin
 			v.collect(d, n.Content[i], path, literal)
 		}
 	case yaml.ScalarNode:
-		if n.ShortTag() != "!!str" || !strings.Contains(n.Value, "{{") {
+		if !strings.Contains(n.Value, "{{") || n.ShortTag() != "!!str" {
 			return
 		}
 		tm, err := templateFromNode(d, n)

@@ -123,14 +123,17 @@ func (o Options) Load(file string) (*Spec, error) {
 			return nil, fmt.Errorf("refusing to fetch %s: only local files may be referenced", u.Redacted())
 		}
 		p := filepath.FromSlash(u.Path)
-		data, err := o.ReadFile(p)
+		if samePath(p, file) {
+			return data, nil // read and checked above
+		}
+		ref, err := o.ReadFile(p)
 		if err != nil {
 			return nil, err
 		}
-		if e := o.check(p, data, p == file); e != nil {
+		if e := o.check(p, ref, false); e != nil {
 			return nil, e
 		}
-		return data, nil
+		return ref, nil
 	}
 	doc, err := l.LoadFromFile(file)
 	if err != nil {
@@ -140,6 +143,13 @@ func (o Options) Load(file string) (*Spec, error) {
 		return nil, loadError(file, data, err)
 	}
 	return newSpec(file, doc), nil
+}
+
+// samePath reports whether two paths name the same file name.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	ab, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ab
 }
 
 // check refuses, before kin-openapi sees it, a file that YAML cannot hold,

@@ -3,7 +3,11 @@ package checks
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -81,7 +85,107 @@ func Explain(c *Check) ([]byte, error) {
 	for _, sv := range c.secrets {
 		rd.addSecret(sv, outside)
 	}
+	rd.add(explainSecrets(c)...)
 	return []byte(rd.str(b.String())), nil
+}
+
+// explainSecrets are the values the reports hide by where they are, which
+// explain prints as written: literal values of credential-looking query
+// and form parameters (api_key=...), of credential-bearing headers
+// (X-Api-Key), of URL userinfo passwords, the values of vars with
+// credential-looking names, and of the vars a template puts in any of
+// those places.
+func explainSecrets(c *Check) []string {
+	var out []string
+	// put adds what a value in a credential place reveals: the literal,
+	// or the vars its template reads.
+	put := func(t Template) {
+		if !t.Templated() {
+			if t.Raw != "" {
+				out = append(out, t.Raw)
+			}
+			return
+		}
+		for _, ref := range t.refs() {
+			if len(ref) == 2 && ref[0] == "vars" && c.Vars[ref[1]] != "" {
+				out = append(out, c.Vars[ref[1]])
+			}
+		}
+	}
+	for name, v := range c.Vars {
+		if secretName.MatchString(name) && v != "" {
+			out = append(out, v)
+		}
+	}
+	for _, s := range c.Steps {
+		if s == nil {
+			continue
+		}
+		r := &s.Request
+		out = append(out, urlSecrets(r.URL.Raw, c.Vars)...)
+		for _, m := range []map[string]Template{r.Query, r.Form} {
+			for k, v := range m {
+				if credentialParam(k) {
+					put(v)
+				}
+			}
+		}
+		for k, v := range r.Headers {
+			if sensitiveHeaders[http.CanonicalHeaderKey(k)] {
+				put(v)
+				if scheme, cred, ok := strings.Cut(v.Raw, " "); ok && scheme != "" && !v.Templated() {
+					out = append(out, cred) // Authorization: Bearer xyz
+				}
+			}
+		}
+		if a := r.Auth; a != nil {
+			if a.Basic != nil {
+				put(a.Basic.Password)
+			}
+			if a.Bearer != nil {
+				put(*a.Bearer)
+			}
+		}
+	}
+	return out
+}
+
+// varRef finds the vars a piece of template reads.
+var varRef = regexp.MustCompile(`\.vars\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// urlSecrets are the userinfo password and the values of credential-looking
+// query parameters of a URL: as written, or the vars a template there reads.
+func urlSecrets(raw string, vars map[string]string) []string {
+	var out []string
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && !strings.Contains(p, "{{") {
+			out = append(out, p)
+		}
+	}
+	_, query, ok := strings.Cut(raw, "?")
+	if !ok {
+		return out
+	}
+	query, _, _ = strings.Cut(query, "#")
+	for _, pair := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || v == "" || !credentialParam(k) {
+			continue
+		}
+		if strings.Contains(v, "{{") {
+			for _, m := range varRef.FindAllStringSubmatch(v, -1) {
+				if vars[m[1]] != "" {
+					out = append(out, vars[m[1]])
+				}
+			}
+			continue
+		}
+		out = append(out, v)
+		if uv, err := url.QueryUnescape(v); err == nil && uv != v {
+			out = append(out, uv)
+		}
+	}
+	return out
 }
 
 func stepNode(s *Step) *yaml.Node {

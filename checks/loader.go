@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -23,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assay-monitor/assay/internal/safefile"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/robfig/cron/v3"
 	"github.com/theory/jsonpath"
@@ -36,23 +38,124 @@ import (
 var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
 	cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// LoadOptions tune loading; the zero value reads the process environment.
+// Bounds of check fields, so that no value overflows a deadline or keeps
+// a run going for days (README, "Limits").
+const (
+	// MaxTimeout bounds timeout, request.timeout, contract.timeout and
+	// expect.response_time.
+	MaxTimeout = 24 * time.Hour
+	// MaxBackoff bounds retries.backoff and retries.max_backoff.
+	MaxBackoff = time.Hour
+	// MaxRetries bounds retries.count.
+	MaxRetries = 10
+	// scheduleHorizon is how far ahead a schedule must fire at least once.
+	scheduleHorizon = 5 * 365 * 24 * time.Hour
+)
+
+// scheduleProblem says what is wrong with a schedule, or "": it must
+// parse, an @every interval must be whole seconds, and it must fire within
+// the next five years (robfig/cron's Next gives the zero time for "0 0 30
+// 2 *", February 30th, and a scheduler waiting for it would never wait).
+func scheduleProblem(spec string, now time.Time) (msg string) {
+	defer func() {
+		// robfig/cron v3.0.1 panics on a CRON_TZ= with no spec after it.
+		if r := recover(); r != nil {
+			msg = fmt.Sprintf("invalid cron spec %s: expected a schedule after the time zone", yamlstrict.Excerpt(spec))
+		}
+	}()
+	sched, err := CronParser.Parse(spec)
+	if err != nil {
+		return fmt.Sprintf("invalid cron spec %s: %v", yamlstrict.Excerpt(spec), err)
+	}
+	if every, ok := strings.CutPrefix(spec, "@every "); ok {
+		// robfig/cron silently rounds @every to whole seconds, at least 1s.
+		if iv, err := time.ParseDuration(strings.TrimSpace(every)); err != nil || iv < time.Second || iv%time.Second != 0 {
+			return fmt.Sprintf("invalid cron spec %s: @every takes a whole number of seconds, at least 1s", yamlstrict.Excerpt(spec))
+		}
+	}
+	if next := sched.Next(now); next.IsZero() || !next.After(now) || next.Sub(now) > scheduleHorizon {
+		return fmt.Sprintf("schedule %s never fires: no time in the next 5 years matches it", yamlstrict.Excerpt(spec))
+	}
+	return ""
+}
+
+// shortDuration renders 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// LoadOptions tune loading; the zero value reads the process environment
+// and applies the default limits.
 type LoadOptions struct {
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// MaxFileSize bounds every file read: check files and the TLS and
+	// OpenAPI files they name; 0 means DefaultMaxFileSize. (JSON Schema
+	// files have their own bound, MaxSchemaSize.)
+	MaxFileSize int64
+	// MaxNodes bounds the nodes one YAML document may expand to with its
+	// aliases followed; 0 means yamlstrict.DefaultMaxNodes.
+	MaxNodes int
 }
+
+// DefaultMaxFileSize is the largest file the loader reads: 16 MiB.
+const DefaultMaxFileSize = safefile.DefaultLimit
 
 // Load reads every check file under paths (directories are walked for
 // *.yaml and *.yml) with the process environment. On any problem it returns
 // LoadErrors listing all of them.
 func Load(paths ...string) ([]*Check, error) { return LoadOptions{}.Load(paths...) }
 
+// LoadContext is Load that gives up when ctx is done, returning ctx's
+// error (not LoadErrors), so that an interrupt is obeyed during a slow load.
+func LoadContext(ctx context.Context, paths ...string) ([]*Check, error) {
+	return LoadOptions{}.LoadContext(ctx, paths...)
+}
+
 // Load reads check files as the package-level Load does.
 func (o LoadOptions) Load(paths ...string) ([]*Check, error) {
+	return o.LoadContext(context.Background(), paths...)
+}
+
+// LoadContext reads check files as the package-level LoadContext does.
+func (o LoadOptions) LoadContext(ctx context.Context, paths ...string) ([]*Check, error) {
 	if o.LookupEnv == nil {
 		o.LookupEnv = os.LookupEnv
 	}
-	files, errs := findFiles(paths)
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("loading checks: %w", err)
+	}
+	type loaded struct {
+		cs  []*Check
+		err error
+	}
+	// The work runs apart so that a cancelled load returns at once; what
+	// is left of it (one file's parse at most per core) ends by itself.
+	done := make(chan loaded, 1)
+	go func() {
+		cs, err := o.load(ctx, paths)
+		done <- loaded{cs, err}
+	}()
+	select {
+	case l := <-done:
+		return l.cs, l.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("loading checks: %w", context.Cause(ctx))
+	}
+}
+
+func (o LoadOptions) load(ctx context.Context, paths []string) ([]*Check, error) {
+	files, errs := findFiles(ctx, paths)
 	// Files are parsed in parallel, a big directory loading in a fraction
 	// of the time on several cores; results keep the order of the files.
 	type parsed struct {
@@ -63,19 +166,27 @@ func (o LoadOptions) Load(paths ...string) ([]*Check, error) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, f := range files {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return nil, fmt.Errorf("loading checks: %w", context.Cause(ctx))
+		}
 		wg.Add(1)
-		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			data, err := os.ReadFile(f)
+			data, err := safefile.Read(f, o.MaxFileSize)
 			if err != nil {
-				results[i].errs = LoadErrors{&LoadError{Pos: Position{File: f}, Msg: err.Error()}}
+				results[i].errs = LoadErrors{&LoadError{Pos: Position{File: f}, Msg: "cannot read: " + unwrapPathErr(err)}}
 				return
 			}
-			results[i].cs, results[i].errs = o.parse(f, data)
+			results[i].cs, results[i].errs = o.parseContext(ctx, f, data)
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("loading checks: %w", context.Cause(ctx))
+	}
 	var all []*Check
 	for _, r := range results {
 		errs = append(errs, r.errs...)
@@ -111,14 +222,14 @@ func (o LoadOptions) Load(paths ...string) ([]*Check, error) {
 
 // Parse loads the checks of one file's content; file names positions.
 func Parse(file string, data []byte) ([]*Check, error) {
-	cs, errs := LoadOptions{LookupEnv: os.LookupEnv}.parse(file, data)
+	cs, errs := LoadOptions{LookupEnv: os.LookupEnv, MaxFileSize: DefaultMaxFileSize}.parse(file, data)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return cs, nil
 }
 
-func findFiles(paths []string) ([]string, LoadErrors) {
+func findFiles(ctx context.Context, paths []string) ([]string, LoadErrors) {
 	var files []string
 	var errs LoadErrors
 	for _, p := range paths {
@@ -135,9 +246,15 @@ func findFiles(paths []string) ([]string, LoadErrors) {
 			if err != nil {
 				return err
 			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
 			}
+			// Every file named *.yaml is read, whatever it is: reading
+			// tells a symlink to a regular file (a Kubernetes ConfigMap)
+			// from a FIFO, which is then an error rather than skipped.
 			if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 				files = append(files, path)
 			}
@@ -159,11 +276,27 @@ func unwrapPathErr(err error) string {
 	return err.Error()
 }
 
+// notCheckFile is the one error of a file that is not YAML of ours (a
+// symlink to /etc/shadow, another tool's file): none of its content is
+// quoted.
+const notCheckFile = `not a check file (expected a mapping with "checks")`
+
+// parse loads one file's content.
 func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
-	d := &decoder{File: file}
+	return o.parseContext(context.Background(), file, data)
+}
+
+func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte) ([]*Check, LoadErrors) {
+	if e := yamlstrict.CheckText(file, data); e != nil {
+		return nil, LoadErrors{e}
+	}
+	d := &decoder{File: file, Secret: IsSecretName,
+		ReadFile: func(p string) ([]byte, error) { return safefile.Read(p, o.MaxFileSize) }}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Check
-	for {
+	// fileSecrets are every secret the file uses, hidden in its errors.
+	var fileSecrets []secretValue
+	for ctx.Err() == nil {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
@@ -177,13 +310,22 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 			continue
 		}
 		root := doc.Content[0]
-		secrets := o.expandChecksEnv(d, root)
-		prints := fingerprints(root)
+		if yamlstrict.Foreign(root, "checks") {
+			return nil, LoadErrors{&LoadError{Pos: Position{File: file}, Msg: notCheckFile}}
+		}
+		if !d.LimitNodes(root, "", o.MaxNodes) {
+			break // one error: walking the document is what must not happen
+		}
+		secrets := o.expandChecksEnv(d, root, &fileSecrets)
+		prints := fingerprints(root, o.MaxNodes)
 		var f File
 		d.Into(root, &f, "")
 		for i, c := range f.Checks {
 			if c == nil {
 				continue
+			}
+			if ctx.Err() != nil {
+				break
 			}
 			if i < len(prints) {
 				c.Fingerprint = prints[i]
@@ -192,15 +334,32 @@ func (o LoadOptions) parse(file string, data []byte) ([]*Check, LoadErrors) {
 				c.secrets = secrets[i]
 			}
 			compileCheck(d, c, fmt.Sprintf("checks[%d]", i))
+			for _, sv := range c.secrets {
+				fileSecrets = appendSecret(fileSecrets, sv)
+			}
 			out = append(out, c)
 		}
 	}
+	hideSecrets(d.Errs, fileSecrets)
 	return out, d.Errs
+}
+
+// hideSecrets replaces secret values in error messages: a secret in a
+// value that fails to load (a token where a URL belongs) is not printed.
+func hideSecrets(errs LoadErrors, secrets []secretValue) {
+	values := make([]string, len(secrets))
+	for i, sv := range secrets {
+		values[i] = sv.value
+	}
+	yamlstrict.HideValues(errs, values, Redacted)
 }
 
 // fingerprints hashes each check's YAML (after ${VAR} expansion), so that
 // a reload can tell unchanged checks from changed ones.
-func fingerprints(root *yaml.Node) []string {
+func fingerprints(root *yaml.Node, maxNodes int) []string {
+	if maxNodes <= 0 {
+		maxNodes = yamlstrict.DefaultMaxNodes
+	}
 	var out []string
 	if root.Kind != yaml.MappingNode {
 		return nil
@@ -216,7 +375,7 @@ func fingerprints(root *yaml.Node) []string {
 			// third of loading 10,000 checks went to Marshal); an alias
 			// counts as what it stands for, a comment not at all.
 			h := sha256.New()
-			budget := 1 << 20
+			budget := maxNodes
 			hashNode(h, item, &budget)
 			out = append(out, hex.EncodeToString(h.Sum(nil)[:8]))
 		}
@@ -251,7 +410,7 @@ func hashNode(h hash.Hash, n *yaml.Node, budget *int) {
 
 // expandChecksEnv substitutes ${VAR} in every scalar value, per check so
 // that secret-looking variables are remembered by the check that uses them.
-func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]secretValue {
+func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node, all *[]secretValue) [][]secretValue {
 	var perCheck [][]secretValue
 	if root.Kind != yaml.MappingNode {
 		return nil
@@ -259,13 +418,16 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]secretValu
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		v := root.Content[i+1]
 		if root.Content[i].Value != "checks" || v.Kind != yaml.SequenceNode {
-			o.expandEnv(d, v, root.Content[i].Value, nil)
+			o.expandEnv(d, v, root.Content[i].Value, all)
 			continue
 		}
 		for j, item := range v.Content {
 			var secrets []secretValue
 			o.expandEnv(d, item, fmt.Sprintf("checks[%d]", j), &secrets)
 			perCheck = append(perCheck, secrets)
+			for _, sv := range secrets {
+				*all = appendSecret(*all, sv)
+			}
 		}
 	}
 	return perCheck
@@ -273,6 +435,11 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node) [][]secretValu
 
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
+
+// IsSecretName reports whether an environment variable (or capture) name
+// looks like a credential's (API_TOKEN, DB_PASSWORD): its value is then
+// never printed.
+func IsSecretName(name string) bool { return secretName.MatchString(name) }
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {
 	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
@@ -305,16 +472,33 @@ func compileCheck(d *decoder, c *Check, path string) {
 	if c.Schedule == "" {
 		c.Schedule = DefaultSchedule
 	}
-	if _, err := CronParser.Parse(c.Schedule); err != nil {
-		d.ErrAt(at(path+".schedule"), path+".schedule", "invalid cron spec %q: %v", c.Schedule, err)
-	} else if every, ok := strings.CutPrefix(c.Schedule, "@every "); ok {
-		// robfig/cron silently rounds @every to whole seconds, at least 1s.
-		if iv, err := time.ParseDuration(strings.TrimSpace(every)); err != nil || iv < time.Second || iv%time.Second != 0 {
-			d.ErrAt(at(path+".schedule"), path+".schedule", "invalid cron spec %q: @every takes a whole number of seconds, at least 1s", c.Schedule)
-		}
+	if msg := scheduleProblem(c.Schedule, time.Now()); msg != "" {
+		d.ErrAt(at(path+".schedule"), path+".schedule", "%s", msg)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(DefaultTimeout)
+	}
+	bound := func(field string, v Duration, max time.Duration) {
+		if v.D() > max {
+			d.ErrAt(at(field), field, "must be at most %s, got %s", shortDuration(max), shortDuration(v.D()))
+		}
+	}
+	bound(path+".timeout", c.Timeout, MaxTimeout)
+	bound(path+".retries.backoff", c.Retries.Backoff, MaxBackoff)
+	bound(path+".retries.max_backoff", c.Retries.MaxBackoff, MaxBackoff)
+	if c.Retries.Count > MaxRetries {
+		f := path + ".retries.count"
+		d.ErrAt(d.ValuePos(f, at(path+".retries")), f, "must be at most %d, got %d", MaxRetries, c.Retries.Count)
+	}
+	for i, s := range c.Steps {
+		if s != nil {
+			sp := fmt.Sprintf("%s.steps[%d]", path, i)
+			bound(sp+".request.timeout", s.Request.Timeout, MaxTimeout)
+			bound(sp+".expect.response_time", s.Expect.ResponseTime, MaxTimeout)
+		}
+	}
+	if c.Contract != nil {
+		bound(path+".contract.timeout", c.Contract.Timeout, MaxTimeout)
 	}
 	if c.Retries.Backoff == 0 {
 		c.Retries.Backoff = Duration(DefaultBackoff)
@@ -396,9 +580,11 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 	if r.Method == "" {
 		r.Method = http.MethodGet
 	}
+	method := r.Method
 	r.Method = strings.ToUpper(r.Method)
 	if !methodRe.MatchString(r.Method) {
-		d.ErrAt(at(path+".request.method"), path+".request.method", "invalid method %q", r.Method)
+		// As written: an upper-cased secret would slip past the redaction.
+		d.ErrAt(at(path+".request.method"), path+".request.method", "invalid method %s", yamlstrict.Excerpt(method))
 	}
 	if r.URL.Raw == "" {
 		if up := path + ".request.url"; !reported(d, up) {
@@ -433,7 +619,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		}
 	}
 	if r.TLS != nil {
-		if field, err := r.TLS.load(filepath.Dir(d.File)); err != nil {
+		if field, err := r.TLS.load(filepath.Dir(d.File), d.Read); err != nil {
 			tp := yamlstrict.JoinPath(path+".request.tls", field)
 			d.ErrAt(d.ValuePos(tp, at(path+".request.tls")), tp, "%v", err)
 		}
@@ -563,17 +749,17 @@ func checkRefs(d *decoder, c *Check, t Template, path string, captured map[strin
 	for _, ref := range t.refs() {
 		if ref[0] == "vars" {
 			if len(ref) < 2 {
-				d.ErrAt(t.Pos, path, "template %q: use {{ .vars.NAME }}", t.Raw)
+				d.ErrAt(t.Pos, path, "template %q: use {{ .vars.NAME }}", t.source())
 			} else if _, ok := c.Vars[ref[1]]; !ok {
-				d.ErrAt(t.Pos, path, "template %q: unknown var %q (defined: %s)", t.Raw, ref[1], listOrNone(sortedKeys(c.Vars)))
+				d.ErrAt(t.Pos, path, "template %q: unknown var %q (defined: %s)", t.source(), ref[1], listOrNone(sortedKeys(c.Vars)))
 			}
 			continue
 		}
 		if !captured[ref[0]] {
 			if by := capturedBy(c, ref[0]); by != "" {
-				d.ErrAt(t.Pos, path, "template %q: %q is captured by step %q, which does not run before this one (captured so far: %s)", t.Raw, ref[0], by, listOrNone(sortedKeys(captured)))
+				d.ErrAt(t.Pos, path, "template %q: %q is captured by step %q, which does not run before this one (captured so far: %s)", t.source(), ref[0], by, listOrNone(sortedKeys(captured)))
 			} else {
-				d.ErrAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.Raw, ref[0], listOrNone(sortedKeys(captured)))
+				d.ErrAt(t.Pos, path, "template %q: %q is not captured by an earlier step (captured so far: %s)", t.source(), ref[0], listOrNone(sortedKeys(captured)))
 			}
 		}
 	}
@@ -625,6 +811,12 @@ func compileExpect(d *decoder, s *Step, path string) {
 		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
 	}
 	if b := e.Body; b != nil {
+		b.Size.checkNumeric(d, path+".body.size")
+	}
+	if e.TLS != nil {
+		e.TLS.DaysRemaining.checkNumeric(d, path+".tls.days_remaining")
+	}
+	if b := e.Body; b != nil {
 		s.assertions = append(s.assertions, bodyAssertions(b)...)
 		if b.Matches != nil && !b.Matches.Templated() {
 			if _, err := regexp.Compile(b.Matches.Raw); err != nil {
@@ -658,8 +850,8 @@ func compileExpect(d *decoder, s *Step, path string) {
 
 // load reads the CA and client certificate files so that a missing or bad
 // file is a load-time error, not a failed run. field names the option at
-// fault.
-func (o *TLSOptions) load(dir string) (field string, err error) {
+// fault. Errors name the file and say what is wrong, never quoting it.
+func (o *TLSOptions) load(dir string, read func(string) ([]byte, error)) (field string, err error) {
 	rel := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -669,7 +861,7 @@ func (o *TLSOptions) load(dir string) (field string, err error) {
 	caFile, certFile, keyFile := rel(o.CAFile), rel(o.CertFile), rel(o.KeyFile)
 	cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify, ServerName: o.ServerName} //nolint:gosec // opt-in per check
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := read(caFile)
 		if err != nil {
 			return "ca_file", fmt.Errorf("cannot read %s: %s", o.CAFile, unwrapPathErr(err))
 		}
@@ -683,7 +875,15 @@ func (o *TLSOptions) load(dir string) (field string, err error) {
 		return "", fmt.Errorf("set both cert_file and key_file for a client certificate")
 	}
 	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		certPEM, err := read(certFile)
+		if err != nil {
+			return "cert_file", fmt.Errorf("cannot read %s: %s", o.CertFile, unwrapPathErr(err))
+		}
+		keyPEM, err := read(keyFile)
+		if err != nil {
+			return "key_file", fmt.Errorf("cannot read %s: %s", o.KeyFile, unwrapPathErr(err))
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return "cert_file", fmt.Errorf("client certificate: %v", err)
 		}

@@ -43,14 +43,15 @@ type cachedSpec struct {
 	spec  *openapi.Spec
 }
 
-func loadSpec(file string) (*openapi.Spec, error) {
+func loadSpec(file string, read func(string) ([]byte, error)) (*openapi.Spec, error) {
+	load := openapi.Options{ReadFile: read}.Load
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return openapi.Load(file) // reports the error with the file name
+		return load(file) // reports the error with the file name
 	}
 	specCache.Lock()
 	c, ok := specCache.m[abs]
@@ -58,7 +59,7 @@ func loadSpec(file string) (*openapi.Spec, error) {
 	if ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
 		return c.spec, nil
 	}
-	s, err := openapi.Load(file)
+	s, err := load(file)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func compileOpenAPI(d *decoder, c *Check, path string) {
 			ref.spec = s
 			return s != nil
 		}
-		s, err := loadSpec(file)
+		s, err := loadSpec(file, d.Read)
 		specs[file] = s
 		if err != nil {
 			var oe *openapi.Error

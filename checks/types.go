@@ -1,9 +1,10 @@
 package checks
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/internal/yamlstrict"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/theory/jsonpath"
 	"go.yaml.in/yaml/v3"
 )
@@ -97,10 +97,14 @@ func (o *RetryOn) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 
 // Template is a string that may hold text/template actions referring to
 // vars ({{ .vars.base }}) and captures ({{ .etag }}). It is parsed at load.
+// The values of ${VAR} in it are literal text, never template code.
 type Template struct {
 	Raw string
 	Pos Position
 	t   *template.Template
+	// counted says that t has loops or calls whose steps are counted
+	// (see countSteps).
+	counted bool
 	// fast renders the template without reflection when it is text and
 	// field chains; t is then nil and parsed again only if fast cannot do
 	// (text/template keeps about 1 KB a template, which 10,000 checks feel).
@@ -108,26 +112,50 @@ type Template struct {
 	lazy *lazyTemplate
 	// path is the field path the template was read from, for errors.
 	path string
+	// src is the text as written when ${VAR} expansion changed it into
+	// Raw; messages quote it, so that they show no variable's value.
+	src string
 }
 
 // lazyTemplate is the parsed form of a fast template, made on first need
 // and shared by the copies of the Template.
 type lazyTemplate struct {
-	once sync.Once
-	t    *template.Template
+	once    sync.Once
+	t       *template.Template
+	counted bool
+	// parse makes the template again; nil means parseTemplate(Raw).
+	parse func() (*template.Template, error)
 }
 
 func parseTemplate(s string) (*template.Template, error) {
 	return template.New("").Option("missingkey=error").Parse(s)
 }
 
-// tmpl returns the parsed template, nil for a plain string.
-func (t Template) tmpl() *template.Template {
+// bounded makes a parsed template one that renders within the limits
+// (see template_limits.go) and reports whether its steps are counted. It
+// is done for the templates that run by text/template only: the
+// functions cost a little on each template, which 10,000 checks feel.
+func bounded(pt *template.Template) (*template.Template, bool) {
+	pt.Funcs(templateFuncs)
+	return pt, countSteps(pt)
+}
+
+// tmpl returns the parsed template, nil for a plain string, and whether
+// its steps are counted.
+func (t Template) tmpl() (*template.Template, bool) {
 	if t.t != nil || t.lazy == nil {
-		return t.t
+		return t.t, t.counted
 	}
-	t.lazy.once.Do(func() { t.lazy.t, _ = parseTemplate(t.Raw) }) // parsed fine at load
-	return t.lazy.t
+	t.lazy.once.Do(func() {
+		parse := t.lazy.parse
+		if parse == nil {
+			parse = func() (*template.Template, error) { return parseTemplate(t.Raw) }
+		}
+		if pt, err := parse(); err == nil { // it parsed at load
+			t.lazy.t, t.lazy.counted = bounded(pt)
+		}
+	})
+	return t.lazy.t, t.lazy.counted
 }
 
 // NewTemplate parses s as a template; used by code that builds checks.
@@ -138,16 +166,27 @@ func NewTemplate(s string) (Template, error) {
 	}
 	pt, err := parseTemplate(s)
 	if err != nil {
-		// "template: :1: unclosed action": the name and line say nothing here.
-		msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
-		return t, fmt.Errorf("invalid template %q: %s", s, msg)
+		return t, templateSyntaxError(s, err)
 	}
+	return t.compiled(pt, nil), nil
+}
+
+// templateSyntaxError words a parse error of the template src.
+func templateSyntaxError(src string, err error) error {
+	// "template: :1: unclosed action": the name and line say nothing here.
+	msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
+	return fmt.Errorf("invalid template %q: %s", src, msg)
+}
+
+// compiled sets the parsed forms of t from pt: the fast form and a lazy
+// one made by reparse (nil: parseTemplate(Raw)), or pt itself.
+func (t Template) compiled(pt *template.Template, reparse func() (*template.Template, error)) Template {
 	if t.fast = compileFast(pt.Tree); t.fast != nil {
-		t.lazy = &lazyTemplate{}
+		t.lazy = &lazyTemplate{parse: reparse}
 	} else {
-		t.t = pt
+		t.t, t.counted = bounded(pt)
 	}
-	return t, nil
+	return t
 }
 
 func (t *Template) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
@@ -155,7 +194,7 @@ func (t *Template) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		d.Errorf(n, path, "expected a string, got %s", yamlstrict.Describe(n))
 		return
 	}
-	nt, err := NewTemplate(n.Value)
+	nt, err := templateFromNode(d, n)
 	if err != nil {
 		d.Errorf(n, path, "%v", err)
 	}
@@ -169,8 +208,23 @@ var templateErrPrefix = regexp.MustCompile(`^template: :\d+:(\d+:)? `)
 // Templated reports whether the string has template actions.
 func (t Template) Templated() bool { return t.t != nil || t.fast != nil }
 
+// source is the template as written in the file: what messages quote.
+func (t Template) source() string {
+	if t.src != "" {
+		return t.src
+	}
+	return t.Raw
+}
+
 // Render executes the template with data; a plain string is returned as is.
 func (t Template) Render(data map[string]any) (string, error) {
+	return t.RenderContext(context.Background(), data)
+}
+
+// RenderContext is Render that stops when ctx is done (the step's
+// deadline). Rendering is bounded: at most MaxTemplateOutput bytes and
+// MaxTemplateSteps range iterations and template calls.
+func (t Template) RenderContext(ctx context.Context, data map[string]any) (string, error) {
 	if !t.Templated() {
 		return t.Raw, nil
 	}
@@ -179,15 +233,37 @@ func (t Template) Render(data map[string]any) (string, error) {
 			return s, nil
 		}
 	}
-	var b strings.Builder
-	if err := t.tmpl().Execute(&b, data); err != nil {
-		return "", fmt.Errorf("template %q: %s", t.Raw, cleanTemplateErr(err))
+	pt, counted := t.tmpl()
+	if pt == nil {
+		return "", fmt.Errorf("cannot render %s", yamlstrict.Excerpt(t.source()))
 	}
-	return b.String(), nil
+	s, err := execute(ctx, pt, counted, data)
+	if err != nil {
+		// Not "template ...": the engine's message says "template: " first.
+		return "", fmt.Errorf("cannot render %s: %s", yamlstrict.Excerpt(t.source()), cleanTemplateErr(err))
+	}
+	return s, nil
 }
 
+// execPrefix is how text/template starts an execution error: the name,
+// line and column, and the action, which say nothing here.
+var execPrefix = regexp.MustCompile(`^template: [^:]*:\d+:\d+: executing "[^"]*" at <.*?>: `)
+
 func cleanTemplateErr(err error) string {
+	switch {
+	case errors.Is(err, errTemplateSteps):
+		return errTemplateSteps.Error()
+	case errors.Is(err, errTemplateOutput):
+		return errTemplateOutput.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "stopped: " + context.DeadlineExceeded.Error()
+	case errors.Is(err, context.Canceled):
+		return "stopped: " + context.Canceled.Error()
+	}
 	s := err.Error()
+	if m := execPrefix.FindStringIndex(s); m != nil {
+		return s[m[1]:]
+	}
 	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "template:") {
 		return s[i+2:]
 	}
@@ -265,35 +341,56 @@ func (v *Value) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		return
 	}
 	v.V = yamlstrict.Normalize(x)
-	v.collect(d, n, path, v.V)
+	literal := map[string]bool{}
+	v.collect(d, n, path, literal)
+	for s := range literal {
+		if _, ok := v.tmpls[s]; ok {
+			// Rendering finds templates by their text: this one text
+			// cannot be both.
+			d.Errorf(n, path, "the same text is a template here and the value of a ${VAR} there; write one of them differently")
+			break
+		}
+	}
 }
 
-func (v *Value) collect(d *decoder, n *yaml.Node, path string, x any) {
-	switch t := x.(type) {
-	case string:
-		if strings.Contains(t, "{{") {
-			tm, err := NewTemplate(t)
-			if err != nil {
-				d.Errorf(n, path, "%v", err)
-				return
-			}
-			tm.Pos, tm.path = d.Pos(n), path
-			if v.tmpls == nil {
-				v.tmpls = map[string]Template{}
-				v.actions = map[string][2]string{}
-			}
-			v.tmpls[t] = tm
-			if m := singleAction.FindStringSubmatch(strings.TrimSpace(t)); m != nil {
-				v.actions[t] = [2]string{m[1], strings.TrimPrefix(m[2], ".")}
-			}
+// collect finds the strings of the value under n that are templates;
+// literal is told of those that hold "{{" from a ${VAR} value only.
+func (v *Value) collect(d *decoder, n *yaml.Node, path string, literal map[string]bool) {
+	n = yamlstrict.Resolve(n)
+	if n == nil {
+		return
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			v.collect(d, c, path, literal)
 		}
-	case []any:
-		for _, e := range t {
-			v.collect(d, n, path, e)
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			v.collect(d, n.Content[i], path, literal)
 		}
-	case map[string]any:
-		for _, e := range t {
-			v.collect(d, n, path, e)
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "{{") || n.ShortTag() != "!!str" {
+			return
+		}
+		tm, err := templateFromNode(d, n)
+		if err != nil {
+			d.Errorf(n, path, "%v", err)
+			return
+		}
+		if !tm.Templated() {
+			literal[n.Value] = true
+			return
+		}
+		tm.Pos, tm.path = d.Pos(n), path
+		if v.tmpls == nil {
+			v.tmpls = map[string]Template{}
+			v.actions = map[string][2]string{}
+		}
+		v.tmpls[n.Value] = tm
+		// A single action as written keeps the type of what it reads.
+		if m := singleAction.FindStringSubmatch(strings.TrimSpace(tm.source())); m != nil {
+			v.actions[n.Value] = [2]string{m[1], strings.TrimPrefix(m[2], ".")}
 		}
 	}
 }
@@ -313,16 +410,22 @@ var singleAction = regexp.MustCompile(`^\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*)(\.[A
 
 // Render returns the value with its templates executed.
 func (v *Value) Render(data map[string]any) (any, error) {
+	return v.RenderContext(context.Background(), data)
+}
+
+// RenderContext is Render that stops when ctx is done, as
+// Template.RenderContext does.
+func (v *Value) RenderContext(ctx context.Context, data map[string]any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	if len(v.tmpls) == 0 {
 		return v.V, nil
 	}
-	return v.render(v.V, data)
+	return v.render(ctx, v.V, data)
 }
 
-func (v *Value) render(x any, data map[string]any) (any, error) {
+func (v *Value) render(ctx context.Context, x any, data map[string]any) (any, error) {
 	switch t := x.(type) {
 	case string:
 		tm, ok := v.tmpls[t]
@@ -340,11 +443,11 @@ func (v *Value) render(x any, data map[string]any) (any, error) {
 				return val, nil
 			}
 		}
-		return tm.Render(data)
+		return tm.RenderContext(ctx, data)
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			r, err := v.render(e, data)
+			r, err := v.render(ctx, e, data)
 			if err != nil {
 				return nil, err
 			}
@@ -354,7 +457,7 @@ func (v *Value) render(x any, data map[string]any) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			r, err := v.render(e, data)
+			r, err := v.render(ctx, e, data)
 			if err != nil {
 				return nil, err
 			}
@@ -447,53 +550,6 @@ func (s *StatusExpect) Match(code int) bool {
 	return false
 }
 
-// SchemaRef is a JSON Schema given inline (a mapping) or as a file path
-// relative to the check file.
-type SchemaRef struct {
-	File   string
-	Inline any
-	schema *jsonschema.Schema
-}
-
-func (s *SchemaRef) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
-	c := jsonschema.NewCompiler()
-	loc := "inline.json"
-	switch {
-	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
-		s.File = n.Value
-		p := n.Value
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(d.File), p)
-		}
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			d.Errorf(n, path, "%v", err)
-			return
-		}
-		loc = abs
-	case n.Kind == yaml.MappingNode:
-		var x any
-		if err := n.Decode(&x); err != nil {
-			d.Errorf(n, path, "%v", err)
-			return
-		}
-		s.Inline = yamlstrict.Normalize(x)
-		if err := c.AddResource(loc, s.Inline); err != nil {
-			d.Errorf(n, path, "invalid JSON Schema: %v", err)
-			return
-		}
-	default:
-		d.Errorf(n, path, "expected a schema (a mapping) or a file path, got %s", yamlstrict.Describe(n))
-		return
-	}
-	sch, err := c.Compile(loc)
-	if err != nil {
-		d.Errorf(n, path, "invalid JSON Schema: %s", oneLine(err.Error()))
-		return
-	}
-	s.schema = sch
-}
-
 // JSONPath is an RFC 9535 JSONPath expression, parsed at load.
 type JSONPath struct {
 	Raw string
@@ -527,6 +583,8 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		p.Equals.UnmarshalStrict(d, n, path)
 	}
 	p.Pos = d.Pos(n)
+	p.checkComparisons(d, path)
+	p.Length.checkNumeric(d, yamlstrict.JoinPath(path, "length"))
 	if p.Matches != nil && !p.Matches.Templated() {
 		re, err := regexp.Compile(p.Matches.Raw)
 		if err != nil {

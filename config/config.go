@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/assay-monitor/assay/alerting"
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/internal/safefile"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"go.yaml.in/yaml/v3"
 )
@@ -211,27 +213,49 @@ func (c *Config) applyDefaults() {
 }
 
 // Load reads and validates a config file; every problem is reported as
-// yamlstrict.Errors with file:line:column.
+// yamlstrict.Errors with file:line:column. Only a regular file (a symlink
+// to one is fine) of at most checks.DefaultMaxFileSize bytes is read.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, checks.DefaultMaxFileSize)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
 }
 
+// topLevel are the keys of a config file.
+var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "notifiers"}
+
 // Parse validates config content; file names positions in errors.
 func Parse(file string, data []byte) (*Config, error) {
-	d := &yamlstrict.Decoder{File: file}
+	if e := yamlstrict.CheckText(file, data); e != nil {
+		return nil, yamlstrict.Errors{e}
+	}
+	d := &yamlstrict.Decoder{File: file, Secret: checks.IsSecretName}
 	c := &Config{File: file}
+	// secrets are the values of secret-looking variables, hidden in errors.
+	var secrets []string
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlstrict.Errors{{Pos: yamlstrict.Position{File: file}, Msg: "invalid YAML: " + err.Error()}}
+		return nil, yamlstrict.Errors{yamlstrict.SyntaxError(file, err)}
 	}
 	if len(doc.Content) > 0 {
-		d.ExpandEnv(doc.Content[0], os.LookupEnv, nil)
-		d.Into(doc.Content[0], c, "")
+		root := doc.Content[0]
+		if yamlstrict.Foreign(root, topLevel...) {
+			// Not quoted: the path may point at any file.
+			return nil, yamlstrict.Errors{{Pos: yamlstrict.Position{File: file},
+				Msg: "not an assay config file (expected a mapping with " + strings.Join(topLevel, ", ") + ")"}}
+		}
+		if !d.LimitNodes(root, "", 0) {
+			return nil, d.Errs
+		}
+		d.ExpandEnv(root, os.LookupEnv, func(name, value string) {
+			if checks.IsSecretName(name) {
+				secrets = append(secrets, value)
+			}
+		})
+		d.Into(root, c, "")
 	}
 	for i, l := range c.Metrics.Labels {
 		if !labelName.MatchString(l) || reservedLabels[l] {
@@ -276,6 +300,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		d.Errs = append(d.Errs, perrs...)
 	}
 	if len(d.Errs) > 0 {
+		yamlstrict.HideValues(d.Errs, secrets, checks.Redacted)
 		return nil, d.Errs
 	}
 	c.applyDefaults()

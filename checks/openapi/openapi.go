@@ -29,8 +29,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/safefile"
+	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Spec is a loaded and validated OpenAPI document.
@@ -76,17 +80,40 @@ func (e *Error) Error() string {
 
 var yamlLineRe = regexp.MustCompile(`line (\d+):\s*(.*)$`)
 
+// Options tune Load.
+type Options struct {
+	// ReadFile reads the spec and the files its $refs name; nil means
+	// safefile.Read with its default limit (16 MiB, regular files only).
+	ReadFile func(path string) ([]byte, error)
+	// MaxNodes bounds what one YAML document expands to with its aliases;
+	// 0 means yamlstrict.DefaultMaxNodes.
+	MaxNodes int
+}
+
 // Load reads, resolves and validates the spec at file. External $refs to
 // other local files are followed; references to URLs are refused, so that
 // loading a spec never reaches the network.
-func Load(file string) (*Spec, error) {
-	data, err := os.ReadFile(file)
+func Load(file string) (*Spec, error) { return Options{}.Load(file) }
+
+// notOpenAPI is the one error of a file that is not an OpenAPI document:
+// none of its content is quoted.
+const notOpenAPI = `not an OpenAPI document (expected a mapping with "openapi")`
+
+// Load reads a spec as the package-level Load does.
+func (o Options) Load(file string) (*Spec, error) {
+	if o.ReadFile == nil {
+		o.ReadFile = func(p string) ([]byte, error) { return safefile.Read(p, 0) }
+	}
+	data, err := o.ReadFile(file)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return nil, &Error{File: file, Msg: "cannot read the spec: " + err.Error()}
+	}
+	if e := o.check(file, data, true); e != nil {
+		return nil, e
 	}
 	l := openapi3.NewLoader()
 	l.IncludeOrigin = true
@@ -95,7 +122,18 @@ func Load(file string) (*Spec, error) {
 		if u.Scheme != "" && u.Scheme != "file" {
 			return nil, fmt.Errorf("refusing to fetch %s: only local files may be referenced", u.Redacted())
 		}
-		return os.ReadFile(filepath.FromSlash(u.Path))
+		p := filepath.FromSlash(u.Path)
+		if samePath(p, file) {
+			return data, nil // read and checked above
+		}
+		ref, err := o.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if e := o.check(p, ref, false); e != nil {
+			return nil, e
+		}
+		return ref, nil
 	}
 	doc, err := l.LoadFromFile(file)
 	if err != nil {
@@ -107,11 +145,45 @@ func Load(file string) (*Spec, error) {
 	return newSpec(file, doc), nil
 }
 
+// samePath reports whether two paths name the same file name.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	ab, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ab
+}
+
+// check refuses, before kin-openapi sees it, a file that YAML cannot hold,
+// that expands past the node limit with aliases (kin-openapi would expand
+// them all), or, for the spec itself (root), that is not an OpenAPI
+// document. A syntax error is left to kin-openapi, which positions it.
+func (o Options) check(file string, data []byte, root bool) *Error {
+	if e := yamlstrict.CheckText(file, data); e != nil {
+		return &Error{File: file, Line: e.Pos.Line, Column: e.Pos.Column, Msg: e.Msg}
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil || len(n.Content) == 0 {
+		return nil
+	}
+	if root && yamlstrict.Foreign(n.Content[0], "openapi") {
+		return &Error{File: file, Msg: notOpenAPI}
+	}
+	d := &yamlstrict.Decoder{File: file}
+	if !d.LimitNodes(n.Content[0], "", o.MaxNodes) {
+		e := d.Errs[0]
+		return &Error{File: file, Line: e.Pos.Line, Column: e.Pos.Column, Msg: e.Msg}
+	}
+	return nil
+}
+
 // loadError turns a loader or validation error into an Error with the
 // best position available: the origin kin-openapi recorded, the line of
 // a YAML syntax error, or the line where a quoted reference appears.
 func loadError(file string, data []byte, err error) *Error {
-	e := &Error{File: file, Msg: "invalid OpenAPI document: " + oneLine(err.Error())}
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe // a referenced file refused by check
+	}
+	e := &Error{File: file, Msg: "invalid OpenAPI document: " + truncate(oneLine(err.Error()), 300)}
 	if loc := originOf(err); loc != nil && loc.Line > 0 {
 		if loc.File != "" {
 			e.File = loc.File
@@ -307,3 +379,14 @@ func escapePointer(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// truncate cuts s to at most n bytes, on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

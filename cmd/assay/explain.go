@@ -14,7 +14,7 @@ import (
 // cmdExplain prints checks as the engine runs them: contract blocks
 // expanded into their steps, defaults applied, secrets redacted. The
 // output is itself a valid check file.
-func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	dir := fs.String("checks", "checks.d", "load checks from `PATH` (a directory or a file)")
 	names, err := parseInterspersed(fs, args, stdout, "explain CHECK... [--checks PATH]   (prints the expanded steps as YAML)")
@@ -24,7 +24,7 @@ func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(names) == 0 {
 		return usagef("name the check to explain, e.g. assay explain documents-contract")
 	}
-	cs, err := loadChecks([]string{*dir}, stderr)
+	cs, err := loadChecks(ctx, []string{*dir}, stderr)
 	if err != nil {
 		return err
 	}

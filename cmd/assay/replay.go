@@ -74,7 +74,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			dir = cfg.Checks.Dir
 		}
 	}
-	cs, err := loadChecks([]string{dir}, stderr)
+	cs, err := loadChecks(ctx, []string{dir}, stderr)
 	if err != nil {
 		return err
 	}

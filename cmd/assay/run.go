@@ -237,7 +237,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// The demo runs every check often so that results show up at once.
 	dir := cfg.Checks.Dir
 	load := func() ([]*checks.Check, error) {
-		cs, err := checks.Load(dir)
+		cs, err := checks.LoadContext(ctx, dir)
 		for _, c := range cs {
 			c.Schedule = "@every " + every.String()
 		}

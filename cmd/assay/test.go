@@ -31,13 +31,17 @@ func (s *stringList) Set(v string) error {
 // defaultPaths is where checks live when no path is given.
 var defaultPaths = []string{"checks.d"}
 
-// loadChecks loads and prints every error, one per line.
-func loadChecks(paths []string, stderr io.Writer) ([]*checks.Check, error) {
+// loadChecks loads and prints every error, one per line; an interrupt
+// (ctx done) stops the load.
+func loadChecks(ctx context.Context, paths []string, stderr io.Writer) ([]*checks.Check, error) {
 	if len(paths) == 0 {
 		paths = defaultPaths
 	}
-	cs, err := checks.Load(paths...)
+	cs, err := checks.LoadContext(ctx, paths...)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
 		var les checks.LoadErrors
 		if errors.As(err, &les) {
 			for _, e := range les {
@@ -51,13 +55,13 @@ func loadChecks(paths []string, stderr io.Writer) ([]*checks.Check, error) {
 	return cs, nil
 }
 
-func cmdValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	paths, err := parseInterspersed(fs, args, stdout, "validate [PATH...]   (default checks.d)")
 	if err != nil {
 		return err
 	}
-	cs, err := loadChecks(paths, stderr)
+	cs, err := loadChecks(ctx, paths, stderr)
 	if err != nil {
 		return err
 	}
@@ -138,7 +142,7 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--semantics: %v", err)
 	}
-	cs, err := loadChecks(paths, stderr)
+	cs, err := loadChecks(ctx, paths, stderr)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package yamlstrict
 import (
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 var yamlErrLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
@@ -33,7 +34,7 @@ func SyntaxError(file string, err error) *Error {
 	msg := err.Error()
 	m := yamlErrLine.FindStringSubmatch(msg)
 	if m == nil {
-		return &Error{Pos: Position{File: file}, Msg: "invalid YAML: " + msg}
+		return &Error{Pos: Position{File: file}, Msg: "invalid YAML: " + quietSyntax(msg)}
 	}
 	pos := Position{File: file, Line: 1, Column: 1}
 	msg = m[2]
@@ -43,5 +44,20 @@ func SyntaxError(file string, err error) *Error {
 			pos.Line++
 		}
 	}
-	return &Error{Pos: pos, Msg: "invalid YAML: " + msg}
+	return &Error{Pos: pos, Msg: "invalid YAML: " + quietSyntax(msg)}
+}
+
+var quotedInSyntax = regexp.MustCompile(`'[^']*'`)
+
+// quietSyntax keeps what yaml.v3 quotes from the file ("unknown anchor
+// 'x' referenced") to a short excerpt, and the message to one short line:
+// the file may be anything a path points at.
+func quietSyntax(msg string) string {
+	msg = quotedInSyntax.ReplaceAllStringFunc(msg, func(q string) string {
+		if e := Excerpt(q[1 : len(q)-1]); e != `"`+q[1:len(q)-1]+`"` {
+			return e // long, or with characters to escape
+		}
+		return q
+	})
+	return truncate(strings.Join(strings.Fields(msg), " "), 160)
 }

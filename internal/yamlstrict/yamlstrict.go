@@ -10,7 +10,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/safefile"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -71,11 +73,32 @@ type Unmarshaler interface {
 type Decoder struct {
 	File string
 	Errs Errors
+	// ReadFile reads the files the document names (schemas, specs,
+	// certificates); nil means safefile.Read with its default limit.
+	ReadFile func(path string) ([]byte, error)
+	// Secret names the environment variables whose values are secrets
+	// (nil: none): a message about a value holding one quotes the value as
+	// written (${API_TOKEN}), not as expanded.
+	Secret func(name string) bool
 
 	keys, values map[string]Position
 	// failed holds nodes already reported (an unset environment variable),
 	// which are not decoded so that one mistake is one error.
 	failed map[*yaml.Node]bool
+	// sources holds the text as written of the scalars ${VAR} expansion
+	// changed, and lookup the environment it used (see Source).
+	sources map[*yaml.Node]string
+	lookup  func(string) (string, bool)
+	// secret holds the scalars whose value holds a secret.
+	secret map[*yaml.Node]bool
+}
+
+// Read reads a file the document names, with ReadFile.
+func (d *Decoder) Read(path string) ([]byte, error) {
+	if d.ReadFile != nil {
+		return d.ReadFile(path)
+	}
+	return safefile.Read(path, 0)
 }
 
 // ValuePos is the position of the value decoded at the field path, or
@@ -108,9 +131,32 @@ func (d *Decoder) Pos(n *yaml.Node) Position {
 	return Position{File: d.File, Line: n.Line, Column: n.Column}
 }
 
-// Errorf records a problem at n.
+// Errorf records a problem at n. If n's value holds a secret, the
+// message shows n as written instead, however it quoted it.
 func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
-	d.Errs = append(d.Errs, &Error{Pos: d.Pos(n), Field: path, Msg: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	if d.secret[n] {
+		msg = d.unquote(n, msg)
+	}
+	d.Errs = append(d.Errs, &Error{Pos: d.Pos(n), Field: path, Msg: msg})
+}
+
+// unquote replaces the forms in which msg may quote n's expanded value
+// (Describe, Excerpt, %q, as is) with n's text as written.
+func (d *Decoder) unquote(n *yaml.Node, msg string) string {
+	src := d.sources[n]
+	written := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: src}
+	for _, r := range [][2]string{
+		{Describe(n), Describe(written)},
+		{Excerpt(n.Value), Excerpt(src)},
+		{strconv.Quote(n.Value), strconv.Quote(src)},
+		{n.Value, src},
+	} {
+		if len(r[0]) >= 3 {
+			msg = strings.ReplaceAll(msg, r[0], r[1])
+		}
+	}
+	return msg
 }
 
 // ErrAt records a problem at a position remembered earlier.
@@ -190,7 +236,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := Resolve(n.Content[i]), n.Content[i+1]
 			if seen[k.Value] {
-				d.Errorf(k, JoinPath(path, k.Value), "duplicate key %q", k.Value)
+				d.Errorf(k, JoinPath(path, k.Value), "duplicate key %s", Excerpt(k.Value))
 				continue
 			}
 			seen[k.Value] = true
@@ -306,14 +352,14 @@ func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				names[j] = f.name
 			}
 			if s := closest(k.Value, names); s != "" {
-				d.Errorf(k, fp, "unknown field %q (did you mean %q?)", k.Value, s)
+				d.Errorf(k, fp, "unknown field %s (did you mean %q?)", Excerpt(k.Value), s)
 			} else {
-				d.Errorf(k, fp, "unknown field %q (valid: %s)", k.Value, strings.Join(names, ", "))
+				d.Errorf(k, fp, "unknown field %s (valid: %s)", Excerpt(k.Value), strings.Join(names, ", "))
 			}
 			continue
 		}
 		if seen[k.Value] {
-			d.Errorf(k, fp, "duplicate key %q", k.Value)
+			d.Errorf(k, fp, "duplicate key %s", Excerpt(k.Value))
 			continue
 		}
 		seen[k.Value] = true
@@ -344,6 +390,9 @@ func Describe(n *yaml.Node) string {
 // closest returns the candidate nearest to s by edit distance, if it is
 // near enough to be a plausible typo.
 func closest(s string, candidates []string) string {
+	if len(s) > 64 { // no typo of a field name, and costly to compare
+		return ""
+	}
 	best, bestD := "", len(s)/2+2
 	for _, c := range candidates {
 		if dist := editDistance(s, c); dist < bestD {
@@ -404,9 +453,13 @@ func Normalize(x any) any {
 	return x
 }
 
+// truncate cuts s to at most n bytes, on a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -167,8 +167,20 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// Parse validates config content; file names positions in errors.
+// Parse validates config content; file names positions in errors, and
+// relative paths in it are relative to file's directory (see ResolvePath).
 func Parse(file string, data []byte) (*Config, error) {
+	c, errs := parse(file, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// parse decodes and validates as far as it can: the config comes back
+// with its defaults applied and its paths resolved even when there are
+// errors, for callers that tolerate some of them (LoadNotifier).
+func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	d := &yamlstrict.Decoder{File: file}
 	c := &Config{File: file}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -202,9 +214,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if errors.As(alerting.ValidatePolicies(c.Defaults.Alert, c.Notifiers, nil), &perrs) {
 		d.Errs = append(d.Errs, perrs...)
 	}
-	if len(d.Errs) > 0 {
-		return nil, d.Errs
-	}
+	c.resolvePaths()
 	c.applyDefaults()
-	return c, nil
+	return c, d.Errs
 }

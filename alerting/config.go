@@ -151,7 +151,7 @@ func (c *NotifierConfig) UnmarshalStrict(d *yamlstrict.Decoder, n *yaml.Node, pa
 	before := len(d.Errs)
 	d.Decode(kept, reflect.ValueOf((*plainNotifierConfig)(c)).Elem(), path)
 	c.Name = name
-	if len(d.Errs) > before {
+	if len(d.Errs) > before || d.FailedUnder(kept) {
 		return
 	}
 	for _, e := range c.validate() {

@@ -224,10 +224,22 @@ func Load(path string) (*Config, error) {
 }
 
 // topLevel are the keys of a config file.
-var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "notifiers"}
+var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "cluster", "notifiers"}
 
-// Parse validates config content; file names positions in errors.
+// Parse validates config content; file names positions in errors, and
+// relative paths in it are relative to file's directory (see ResolvePath).
 func Parse(file string, data []byte) (*Config, error) {
+	c, errs := parse(file, data)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return c, nil
+}
+
+// parse decodes and validates as far as it can: the config comes back
+// with its defaults applied and its paths resolved even when there are
+// errors, for callers that tolerate some of them (LoadNotifier).
+func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	if e := yamlstrict.CheckText(file, data); e != nil {
 		return nil, yamlstrict.Errors{e}
 	}
@@ -301,8 +313,8 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	if len(d.Errs) > 0 {
 		yamlstrict.HideValues(d.Errs, secrets, checks.Redacted)
-		return nil, d.Errs
 	}
+	c.resolvePaths()
 	c.applyDefaults()
-	return c, nil
+	return c, d.Errs
 }

@@ -326,8 +326,10 @@ func TestDockerfileBuild(t *testing.T) {
 
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(bin, "version").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "assay "+testVersion {
-			t.Fatalf("assay version = %q, %v; want %q", out, err, "assay "+testVersion)
+		// The first line is the version alone; the VCS revision follows.
+		first, _, _ := strings.Cut(string(out), "\n")
+		if err != nil || first != "assay "+testVersion || !strings.Contains(string(out), "\nrevision: ") {
+			t.Fatalf("assay version = %q, %v; want a first line %q and the revision", out, err, "assay "+testVersion)
 		}
 	})
 

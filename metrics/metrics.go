@@ -12,12 +12,12 @@ package metrics
 import (
 	"context"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -96,14 +96,8 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 		}),
 	}
 	version := opts.Version
-	revision := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				revision = s.Value
-			}
-		}
-	}
+	// The same revision as `assay version` prints.
+	revision := buildinfo.Read().Revision
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "assay_build_info",
 		Help:        "A metric with a constant '1' value labeled by version, revision and goversion of assay.",

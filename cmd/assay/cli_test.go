@@ -16,9 +16,17 @@ import (
 	"go.uber.org/goleak"
 )
 
+// runMainEnv makes the test binary run assay's main instead of the tests:
+// the tests that need a real process (signals) start it as a child.
+const runMainEnv = "ASSAY_CLI_TEST_RUN_MAIN"
+
 // TestMain fails the package's tests if a goroutine outlives them (the
 // runner's connections, test servers).
 func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -28,6 +36,12 @@ func invoke(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// writeConfig writes a global config file and returns its path.
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	return filepath.Join(writeFiles(t, map[string]string{"assay.yaml": content}), "assay.yaml")
 }
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -160,18 +174,44 @@ func TestUsageErrors(t *testing.T) {
 		args     []string
 		contains []string
 	}{
-		{"unknown command", []string{"tset"}, []string{`unknown command "tset"`, "assay help"}},
-		{"bad flag on test", []string{"test", "--bogus", dir}, []string{"assay test:", "-bogus"}},
-		{"bad flag on validate", []string{"validate", "-x"}, []string{"assay validate:", "-x"}},
-		{"flag without value", []string{"test", dir, "--junit"}, []string{"assay test:", "junit"}},
+		{"unknown command", []string{"tset"}, []string{`assay: unknown command "tset"`, "assay help"}},
+		{"bad flag on test", []string{"test", "--bogus", dir}, []string{"assay test:", "unknown flag: --bogus"}},
+		{"bad flag on validate", []string{"validate", "-x"}, []string{"assay validate:", "unknown shorthand flag: 'x' in -x"}},
+		{"flag without value", []string{"test", dir, "--junit"}, []string{"assay test:", "flag needs an argument: --junit"}},
 		{"parallel 0", []string{"test", dir, "--parallel", "0"}, []string{"--parallel must be at least 1, got 0"}},
-		{"parallel not a number", []string{"test", dir, "--parallel", "many"}, []string{"assay test:", "parallel"}},
+		{"parallel not a number", []string{"test", dir, "--parallel", "many"}, []string{"assay test:", `invalid argument "many" for "--parallel"`}},
 		{"tag selects nothing", []string{"test", dir, "--tag", "nope"}, []string{"no checks selected"}},
 		{"name selects nothing", []string{"test", "--name", "zz*", dir}, []string{"no checks selected"}},
 		{"bad name pattern", []string{"test", dir, "--name", "[x"}, []string{`--name "[x": bad pattern`}},
 		{"bad color", []string{"test", dir, "--color", "purple"}, []string{"--color"}},
 		{"unknown fault", []string{"demo-api", "--fault", "nope"}, []string{`unknown fault "nope"`, "ignore-if-match, no-etag, body-on-204, slow, error"}},
-		{"demo-api extra argument", []string{"demo-api", "extra"}, []string{`unexpected argument "extra"`}},
+		{"demo-api extra argument", []string{"demo-api", "extra"}, []string{"assay demo-api:", `unexpected argument "extra"`}},
+		{"unknown command suggests", []string{"valdiate"}, []string{`assay: unknown command "valdiate"`, `did you mean "validate"?`}},
+		{"single-dash unknown flag", []string{"test", dir, "-bogus"}, []string{"assay test:", "unknown flag: --bogus"}},
+		{"run extra argument", []string{"run", "checks.d"}, []string{"assay run:", `unexpected argument "checks.d" (use --checks DIR)`}},
+		{"run bad log format", []string{"run", "--log-format", "xml"}, []string{"--log-format must be json or text"}},
+		{"demo every too short", []string{"demo", "--every", "10ms"}, []string{"assay demo:", "--every must be at least 1s"}},
+		{"version extra argument", []string{"version", "x"}, []string{"assay version:", `unexpected argument "x"`}},
+		{"help unknown command", []string{"help", "nope"}, []string{"assay help:", `unknown command "nope"`}},
+		{"notify without subcommand", []string{"notify"}, []string{"assay notify:", "missing subcommand (test)"}},
+		{"notify unknown subcommand", []string{"notify", "send"}, []string{`unknown subcommand "send" (valid: test)`}},
+		{"notify test without name", []string{"notify", "test"}, []string{"assay notify test:", "want exactly one notifier name, got 0"}},
+		{"notify test missing config", []string{"notify", "test", "x", "--config", filepath.Join(dir, "nope.yaml")}, []string{"no such file (notifiers are defined in the global config)"}},
+		{"replay without id", []string{"replay"}, []string{"assay replay:", "want exactly one RUN_ID, got 0"}},
+		{"replay bad id", []string{"replay", "abc"}, []string{`RUN_ID is a positive integer, got "abc"`}},
+		{"replay config and server", []string{"replay", "1", "--config", "a.yaml", "--server", "http://127.0.0.1:1"}, []string{"use --config or --server, not both"}},
+		{"replay bad server", []string{"replay", "1", "--server", "ftp://x"}, []string{"--server must be an http or https URL"}},
+		{"notifications bad status", []string{"notifications", "--status", "sent"}, []string{"assay notifications:", `--status must be pending or dead, got "sent"`}},
+		{"notifications list bad limit", []string{"notifications", "list", "--limit", "0"}, []string{"assay notifications list:", "--limit must be between 1 and 1000"}},
+		{"notifications list extra", []string{"notifications", "list", "5"}, []string{`unexpected argument "5"`}},
+		{"notifications retry without id", []string{"notifications", "retry"}, []string{"assay notifications retry:", "needs the ID of a notification"}},
+		{"notifications drop bad id", []string{"notifications", "drop", "x1"}, []string{`a notification ID is a positive integer, got "x1"`}},
+		{"notifications no store", []string{"notifications", "--config", writeConfig(t, "storage: { path: nowhere/assay.db }\n")}, []string{"no store at", "nowhere/assay.db"}},
+		{"completion without shell", []string{"completion"}, []string{"assay completion:", "name the shell: bash, zsh, fish or powershell"}},
+		{"completion unknown shell", []string{"completion", "tcsh"}, []string{`unknown shell "tcsh"`}},
+		{"completion extra argument", []string{"completion", "bash", "extra"}, []string{"assay completion bash:", `"extra"`}},
+		{"control characters are escaped", []string{"test", dir, "--\x1b[2Jevil\nline"}, []string{`assay test: unknown flag: --\x1b[2Jevil\nline`}},
+		{"both reports on stdout", []string{"test", dir, "--json", "-", "--junit", "-"}, []string{"--json - and --junit - both want standard output"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,16 +225,20 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	code, _, stderr := invoke(t)
-	if code != exitUsage || !strings.Contains(stderr, "usage: assay COMMAND") {
-		t.Errorf("no arguments: exit %d, stderr:\n%s", code, stderr)
+	// No command is a mistake: the help goes to stderr, exit 2.
+	code, stdout, stderr := invoke(t)
+	if code != exitUsage || stdout != "" || !strings.Contains(stderr, "Usage:\n  assay [--version]\n  assay [command]") {
+		t.Errorf("no arguments: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
-	code, _, stderr = invoke(t, "help")
-	if code != exitOK || !strings.Contains(stderr, "validate") {
-		t.Errorf("help: exit %d, stderr:\n%s", code, stderr)
+	// Asked for, help is on stdout with exit 0.
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		code, stdout, stderr = invoke(t, args...)
+		if code != exitOK || stderr != "" || !strings.Contains(stdout, "validate      check files for errors") || !strings.Contains(stdout, "130  interrupted by SIGINT") {
+			t.Errorf("%v: exit %d, stderr %q, stdout:\n%s", args, code, stderr, stdout)
+		}
 	}
-	code, stdout, _ := invoke(t, "test", "--help")
-	if code != exitOK || !strings.Contains(stdout, "-junit") {
+	code, stdout, _ = invoke(t, "test", "--help")
+	if code != exitOK || !strings.Contains(stdout, "--junit FILE") {
 		t.Errorf("test --help: exit %d, stdout:\n%s", code, stdout)
 	}
 }

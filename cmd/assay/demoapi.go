@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/assay-monitor/assay/internal/demoapi"
+	"github.com/spf13/cobra"
 )
 
 func faultNames() string {
@@ -18,21 +16,30 @@ func faultNames() string {
 	return strings.Join(names, ", ")
 }
 
-func cmdDemoAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo-api", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:8787", "serve on `ADDR`")
-	fault := fs.String("fault", "", "break the API on purpose: `NAME` is one of "+faultNames())
-	pos, err := parseInterspersed(fs, args, stdout, "demo-api [--listen ADDR] [--fault NAME]")
-	if err != nil {
-		return err
+func newDemoAPICmd() *cobra.Command {
+	var listen, fault string
+	cmd := &cobra.Command{
+		Use:   "demo-api [--listen ADDR] [--fault NAME]",
+		Short: "serve the demo documents API (with --fault NAME to break it)",
+		Long: `Serves the demo documents API, which gets RFC 9110 conditional requests
+right, until SIGINT or SIGTERM (exit 0). --fault breaks one contract on
+purpose: ` + faultNames() + `.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := noArgs(args, ""); err != nil {
+				return err
+			}
+			f, err := demoapi.ParseFault(fault)
+			if err != nil {
+				return usagef("--fault: %v", err)
+			}
+			stderr := cmd.ErrOrStderr()
+			logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+			return demoapi.ListenAndServe(cmd.Context(), listen, demoapi.Options{Fault: f}, logf)
+		},
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	f, err := demoapi.ParseFault(*fault)
-	if err != nil {
-		return usagef("--fault: %v", err)
-	}
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
-	return demoapi.ListenAndServe(ctx, *listen, demoapi.Options{Fault: f}, logf)
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8787", "serve on `ADDR`")
+	cmd.Flags().StringVar(&fault, "fault", "", "break the API on purpose: `NAME` is one of "+faultNames())
+	mustComplete(cmd, "fault", completeFaults)
+	return cmd
 }

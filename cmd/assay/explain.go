@@ -2,29 +2,54 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/spf13/cobra"
 )
 
-// cmdExplain prints checks as the engine runs them: contract blocks
+func newExplainCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "explain CHECK... [--checks PATH]",
+		Short: "print a check's steps as the engine runs them (contracts expanded)",
+		Long: `Prints each named check as the engine runs it, as YAML that is itself a
+valid check file: contract blocks expanded into their steps, defaults
+filled in, secrets redacted.`,
+		Example: "  assay explain documents-contract --checks checks.d",
+		Args:    cobra.ArbitraryArgs,
+		ValidArgsFunction: func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			cs, err := checks.Load(dir)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []string
+			for _, c := range cs {
+				if strings.HasPrefix(c.Name, toComplete) {
+					names = append(names, c.Name)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, names []string) error {
+			return runExplain(cmd.Context(), names, dir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&dir, "checks", "checks.d", "load checks from `PATH` (a directory or a file)")
+	return cmd
+}
+
+// runExplain prints checks as the engine runs them: contract blocks
 // expanded into their steps, defaults applied, secrets redacted. The
 // output is itself a valid check file.
-func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	dir := fs.String("checks", "checks.d", "load checks from `PATH` (a directory or a file)")
-	names, err := parseInterspersed(fs, args, stdout, "explain CHECK... [--checks PATH]   (prints the expanded steps as YAML)")
-	if err != nil {
-		return err
-	}
+func runExplain(ctx context.Context, names []string, dir string, stdout, stderr io.Writer) error {
 	if len(names) == 0 {
 		return usagef("name the check to explain, e.g. assay explain documents-contract")
 	}
-	cs, err := loadChecks(ctx, []string{*dir}, stderr)
+	cs, err := loadChecks(ctx, []string{dir}, stderr)
 	if err != nil {
 		return err
 	}
@@ -35,7 +60,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for i, name := range names {
 		c, ok := byName[name]
 		if !ok {
-			return usagef("no check named %q in %s%s", name, *dir, suggestCheck(name, byName))
+			return usagef("no check named %q in %s%s", name, dir, suggestCheck(name, byName))
 		}
 		out, err := checks.Explain(c)
 		if err != nil {

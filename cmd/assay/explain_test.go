@@ -54,7 +54,7 @@ func TestExplainUsage(t *testing.T) {
 	code, _, errOut = invoke(t, "explain", "documents-contrac", "--checks", "../../checks.d")
 	wantOneLine(t, code, errOut, `no check named "documents-contrac"`, "did you mean documents-contract?")
 	code, out, _ := invoke(t, "explain", "--help")
-	if code != exitOK || !strings.Contains(out, "usage: assay explain CHECK") {
+	if code != exitOK || !strings.Contains(out, "Usage:\n  assay explain CHECK... [--checks PATH]") {
 		t.Errorf("help: exit %d, %q", code, out)
 	}
 }

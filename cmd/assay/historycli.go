@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/daemon"
 	"github.com/assay-monitor/assay/history"
+	"github.com/spf13/pflag"
 )
 
 // historySource is where replay and notifications read: the store of a
@@ -28,7 +28,7 @@ type historySource struct {
 	client *http.Client
 }
 
-func (s *historySource) register(fs *flag.FlagSet) {
+func (s *historySource) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "read the store of this global config `FILE` (its storage.path; default assay.db)")
 	fs.StringVar(&s.server, "server", "", "ask the running daemon at `URL` (e.g. http://127.0.0.1:9464) instead of reading the store")
 }

@@ -1,25 +1,31 @@
 // Command assay is a synthetic uptime and HTTP contract-testing monitor:
 // `assay test` runs checks once as a CI gate, `assay run` runs them on
 // their schedules, `assay validate` checks the files.
+//
+// The command line is built with spf13/cobra (root.go); each command is
+// one file that registers its flags and calls into the packages.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+	"strings"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/internal/oneline"
+	"github.com/spf13/cobra"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
 var version = "dev"
 
-// Exit codes are an interface: CI scripts rely on them.
+// Exit codes are an interface: CI scripts rely on them. A command stopped
+// by SIGINT or SIGTERM exits 128 + the signal number (130, 143), as a
+// shell reports it, except the daemons (run, demo, demo-api), for which a
+// signal is the normal way to stop: they exit 0 once they have stopped.
 const (
 	exitOK      = 0
 	exitFailed  = 1 // a check failed
@@ -41,109 +47,54 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-func commands() []command {
-	return []command{
-		{"run", "run the checks on their schedules: the monitoring daemon", cmdRun},
-		{"demo", "start the demo API and the daemon on checks.d against it", cmdDemo},
-		{"test", "run checks once, in parallel; exit 0 if all pass, 1 if one fails", cmdTest},
-		{"validate", "check files for errors; exit 0 or 2 with every error listed", cmdValidate},
-		{"explain", "print a check's steps as the engine runs them (contracts expanded)", cmdExplain},
-		{"demo-api", "serve the demo documents API (with --fault NAME to break it)", cmdDemoAPI},
-		{"notify", "notify test NAME: send a test event through a notifier of the global config", cmdNotify},
-		{"replay", "replay RUN_ID [--curl]: a stored run's requests as curl lines, or the check run again beside it", cmdReplay},
-		{"notifications", "list the outbox and dead letters; retry ID or drop ID", cmdNotifications},
-		{"version", "print the version", cmdVersion},
-	}
-}
-
 func main() {
 	checks.Version = version
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext(context.Background())
+	if cmd, _, err := newRoot(io.Discard, io.Discard).Find(os.Args[1:]); err == nil {
+		go forceExitAfterSignal(ctx, strings.TrimPrefix(cmd.CommandPath(), "assay "), stopGrace, os.Stderr, os.Exit)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
+// run executes the command line args as main does and returns the exit
+// code; tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	root := newRoot(stdout, stderr)
+	// A nil slice would make cobra read os.Args.
+	root.SetArgs(append([]string{}, normalizeArgs(root, args)...))
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(ctx, cmd, err, stderr)
+}
+
+// exitCode maps a command's error to the exit code and prints the one
+// line a usage or runtime error gets: "assay CMD: message", with control
+// characters of the user's arguments escaped (an unknown flag is echoed).
+func exitCode(ctx context.Context, cmd *cobra.Command, err error, stderr io.Writer) int {
+	if err == nil {
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(ctx, args[1:], stdout, stderr)
-		var ue usageError
-		var ee exitError
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.As(err, &ee):
-			return ee.code
-		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "assay %s: %s\n", c.name, ue.msg)
-			return exitUsage
-		default:
-			fmt.Fprintf(stderr, "assay %s: %v\n", c.name, err)
-			return exitRuntime
-		}
+	name := "assay"
+	if cmd != nil {
+		name = cmd.CommandPath()
 	}
-	fmt.Fprintf(stderr, "assay: unknown command %q (run 'assay help')\n", args[0])
-	return exitUsage
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: assay COMMAND [flags] [args]")
-	fmt.Fprintln(w)
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	var ue usageError
+	var ee exitError
+	if sig, ok := interruptedBy(ctx); ok {
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(stderr, "%s: interrupted by %s\n", name, signalName(sig))
+		}
+		return signalExitCode(sig)
 	}
-	fmt.Fprintln(w, "\nexit codes: 0 ok, 1 a check failed, 2 configuration or usage error, 3 runtime error")
-	fmt.Fprintln(w, "run 'assay COMMAND --help' for the flags of a command")
-}
-
-// parseInterspersed parses flags that may come before, between or after
-// positional arguments (assay test checks.d --junit out.xml). --help prints
-// the synopsis and flags to w.
-func parseInterspersed(fs *flag.FlagSet, args []string, w io.Writer, synopsis string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "-h" || a == "-help" || a == "--help" {
-			fmt.Fprintf(w, "usage: assay %s\n\nflags:\n", synopsis)
-			fs.SetOutput(w)
-			fs.PrintDefaults()
-			return nil, flag.ErrHelp
-		}
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %s\n", name, oneline.Clean(ue.msg))
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "%s: %s\n", name, oneline.Clean(err.Error()))
+		return exitRuntime
 	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintf(stdout, "assay %s\n", version)
-	return nil
 }

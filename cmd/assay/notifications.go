@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,46 +10,79 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/history"
+	"github.com/spf13/cobra"
 )
 
-const notificationsUsage = `usage: assay notifications [list] [--status pending|dead] [--limit N] [--json] [--config FILE | --server URL]
-       assay notifications retry ID... [--config FILE | --server URL]
-       assay notifications drop ID...  [--config FILE | --server URL]
-
-  list    the outbox (pending notifications, with their attempts and next try)
-          and the dead letters (given up on, with why), newest first
+const notificationsLong = `  list    the outbox (pending notifications, with their attempts and next try)
+          and the dead letters (given up on, with why), newest first; the
+          default when no subcommand is given
   retry   send a dead letter again (it goes back into the outbox) or try a
           pending one now; through --config the daemon sees it within a minute,
           through --server at once
   drop    delete a dead letter or a pending notification`
 
-func cmdNotifications(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub := "list"
-	if len(args) > 0 && (args[0] == "list" || args[0] == "retry" || args[0] == "drop") {
-		sub, args = args[0], args[1:]
-	} else if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintln(stdout, notificationsUsage)
-		return nil
-	}
-	fs := flag.NewFlagSet("notifications "+sub, flag.ContinueOnError)
+// listOptions are the flags of notifications list.
+type listOptions struct {
+	status string
+	limit  int
+	json   bool
+}
+
+func (o *listOptions) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.status, "status", "", "list only the notifications with this `STATUS`: pending or dead")
+	cmd.Flags().IntVar(&o.limit, "limit", 50, "list at most `N` notifications")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the list as JSON")
+	mustComplete(cmd, "status", completeWords(history.NotificationPending, history.NotificationDead))
+}
+
+func newNotificationsCmd() *cobra.Command {
+	cmd := newNotificationsSubCmd("list",
+		"notifications [list] [--status pending|dead] [--limit N] [--json] [--config FILE | --server URL]",
+		"list the outbox and dead letters; retry ID or drop ID")
+	cmd.Long = "Lists, retries and drops the notifications of the outbox and the dead letters.\n\n" + notificationsLong
+	cmd.AddCommand(
+		newNotificationsSubCmd("list", "list [--status pending|dead] [--limit N] [--json] [--config FILE | --server URL]",
+			"the outbox (pending, with attempts and next try) and the dead letters, newest first"),
+		newNotificationsSubCmd("retry", "retry ID... [--config FILE | --server URL]",
+			"send a dead letter again, or try a pending notification now"),
+		newNotificationsSubCmd("drop", "drop ID... [--config FILE | --server URL]",
+			"delete a dead letter or a pending notification"),
+	)
+	return cmd
+}
+
+// newNotificationsSubCmd builds notifications (which lists), or one of
+// its subcommands list, retry and drop.
+func newNotificationsSubCmd(sub, use, short string) *cobra.Command {
 	var src historySource
-	src.register(fs)
-	status := fs.String("status", "", "list only `pending` or `dead` notifications")
-	limit := fs.Int("limit", 50, "list at most `N` notifications")
-	asJSON := fs.Bool("json", false, "print the list as JSON")
-	pos, err := parseInterspersed(fs, args, stdout, "notifications "+sub+" [flags]\n\n"+notificationsUsage)
-	if err != nil {
-		return err
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, pos []string) error {
+			return runNotifications(cmd, sub, pos, src, o)
+		},
 	}
+	src.register(cmd.Flags())
+	mustComplete(cmd, "config", completeFiles("yaml", "yml"))
+	if sub == "list" {
+		o.register(cmd)
+	}
+	return cmd
+}
+
+func runNotifications(cmd *cobra.Command, sub string, pos []string, src historySource, o listOptions) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if sub == "list" {
 		if len(pos) > 0 {
 			return usagef("unexpected argument %q (usage: assay notifications list [--status pending|dead])", pos[0])
 		}
-		if *status != "" && *status != history.NotificationPending && *status != history.NotificationDead {
-			return usagef("--status must be pending or dead, got %q", *status)
+		if o.status != "" && o.status != history.NotificationPending && o.status != history.NotificationDead {
+			return usagef("--status must be pending or dead, got %q", o.status)
 		}
-		if *limit < 1 || *limit > 1000 {
-			return usagef("--limit must be between 1 and 1000, got %d", *limit)
+		if o.limit < 1 || o.limit > 1000 {
+			return usagef("--limit must be between 1 and 1000, got %d", o.limit)
 		}
 	} else if len(pos) == 0 {
 		return usagef("notifications %s needs the ID of a notification (see assay notifications list)", sub)
@@ -70,11 +101,11 @@ func cmdNotifications(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	defer closeH()
 	if sub == "list" {
-		ns, err := h.Notifications(ctx, *status, *limit)
+		ns, err := h.Notifications(ctx, o.status, o.limit)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if o.json {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(map[string]any{"notifications": ns})

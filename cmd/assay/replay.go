@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -15,35 +12,51 @@ import (
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/report"
+	"github.com/spf13/cobra"
 )
 
-const replaySynopsis = `replay RUN_ID [--curl] [--config FILE | --server URL] [--checks DIR]
-
-Prints a stored run (its id is in the API, the status page and the logs).
+const replayLong = `Prints a stored run (its id is in the API, the status page and the logs).
 With --curl: its requests as curl command lines, secrets written as
 environment references (${API_TOKEN}), never as values.
 Without: runs the check once now and prints the new result next to the
 stored one; exit 0 if the new run passes, 1 if it fails.`
 
-func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+const replayUse = "replay RUN_ID [--curl] [--config FILE | --server URL] [--checks DIR]"
+
+func newReplayCmd() *cobra.Command {
 	var src historySource
-	src.register(fs)
-	curl := fs.Bool("curl", false, "print the run's requests as curl command lines instead of running the check again")
-	checksDir := fs.String("checks", "", "where the check is defined, to run it again (default checks.dir of --config, else checks.d)")
-	color := fs.String("color", "auto", "colour output: auto, always or never")
-	pos, err := parseInterspersed(fs, args, stdout, replaySynopsis)
-	if err != nil {
-		return err
+	var curl bool
+	var checksDir, color string
+	cmd := &cobra.Command{
+		Use:     replayUse,
+		Short:   "replay RUN_ID [--curl]: a stored run's requests as curl lines, or the check run again beside it",
+		Long:    replayLong,
+		Example: "  assay replay 1234 --curl --config assay.yaml\n  assay replay 1234 --server http://127.0.0.1:9464",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, pos []string) error {
+			return runReplay(cmd, pos, src, curl, checksDir, color)
+		},
 	}
+	src.register(cmd.Flags())
+	cmd.Flags().BoolVar(&curl, "curl", false, "print the run's requests as curl command lines instead of running the check again")
+	cmd.Flags().StringVar(&checksDir, "checks", "", "where the check is defined, to run it again (default checks.dir of --config, else checks.d)")
+	cmd.Flags().StringVar(&color, "color", "auto", "`WHEN` to colour the output: auto (on a terminal, NO_COLOR unset), always or never")
+	mustComplete(cmd, "color", completeWords("auto", "always", "never"))
+	mustComplete(cmd, "config", completeFiles("yaml", "yml"))
+	mustComplete(cmd, "checks", completeDirs)
+	return cmd
+}
+
+func runReplay(cmd *cobra.Command, pos []string, src historySource, curl bool, checksDir, color string) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if len(pos) != 1 {
-		return usagef("want exactly one RUN_ID, got %d (usage: assay %s)", len(pos), strings.SplitN(replaySynopsis, "\n", 2)[0])
+		return usagef("want exactly one RUN_ID, got %d (usage: assay %s)", len(pos), replayUse)
 	}
 	id, err := strconv.ParseInt(pos[0], 10, 64)
 	if err != nil || id <= 0 {
 		return usagef("RUN_ID is a positive integer, got %q", pos[0])
 	}
-	useColor, err := colorFlag(*color, stdout)
+	useColor, err := colorFlag(color, stdout)
 	if err != nil {
 		return err
 	}
@@ -59,11 +72,11 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *curl {
+	if curl {
 		return report.Curl(stdout, run.Result)
 	}
 
-	dir := *checksDir
+	dir := checksDir
 	if dir == "" {
 		dir = config.DefaultChecksDir
 		if src.configFile != "" {

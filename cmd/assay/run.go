@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,20 +17,28 @@ import (
 	"github.com/assay-monitor/assay/daemon"
 	"github.com/assay-monitor/assay/internal/demoapi"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
+	"github.com/spf13/cobra"
 )
 
-// daemonFlags are shared by run and demo.
+// daemonFlags are shared by run and demo. A new daemon flag is a field
+// here and a line in register (both commands get it), or, for run only,
+// a line in newRunCmd.
 type daemonFlags struct {
 	checksDir, configFile, listen, logFormat, logLevel, webConfig string
 }
 
-func (f *daemonFlags) register(fs *flag.FlagSet, listenDefault string) {
-	fs.StringVar(&f.checksDir, "checks", "", "directory of check files (default checks.d, or checks.dir from the config)")
+func (f *daemonFlags) register(cmd *cobra.Command, listenDefault string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.checksDir, "checks", "", "`DIR` of the check files (default checks.d, or checks.dir from the config)")
 	fs.StringVar(&f.configFile, "config", "", "global config `FILE` (assay.yaml); optional")
 	fs.StringVar(&f.listen, "listen", listenDefault, "serve /metrics, /healthz, /readyz and the API on `ADDR` (default "+config.DefaultListen+" or server.listen)")
-	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", f.logFormat, "log `FORMAT`: json or text")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.StringVar(&f.webConfig, "web.config.file", "", "Prometheus web config `FILE` for TLS and basic auth (default server.web_config_file)")
+	mustComplete(cmd, "log-format", completeWords("json", "text"))
+	mustComplete(cmd, "log-level", completeWords("debug", "info", "warn", "error"))
+	mustComplete(cmd, "config", completeFiles("yaml", "yml"))
+	mustComplete(cmd, "checks", completeDirs)
 }
 
 // loadConfig reads the config file if any and applies flag overrides.
@@ -79,26 +85,35 @@ func (f *daemonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, usagef("--log-format must be json or text, got %q", f.logFormat)
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var f daemonFlags
-	f.register(fs, "")
-	pos, err := parseInterspersed(fs, args, stdout, "run [--checks DIR] [--config FILE] [--listen ADDR] [--log-format json|text]")
-	if err != nil {
-		return err
+func newRunCmd() *cobra.Command {
+	f := daemonFlags{logFormat: "json"}
+	cmd := &cobra.Command{
+		Use:   "run [--checks DIR] [--config FILE] [--listen ADDR] [flags]",
+		Short: "run the checks on their schedules: the monitoring daemon",
+		Long: `Runs each check on its schedule until stopped, and serves /metrics,
+/healthz, /readyz and the JSON API on --listen. Flags override the global
+config; without --config the built-in defaults apply (checks in checks.d,
+listen on ` + config.DefaultListen + `). SIGHUP or POST /-/reload reloads the checks;
+SIGINT or SIGTERM stops it gracefully (exit 0). A check file or config
+error at start-up is printed one per line, exit 2.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := noArgs(args, " (use --checks DIR)"); err != nil {
+				return err
+			}
+			cfg, err := f.loadConfig(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			log, err := f.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return runDaemon(cmd.Context(), daemon.Options{Config: cfg, Logger: log}, cmd.ErrOrStderr(), nil)
+		},
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q (use --checks DIR)", pos[0])
-	}
-	cfg, err := f.loadConfig(stderr)
-	if err != nil {
-		return err
-	}
-	log, err := f.logger(stderr)
-	if err != nil {
-		return err
-	}
-	return runDaemon(ctx, daemon.Options{Config: cfg, Logger: log}, stderr, nil)
+	f.register(cmd, "")
+	return cmd
 }
 
 // runDaemon builds the daemon, reloads on SIGHUP and stops on ctx.
@@ -170,31 +185,50 @@ func (p resultPrinter) Record(_ context.Context, r *checks.Result) {
 	fmt.Fprintf(p.w, "%s FAIL %s (%s): %s\n", ts, r.Check, r.Duration.Round(time.Millisecond), r.Message)
 }
 
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	var f daemonFlags
-	f.register(fs, "127.0.0.1:9464")
-	apiListen := fs.String("api-listen", "127.0.0.1:8787", "serve the demo API on `ADDR` (a free port if it is taken)")
-	fault := fs.String("fault", "", "start the demo API with a fault: `NAME` is one of "+faultNames())
-	every := fs.Duration("every", 10*time.Second, "run each check this often (the demo overrides the files' schedules)")
-	once := fs.Bool("once", false, "run every check once like 'assay test' and exit with its exit code")
-	f.logFormat = "text"
-	pos, err := parseInterspersed(fs, args, stdout, "demo [--once] [--fault NAME] [--listen ADDR] [--api-listen ADDR]")
-	if err != nil {
-		return err
+func newDemoCmd() *cobra.Command {
+	f := daemonFlags{logFormat: "text"}
+	var apiListen, fault string
+	var every time.Duration
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "demo [--once] [--fault NAME] [--listen ADDR] [--api-listen ADDR] [flags]",
+		Short: "start the demo API and the daemon on checks.d against it",
+		Long: `Starts the demo API (on --api-listen, or a free port if it is taken; it
+sets DEMO_API_URL) and the daemon on checks.d, running every check every
+--every instead of its schedule, and prints a line per result until
+Ctrl-C. With --once it runs the checks once like assay test instead and
+exits with its exit code.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := noArgs(args, ""); err != nil {
+				return err
+			}
+			if every < time.Second {
+				return usagef("--every must be at least 1s")
+			}
+			// The demo is quiet unless asked: its output is the result lines.
+			if !cmd.Flags().Changed("log-level") {
+				f.logLevel = "warn"
+			}
+			return runDemo(cmd.Context(), f, apiListen, fault, every, once, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	if *every < time.Second {
-		return usagef("--every must be at least 1s")
-	}
-	flt, err := demoapi.ParseFault(*fault)
+	f.register(cmd, "127.0.0.1:9464")
+	cmd.Flags().StringVar(&apiListen, "api-listen", "127.0.0.1:8787", "serve the demo API on `ADDR` (a free port if it is taken)")
+	cmd.Flags().StringVar(&fault, "fault", "", "start the demo API with a fault: `NAME` is one of "+faultNames())
+	cmd.Flags().DurationVar(&every, "every", 10*time.Second, "run each check this often (the demo overrides the files' schedules)")
+	cmd.Flags().BoolVar(&once, "once", false, "run every check once like 'assay test' and exit with its exit code")
+	mustComplete(cmd, "fault", completeFaults)
+	return cmd
+}
+
+func runDemo(ctx context.Context, f daemonFlags, apiListen, fault string, every time.Duration, once bool, stdout, stderr io.Writer) error {
+	flt, err := demoapi.ParseFault(fault)
 	if err != nil {
 		return usagef("--fault: %v", err)
 	}
 	api := demoapi.New(demoapi.Options{Fault: flt})
-	url, stop, err := api.Start(*apiListen)
+	url, stop, err := api.Start(apiListen)
 	if err != nil {
 		url, stop, err = api.Start("127.0.0.1:0")
 	}
@@ -206,8 +240,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "demo API:  %s  (fault: %s)\n", url, orNone(string(flt)))
-	if *once {
-		return cmdTest(ctx, []string{orDefault(nil)[0]}, stdout, stderr)
+	if once {
+		return runTest(ctx, orDefault(nonEmpty(f.checksDir)), testOptions{parallel: 8, color: "auto"}, stdout, stderr)
 	}
 	cfg, err := f.loadConfig(stderr)
 	if err != nil {
@@ -222,9 +256,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(tmp)
 		cfg.Storage.Path = filepath.Join(tmp, "assay.db")
-	}
-	if !strings.Contains(strings.Join(args, " "), "-log-level") {
-		f.logLevel = "warn"
 	}
 	log, err := f.logger(stderr)
 	if err != nil {
@@ -244,6 +275,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return cs, err
 	}
 	return runDaemon(ctx, daemon.Options{Config: cfg, Logger: log, Load: load, Sinks: []checks.Sink{resultPrinter{stdout}}}, stderr, announce)
+}
+
+// nonEmpty is s as a one-element list, or nil for "".
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func orNone(s string) string {

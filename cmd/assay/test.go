@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,12 +11,16 @@ import (
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/report"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // stringList is a repeatable flag; each value may also be comma-separated.
 type stringList []string
 
 func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+// Set adds one flag value.
 func (s *stringList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -28,51 +30,188 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
+// Type names the value in pflag's messages.
+func (s *stringList) Type() string { return "strings" }
+
+// stdoutName is the report file name that means standard output.
+const stdoutName = "-"
+
+// testOptions are the flags of assay test.
+type testOptions struct {
+	parallel    int
+	tags, names stringList
+	junit, json string
+	verbose     bool
+	color       string
+	semantics   string
+}
+
+func (o *testOptions) register(fs *pflag.FlagSet) {
+	// --v, the old spelling of --verbose, still works.
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "v" {
+			name = "verbose"
+		}
+		return pflag.NormalizedName(name)
+	})
+	fs.IntVar(&o.parallel, "parallel", 8, "run at most `N` checks at once")
+	fs.Var(&o.tags, "tag", "run only checks with this `TAG` (repeatable or comma-separated; any matches)")
+	fs.Var(&o.names, "name", "run only checks whose name matches this glob `PATTERN` (repeatable)")
+	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE` (- for standard output)")
+	fs.StringVar(&o.json, "json", "", "write the full results as JSON to `FILE` (- for standard output)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "also show passing steps")
+	fs.StringVar(&o.color, "color", "auto", "`WHEN` to colour the output: auto (on a terminal, NO_COLOR unset), always or never")
+	fs.StringVar(&o.semantics, "semantics", "", "HTTP semantics `MODE` of checks that set none: strict, warn (the default) or off")
+}
+
+func newTestCmd() *cobra.Command {
+	var o testOptions
+	cmd := &cobra.Command{
+		Use:   "test [PATH...] [flags]",
+		Short: "run checks once, in parallel; exit 0 if all pass, 1 if one fails",
+		Long: `Runs every selected check once, in parallel, and prints a line per check,
+then a block per failure, then "N passed, N failed". PATH is a file or a
+directory (walked for *.yaml and *.yml); the default is checks.d.
+
+With --json - or --junit - that report is written to standard output and
+the console report to standard error, so that standard output stays
+parseable. Ctrl-C (SIGINT) stops the checks in flight, prints and writes
+the report of what ran, and exits 130 (143 for SIGTERM); a second Ctrl-C
+exits at once.`,
+		Example: `  assay test checks.d --junit out.xml
+  assay test --tag smoke --name 'documents-*' checks.d
+  assay test checks.d --json - | jq .failed`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTest(cmd.Context(), args, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.register(cmd.Flags())
+	mustComplete(cmd, "color", completeWords("auto", "always", "never"))
+	mustComplete(cmd, "semantics", completeWords("strict", "warn", "off"))
+	return cmd
+}
+
 // defaultPaths is where checks live when no path is given.
 var defaultPaths = []string{"checks.d"}
 
-// loadChecks loads and prints every error, one per line; an interrupt
-// (ctx done) stops the load.
-func loadChecks(ctx context.Context, paths []string, stderr io.Writer) ([]*checks.Check, error) {
-	if len(paths) == 0 {
-		paths = defaultPaths
+func orDefault(p []string) []string {
+	if len(p) == 0 {
+		return defaultPaths
 	}
-	cs, err := checks.LoadContext(ctx, paths...)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		var les checks.LoadErrors
-		if errors.As(err, &les) {
-			for _, e := range les {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			fmt.Fprintf(stderr, "%d error(s) in the check files\n", len(les))
-			return nil, exitError{exitUsage}
-		}
-		return nil, usageError{err.Error()}
-	}
-	return cs, nil
+	return p
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	paths, err := parseInterspersed(fs, args, stdout, "validate [PATH...]   (default checks.d)")
+func runTest(ctx context.Context, paths []string, o testOptions, stdout, stderr io.Writer) error {
+	if o.parallel < 1 {
+		return usagef("--parallel must be at least 1, got %d", o.parallel)
+	}
+	if o.json == stdoutName && o.junit == stdoutName {
+		return usagef("--json - and --junit - both want standard output: write one of them to a file")
+	}
+	// A machine-readable report on stdout moves the console report to
+	// stderr.
+	console := stdout
+	if o.json == stdoutName || o.junit == stdoutName {
+		console = stderr
+	}
+	useColor, err := colorFlag(o.color, console)
 	if err != nil {
 		return err
+	}
+	semMode, err := checks.ParseSemanticsMode(o.semantics)
+	if err != nil {
+		return usagef("--semantics: %v", err)
 	}
 	cs, err := loadChecks(ctx, paths, stderr)
 	if err != nil {
 		return err
 	}
-	files := map[string]bool{}
-	steps := 0
-	for _, c := range cs {
-		files[c.Pos.File] = true
-		steps += len(c.Steps)
+	cs, err = selectChecks(cs, o.tags, o.names)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "ok: %d checks, %d steps in %d files\n", len(cs), steps, len(files))
+	if len(cs) == 0 {
+		return usagef("no checks selected (paths %v, --tag %v, --name %v)", orDefault(paths), o.tags, o.names)
+	}
+	runner := checks.NewRunner(checks.RunnerOptions{Semantics: semMode})
+	defer runner.Close()
+	results := runAll(ctx, runner, cs, o.parallel)
+	notStarted := len(cs) - len(results)
+
+	report.WriteConsole(console, results, report.ConsoleOptions{Color: useColor, Verbose: o.verbose})
+	if o.junit != "" {
+		if err := writeReport(o.junit, stdout, func(w io.Writer) error { return report.WriteJUnit(w, results, "assay") }); err != nil {
+			return err
+		}
+	}
+	if o.json != "" {
+		if err := writeReport(o.json, stdout, func(w io.Writer) error { return report.WriteJSON(w, results) }); err != nil {
+			return err
+		}
+	}
+	if sig, ok := interruptedBy(ctx); ok {
+		fmt.Fprintf(stderr, "assay test: interrupted by %s: the report above has the %d check(s) that ran; %d did not start\n",
+			signalName(sig), len(results), notStarted)
+		return exitError{signalExitCode(sig)}
+	}
+	if _, failed := report.Summary(results); failed > 0 {
+		return exitError{exitFailed}
+	}
+	if ctx.Err() != nil {
+		return exitError{exitFailed}
+	}
 	return nil
+}
+
+// runAll runs every check once with at most parallel in flight and keeps
+// the results in the order of the checks. Once ctx is done no check is
+// started: the results are those of the checks that ran.
+func runAll(ctx context.Context, r *checks.Runner, cs []*checks.Check, parallel int) []*checks.Result {
+	results := make([]*checks.Result, len(cs))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+start:
+	for i, c := range cs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break start
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = r.Run(ctx, c)
+		}()
+	}
+	wg.Wait()
+	ran := results[:0]
+	for _, res := range results {
+		if res != nil {
+			ran = append(ran, res)
+		}
+	}
+	return ran
+}
+
+// writeReport writes a report to the file name, or to stdout for "-".
+func writeReport(name string, stdout io.Writer, write func(io.Writer) error) error {
+	if name == stdoutName {
+		return write(stdout)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return f.Close()
 }
 
 // selectChecks keeps the checks that carry one of the tags and whose name
@@ -114,105 +253,6 @@ func matchesAny(name string, patterns []string) bool {
 		}
 	}
 	return false
-}
-
-func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	parallel := fs.Int("parallel", 8, "run at most `N` checks at once")
-	var tags, names stringList
-	fs.Var(&tags, "tag", "run only checks with this `TAG` (repeatable or comma-separated; any matches)")
-	fs.Var(&names, "name", "run only checks whose name matches this glob `PATTERN` (repeatable)")
-	junit := fs.String("junit", "", "write a JUnit XML report to `FILE`")
-	jsonOut := fs.String("json", "", "write the full results as JSON to `FILE`")
-	verbose := fs.Bool("v", false, "also show passing steps")
-	color := fs.String("color", "auto", "colour output: auto, always or never")
-	semantics := fs.String("semantics", "", "HTTP semantics `MODE` of checks that set none: strict, warn (the default) or off")
-	paths, err := parseInterspersed(fs, args, stdout, "test [PATH...] [--parallel N] [--tag T] [--name GLOB] [--junit FILE] [--json FILE]")
-	if err != nil {
-		return err
-	}
-	if *parallel < 1 {
-		return usagef("--parallel must be at least 1, got %d", *parallel)
-	}
-	useColor, err := colorFlag(*color, stdout)
-	if err != nil {
-		return err
-	}
-	semMode, err := checks.ParseSemanticsMode(*semantics)
-	if err != nil {
-		return usagef("--semantics: %v", err)
-	}
-	cs, err := loadChecks(ctx, paths, stderr)
-	if err != nil {
-		return err
-	}
-	cs, err = selectChecks(cs, tags, names)
-	if err != nil {
-		return err
-	}
-	if len(cs) == 0 {
-		return usagef("no checks selected (paths %v, --tag %v, --name %v)", orDefault(paths), tags, names)
-	}
-	runner := checks.NewRunner(checks.RunnerOptions{Semantics: semMode})
-	defer runner.Close()
-	results := runAll(ctx, runner, cs, *parallel)
-
-	report.WriteConsole(stdout, results, report.ConsoleOptions{Color: useColor, Verbose: *verbose})
-	if *junit != "" {
-		if err := writeFile(*junit, func(w io.Writer) error { return report.WriteJUnit(w, results, "assay") }); err != nil {
-			return err
-		}
-	}
-	if *jsonOut != "" {
-		if err := writeFile(*jsonOut, func(w io.Writer) error { return report.WriteJSON(w, results) }); err != nil {
-			return err
-		}
-	}
-	if _, failed := report.Summary(results); failed > 0 {
-		return exitError{exitFailed}
-	}
-	if ctx.Err() != nil {
-		return exitError{exitFailed}
-	}
-	return nil
-}
-
-func orDefault(p []string) []string {
-	if len(p) == 0 {
-		return defaultPaths
-	}
-	return p
-}
-
-// runAll runs every check once with at most parallel in flight and keeps
-// the results in the order of the checks.
-func runAll(ctx context.Context, r *checks.Runner, cs []*checks.Check, parallel int) []*checks.Result {
-	results := make([]*checks.Result, len(cs))
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = r.Run(ctx, c)
-		}()
-	}
-	wg.Wait()
-	return results
-}
-
-func writeFile(name string, write func(io.Writer) error) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return f.Close()
 }
 
 func colorFlag(v string, w io.Writer) (bool, error) {

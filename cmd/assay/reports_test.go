@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+// TestReportOnStdoutKeepsStdoutParseable: with --json - or --junit - the
+// report is all of stdout, and the console report moves to stderr.
+func TestReportOnStdoutKeepsStdoutParseable(t *testing.T) {
+	docServer(t)
+	dir := writeFiles(t, map[string]string{"pass.yaml": passingCheck, "fail.yaml": failingCheck})
+
+	code, stdout, stderr := invoke(t, "test", dir, "--json", "-")
+	if code != exitFailed {
+		t.Fatalf("--json -: exit %d\nstderr:\n%s", code, stderr)
+	}
+	var res struct {
+		Passed, Failed int
+		Results        []struct{ Check string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
+	}
+	if res.Passed != 1 || res.Failed != 1 || len(res.Results) != 2 {
+		t.Errorf("JSON: passed %d failed %d results %d", res.Passed, res.Failed, len(res.Results))
+	}
+	if !strings.HasSuffix(stderr, "1 passed, 1 failed\n") || !strings.Contains(stderr, "--- FAIL  doc-is-created") {
+		t.Errorf("the console report is not on stderr:\n%s", stderr)
+	}
+
+	code, stdout, stderr = invoke(t, "test", "-junit", "-", dir, "--tag", "smoke")
+	if code != exitOK {
+		t.Fatalf("--junit -: exit %d\nstderr:\n%s", code, stderr)
+	}
+	var doc struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Tests   int      `xml:"tests,attr"`
+	}
+	if err := xml.Unmarshal([]byte(stdout), &doc); err != nil || doc.Tests != 2 {
+		t.Errorf("stdout is not the JUnit report (tests=%d, %v):\n%s", doc.Tests, err, stdout)
+	}
+	if !strings.HasSuffix(stderr, "1 passed, 0 failed\n") {
+		t.Errorf("the console report is not on stderr:\n%s", stderr)
+	}
+}

@@ -64,6 +64,9 @@ func (n *alertmanager) alertFor(ev *Event, now time.Time) postableAlert {
 	maps.Copy(labels, ev.Check.Labels)
 	labels["alertname"] = n.cfg.Alertname
 	labels["check"] = ev.Check.Name
+	// One alert per incident: every replica, retry and refresh of an
+	// incident posts the same label set.
+	labels["incident"] = ev.Incident.ID
 	if ev.Kind == KindTest {
 		labels["alertname"] = "AssayNotifyTest"
 		labels["notifier"] = n.cfg.Name

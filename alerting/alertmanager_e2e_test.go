@@ -233,8 +233,9 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 		}
 		return false
 	})
-	want := map[string]string{"alertname": "AssayCheckFailing", "check": "e2e-documents-create", "team": "docs", "severity": "page"}
-	if fmt.Sprint(firing.Labels) != fmt.Sprint(want) {
+	want := map[string]string{"alertname": "AssayCheckFailing", "check": "e2e-documents-create", "team": "docs", "severity": "page",
+		"incident": firing.Labels["incident"]}
+	if fmt.Sprint(firing.Labels) != fmt.Sprint(want) || len(firing.Labels["incident"]) != 32 {
 		t.Fatalf("labels %v, want %v", firing.Labels, want)
 	}
 	if !firing.EndsAt.After(time.Now().Add(3 * time.Minute)) {

@@ -138,6 +138,22 @@ func (m *Manager) deliver(ctx context.Context, e outbox.Event) {
 		context.AfterFunc(bctx, func() { t.Stop() })
 	})
 	defer stopAfter()
+	// Replicas sharing the store deliver each event once: the one that
+	// claims it sends it and records the outcome as the claim ends.
+	var claim outbox.Claim
+	if cl, ok := m.store.(outbox.Claimer); ok && e.Seq > 0 {
+		c, got, err := cl.Claim(bctx, e.Seq)
+		if err != nil {
+			m.log.Warn("alerting: claiming an event for delivery failed; tried again later", "check", e.Check, "notifier", e.Notifier, "err", err)
+			return
+		}
+		if !got {
+			return // another replica sends it, or it is gone
+		}
+		claim = c
+		defer claim.Release()
+		bctx = withClaim(bctx, claim)
+	}
 	ne := m.notifiers[e.Notifier]
 	if ne == nil {
 		m.giveUp(bctx, e, ReasonUnknown, "notifier "+e.Notifier+" is not configured any more")
@@ -221,6 +237,18 @@ func (m *Manager) updateDepth(ctx context.Context) {
 	for name := range m.notifiers {
 		m.metrics.outbox.WithLabelValues(name).Set(float64(depth[name] + mem[name]))
 	}
+}
+
+type claimKey struct{}
+
+// withClaim makes the outcome recorders end claim rather than write.
+func withClaim(ctx context.Context, c outbox.Claim) context.Context {
+	return context.WithValue(ctx, claimKey{}, c)
+}
+
+func claimOf(ctx context.Context) outbox.Claim {
+	c, _ := ctx.Value(claimKey{}).(outbox.Claim)
+	return c
 }
 
 // backoff is the delay before attempt+1: Retry-After when the receiver

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -170,6 +171,14 @@ func (e *Event) Summary() string {
 		s += ": " + e.Failure.Reason
 	}
 	return s
+}
+
+// eventID is the idempotency key of an incident's event: a hash of the
+// check, the incident id, the kind and the event's sequence number, as 32
+// hex digits.
+func eventID(check, incident string, kind Kind, sequence int64) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", check, incident, kind, sequence)))
+	return hex.EncodeToString(h[:16])
 }
 
 // newID returns a random 128-bit identifier as 32 hex digits.

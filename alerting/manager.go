@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/store/outbox"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -64,6 +65,11 @@ type Options struct {
 	HTTPClient *http.Client
 	// Delivery tunes retries; zero fields take the defaults.
 	Delivery DeliveryOptions
+	// Owns, with replicas sharing the store, says whether this replica
+	// owns a check now and under which lease epoch; nil: it owns all.
+	// Reconciling a reload (notifiers added or removed, a check removed)
+	// is left to the owner.
+	Owns func(check string) (epoch int64, ok bool)
 	// FlushTimeout bounds the last write of alert states when Run stops
 	// and the bookkeeping of sends in flight then (default 10s); the
 	// daemon makes it fit in its shutdown grace.
@@ -131,6 +137,10 @@ type Manager struct {
 	// every check up.
 	dirty       map[string]outbox.Change
 	dirtyFailed bool
+	// epochs is the lease epoch each check's state in memory was read or
+	// written under: a run under another epoch (the check moved here
+	// from another replica) reads the state the previous owner stored.
+	epochs map[string]int64
 	// unsaved holds, in order, alert steps with events that the store
 	// could not write; marks the outcomes of store events it could not
 	// record; storeQueues the queues with events in the store at the
@@ -167,7 +177,7 @@ func New(opts Options) (*Manager, error) {
 		opts: opts, clock: opts.Clock, log: opts.Logger, store: opts.Store, client: opts.HTTPClient,
 		notifiers: map[string]*notifierEntry{},
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
-		dirty: map[string]outbox.Change{},
+		dirty: map[string]outbox.Change{}, epochs: map[string]int64{},
 		marks: map[int64]mark{}, storeQueues: map[string]bool{},
 		wake: make(chan struct{}, 1),
 	}
@@ -233,12 +243,28 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 	var forget []string
 	updated := map[string]*checkState{}
 	for _, name := range slices.Sorted(maps.Keys(m.states)) {
+		var epoch int64
+		if m.opts.Owns != nil {
+			e, ok := m.opts.Owns(name)
+			if !ok {
+				// The owner reconciles; here the state may be stale.
+				if _, kept := next[name]; !kept {
+					forget = append(forget, name)
+				}
+				continue
+			}
+			if e != m.epochs[name] {
+				m.takeOver(ctx, name, e)
+			}
+			epoch = e
+		}
 		st := cloneState(m.states[name])
 		if c, ok := next[name]; ok {
 			evs := m.reconcile(st, c, effectivePolicy(c, m.opts.Defaults), now)
 			if len(evs) > 0 {
+				st.Version++
 				b, _ := json.Marshal(st)
-				changes = append(changes, outbox.Change{Check: name, State: b, Events: evs})
+				changes = append(changes, outbox.Change{Check: name, State: b, Events: evs, Version: st.Version, Epoch: epoch})
 				updated[name] = st
 			}
 			continue
@@ -250,7 +276,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 			incident = st.Incident.record(name, now.UTC(), ResolutionCheckRemoved)
 			m.log.Info("alerting: check removed while failing; resolving its alert", "check", name, "notifiers", st.Incident.Notifiers)
 		}
-		changes = append(changes, outbox.Change{Check: name, Events: evs, Incident: incident})
+		changes = append(changes, outbox.Change{Check: name, Events: evs, Incident: incident, Epoch: epoch})
 		forget = append(forget, name)
 	}
 	// A store that cannot write keeps the steps in memory (unsaved.go):
@@ -264,6 +290,7 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 		delete(m.states, name)
 		delete(m.persisted, name)
 		delete(m.dirty, name)
+		delete(m.epochs, name)
 	}
 	m.checks = next
 	m.wakeUp()
@@ -280,6 +307,10 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	c := m.checks[r.Check]
 	if c == nil {
 		return // not a loaded check (a stray or late result)
+	}
+	epoch := cluster.EpochFrom(ctx)
+	if epoch != 0 && m.epochs[c.Name] != epoch {
+		m.takeOver(ctx, c.Name, epoch)
 	}
 	p := effectivePolicy(c, m.opts.Defaults)
 	now := m.clock.Now()
@@ -320,28 +351,77 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		return
 	}
 	if len(evs) == 0 {
-		m.states[c.Name] = st
 		old, stored := m.persisted[c.Name]
 		switch {
 		case bytes.Equal(b, old):
 			delete(m.dirty, c.Name)
 		case !stored && st.trivial():
 			// Nothing to remember of a check that has only passed.
-		case m.hasUnsaved(c.Name):
-			// After the step waiting in memory, never before it.
-			m.keep(outbox.Change{Check: c.Name, State: b, Incident: incident})
-			m.persisted[c.Name] = b
 		default:
-			m.dirty[c.Name] = outbox.Change{Check: c.Name, State: b, Incident: incident}
+			// A write: it gets a version newer than the stored one.
+			st.Version++
+			b, _ = json.Marshal(st)
+			ch := outbox.Change{Check: c.Name, State: b, Incident: incident, Version: st.Version, Epoch: epoch}
+			if m.hasUnsaved(c.Name) {
+				// After the step waiting in memory, never before it.
+				m.keep(ch)
+				m.persisted[c.Name] = b
+			} else {
+				m.dirty[c.Name] = ch
+			}
 		}
+		m.states[c.Name] = st
 		return
 	}
+	st.Version++
+	b, _ = json.Marshal(st)
 	// m.persisted is what the store has, or will have once the steps
 	// waiting in memory are written.
-	m.commit(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident}})
+	m.commit(ctx, []outbox.Change{{Check: c.Name, State: b, Events: evs, Incident: incident, Version: st.Version, Epoch: epoch}})
 	m.states[c.Name], m.persisted[c.Name] = st, b
 	delete(m.dirty, c.Name)
 	m.wakeUp()
+}
+
+// takeOver reads the state another replica left for a check this one now
+// owns under epoch, so that an incident it opened is continued, not
+// opened again. m.mu is held.
+func (m *Manager) takeOver(ctx context.Context, check string, epoch int64) {
+	l, ok := m.store.(stateLoader)
+	if !ok {
+		m.epochs[check] = epoch
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	b, err := l.AlertState(lctx, check)
+	if err != nil {
+		// Keep the epoch unset: the next run tries again. The state in
+		// memory is used meanwhile; its writes are fenced if stale.
+		m.log.Error("alerting: reading the alert state of a check taken over failed", "check", check, "err", err)
+		return
+	}
+	delete(m.dirty, check)
+	if b == nil {
+		delete(m.states, check)
+		delete(m.persisted, check)
+	} else {
+		st := &checkState{}
+		if err := json.Unmarshal(b, st); err != nil {
+			m.log.Error("alerting: ignoring an unreadable alert state", "check", check, "err", err)
+			delete(m.states, check)
+			delete(m.persisted, check)
+		} else {
+			m.states[check], m.persisted[check] = st, b
+		}
+	}
+	m.epochs[check] = epoch
+	m.log.Info("alerting: took the check over; continuing from the stored alert state", "check", check, "epoch", epoch)
+}
+
+// stateLoader is a store that reads one check's alert state (replicas).
+type stateLoader interface {
+	AlertState(ctx context.Context, check string) ([]byte, error)
 }
 
 // Flush writes the alert steps waiting in memory (unsaved.go) and the
@@ -441,8 +521,15 @@ func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution
 	if kind != KindRefresh {
 		st.Sequence++ // refreshes repeat the state, they are not new events
 	}
+	id := newID()
+	if kind != KindRefresh {
+		// Derived from the incident: a retry, a restart or a second replica
+		// making the same event makes the same key, which the outbox and
+		// the receivers take once.
+		id = eventID(inc.Check.Name, inc.ID, kind, st.Sequence)
+	}
 	ev := &Event{
-		Version: PayloadVersion, ID: newID(), Kind: kind, Status: StatusFiring, Time: now.UTC(), Sequence: st.Sequence,
+		Version: PayloadVersion, ID: id, Kind: kind, Status: StatusFiring, Time: now.UTC(), Sequence: st.Sequence,
 		Check:    inc.Check,
 		Incident: Incident{ID: inc.ID, Started: inc.Started, Runs: inc.Runs, FailedRuns: inc.FailedRuns},
 		Failure:  inc.LastFailure,

@@ -232,7 +232,7 @@ func TestPagerDutyPayload(t *testing.T) {
 		if err := json.Unmarshal(reqs[i].body, &e); err != nil {
 			t.Fatal(err)
 		}
-		if e.EventAction != action || e.DedupKey != "assay/documents-conditional-update" || e.RoutingKey == "" {
+		if want := "assay/documents-conditional-update/" + sampleEvent(KindFiring).Incident.ID; e.EventAction != action || e.DedupKey != want || e.RoutingKey == "" {
 			t.Errorf("%s: %+v", action, e)
 		}
 		if action == "trigger" && (e.Payload == nil || e.Payload.Summary == "" || e.Payload.Source == "" ||
@@ -249,8 +249,9 @@ func TestPagerDutyPayload(t *testing.T) {
 	if e.Payload.Severity != "warning" {
 		t.Errorf("severity = %q, want the label's warning", e.Payload.Severity)
 	}
-	if got := DedupKey(strings.Repeat("x", 300)); len([]rune(got)) != 255 {
-		t.Errorf("dedup key not capped at 255: %d", len([]rune(got)))
+	id := "9a8b7c6d5e4f30211203a4b5c6d7e8f9"
+	if got := DedupKey(strings.Repeat("x", 300), id); len([]rune(got)) != 255 || !strings.HasSuffix(got, "/"+id) {
+		t.Errorf("dedup key not capped at 255 with the incident id whole: %d %q", len([]rune(got)), got)
 	}
 }
 
@@ -270,7 +271,8 @@ func TestAlertmanagerPayload(t *testing.T) {
 	var alerts []postableAlert
 	_ = json.Unmarshal(reqs[0].body, &alerts)
 	a := alerts[0]
-	want := map[string]string{"alertname": "AssayCheckFailing", "check": "documents-conditional-update", "team": "docs", "severity": "page", "source": "assay"}
+	want := map[string]string{"alertname": "AssayCheckFailing", "check": "documents-conditional-update", "team": "docs", "severity": "page", "source": "assay",
+		"incident": "9a8b7c6d5e4f30211203a4b5c6d7e8f9"}
 	if len(a.Labels) != len(want) {
 		t.Errorf("labels %v, want %v", a.Labels, want)
 	}

@@ -10,8 +10,9 @@ import (
 
 // pagerDuty sends PagerDuty Events API v2 events: trigger on firing (and
 // on reminders, which PagerDuty folds into the open alert), resolve on
-// recovery. The dedup_key is "assay/<check>": the same on every replica of
-// assay, so several replicas watching one check make one incident.
+// recovery. The dedup_key is "assay/<check>/<incident id>": the same on
+// every replica of assay, retry and restart, so one incident of a check
+// is one PagerDuty incident.
 type pagerDuty struct {
 	cfg *NotifierConfig
 	s   *sender
@@ -43,15 +44,20 @@ type pdLink struct {
 	Text string `json:"text"`
 }
 
-// DedupKey is the PagerDuty dedup_key of a check's alerts.
-func DedupKey(check string) string {
-	return truncateRunes("assay/"+check, pagerDutyDedupKeyMaxRunes)
+// DedupKey is the PagerDuty dedup_key of an incident: "assay/<check>/<id>".
+// It comes from the incident, so that every replica, retry and restart
+// triggers and resolves the same PagerDuty incident, and a new incident
+// of the check is a new one there.
+func DedupKey(check, incident string) string {
+	// The id is kept whole: a long check name is cut instead.
+	suffix := "/" + incident
+	return truncateRunes("assay/"+check, pagerDutyDedupKeyMaxRunes-len([]rune(suffix))) + suffix
 }
 
 // pagerDutyEvents renders an event; a test event is a trigger followed by
 // its resolve, so that a test leaves no open incident.
 func (n *pagerDuty) events(ev *Event) []pdEvent {
-	dedup := DedupKey(ev.Check.Name)
+	dedup := DedupKey(ev.Check.Name, ev.Incident.ID)
 	if ev.Kind == KindTest {
 		dedup = truncateRunes("assay/notify-test/"+n.cfg.Name, pagerDutyDedupKeyMaxRunes)
 	}

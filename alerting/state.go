@@ -22,6 +22,10 @@ type checkState struct {
 	Successes int `json:"successes"`
 	// Sequence is the number of events made for the check so far.
 	Sequence int64 `json:"sequence"`
+	// Version counts the writes of this state: the store keeps a write
+	// only if it is newer than what it has (compare-and-set), and a
+	// replica taking the check over continues from the stored one.
+	Version int64 `json:"version,omitempty"`
 	// Incident is the current failing episode: pending (status ok, below
 	// the failure threshold) or open (status failing).
 	Incident *incidentState `json:"incident,omitempty"`

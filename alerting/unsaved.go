@@ -305,6 +305,23 @@ func (m *Manager) markDead(ctx context.Context, e outbox.Event, attempts int, re
 // record applies a verdict to a memory event, or writes it to the store,
 // remembering it when the store cannot.
 func (m *Manager) record(ctx context.Context, e outbox.Event, mk mark) {
+	if c := claimOf(ctx); c != nil && e.Seq > 0 {
+		var err error
+		switch {
+		case mk.delivered:
+			err = c.Delivered(ctx)
+		case mk.dead:
+			err = c.DeadLetter(ctx, mk.attempts, mk.reason, mk.lastErr, mk.at)
+		default:
+			err = c.Retry(ctx, mk.attempts, mk.next, mk.lastErr)
+		}
+		if err == nil {
+			return
+		}
+		// The claim's transaction is gone: remember the outcome, as when
+		// the store cannot write, so that the event is not sent again.
+		m.log.Warn("alerting: recording a delivery outcome failed; kept in memory", "check", e.Check, "notifier", e.Notifier, "err", err)
+	}
 	if e.Seq < 0 {
 		m.mu.Lock()
 		defer m.mu.Unlock()

@@ -91,7 +91,27 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	var coordinator *cluster.Coordinator
+	if cs, ok := st.(clusterStore); ok && cfg.Storage.Driver == config.DriverPostgres {
+		coordinator, err = cluster.New(cluster.Options{Store: cs, TTL: cfg.Cluster.LeaseTTL.D(), Logger: log, Registerer: opts.Registry})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "assay_cluster_fenced_writes_total",
+			Help: "Runs this replica wrote that the store refused because another replica holds a newer lease of the check.",
+		}, cs.FencedWrites))
+		opts.Cluster = coordinator
+		log.Info("cluster: sharing the checks with the other replicas of the store", "member", coordinator.ID(),
+			"lease_ttl", cfg.Cluster.LeaseTTL.D().String(), "store", st.(interface{ Path() string }).Path())
+	}
+	var owns func(string) (int64, bool)
+	if coordinator != nil {
+		owns = coordinator.Owns
+	}
 	m, err := alerting.New(alerting.Options{
+		Owns:         owns,
 		Notifiers:    cfg.Notifiers,
 		Defaults:     cfg.Defaults.Alert,
 		Store:        st,
@@ -141,22 +161,6 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	slos := history.NewSLOs(st, cfg.Defaults.SLO, cfg.Metrics.Labels, log)
 	opts.Registry.MustRegister(slos)
 	opts.OwnedSetters = append(opts.OwnedSetters, slos)
-	var coordinator *cluster.Coordinator
-	if cs, ok := st.(clusterStore); ok && cfg.Storage.Driver == config.DriverPostgres {
-		coordinator, err = cluster.New(cluster.Options{Store: cs, TTL: cfg.Cluster.LeaseTTL.D(), Logger: log, Registerer: opts.Registry})
-		if err != nil {
-			cancel()
-			st.Close()
-			return nil, err
-		}
-		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "assay_cluster_fenced_writes_total",
-			Help: "Runs this replica wrote that the store refused because another replica holds a newer lease of the check.",
-		}, cs.FencedWrites))
-		opts.Cluster = coordinator
-		log.Info("cluster: sharing the checks with the other replicas of the store", "member", coordinator.ID(),
-			"lease_ttl", cfg.Cluster.LeaseTTL.D().String(), "store", st.(interface{ Path() string }).Path())
-	}
 	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
 	opts.Sinks = append(opts.Sinks, m)
 	wg.Add(2)

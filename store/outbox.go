@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,12 +25,28 @@ func (s *Store) Apply(ctx context.Context, c Change) error {
 func (s *Store) ApplyAll(ctx context.Context, cs []Change) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, c := range cs {
-			if err := applyChange(ctx, tx, c); err != nil {
+			if err := applyChange(ctx, tx, c); errors.Is(err, errStale) {
+				continue
+			} else if err != nil {
 				return fmt.Errorf("check %q: %w", c.Check, err)
 			}
 		}
 		return nil
 	})
+}
+
+// errStale skips a change older than the stored state.
+var errStale = errors.New("a newer alert state is stored")
+
+// AlertState returns one check's stored alert state (nil if none): a
+// replica that takes a check over reads what the previous owner left.
+func (s *Store) AlertState(ctx context.Context, check string) ([]byte, error) {
+	var state string
+	err := s.db.QueryRowContext(ctx, `SELECT state FROM alert_state WHERE check_name = ?`, check).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(state), err
 }
 
 func applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
@@ -38,11 +55,15 @@ func applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
 			return err
 		}
 	} else {
-		_, err := tx.ExecContext(ctx, `INSERT INTO alert_state (check_name, state, updated_ms) VALUES (?, ?, ?)
-			ON CONFLICT (check_name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms`,
-			c.Check, string(c.State), time.Now().UnixMilli())
+		res, err := tx.ExecContext(ctx, `INSERT INTO alert_state (check_name, state, updated_ms, version) VALUES (?, ?, ?, ?)
+			ON CONFLICT (check_name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, version = excluded.version
+			WHERE excluded.version = 0 OR alert_state.version < excluded.version`,
+			c.Check, string(c.State), time.Now().UnixMilli(), c.Version)
 		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errStale // a newer state is stored: this one and its events go
 		}
 	}
 	if c.Incident != nil {

@@ -195,6 +195,8 @@ var schema = []string{
 		value INTEGER NOT NULL
 	);
 	INSERT INTO counters (name, value) VALUES ('next_result_id', 1), ('rolled_up_to', 0);`,
+	// Compare-and-set of alert state changes (issue 11).
+	`ALTER TABLE alert_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

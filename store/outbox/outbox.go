@@ -4,7 +4,10 @@
 // it) builds without the SQLite driver.
 package outbox
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Event is one notification waiting in the outbox for one notifier.
 type Event struct {
@@ -45,6 +48,14 @@ type Change struct {
 	Events []Event
 	// Incident, if set, is stored (inserted or updated by ID) too.
 	Incident *IncidentRecord
+	// Version is the state's version: the store keeps a change only if it
+	// is newer than the stored state's (compare-and-set), so that a late
+	// or repeated write never goes back. 0 writes unconditionally.
+	Version int64
+	// Epoch is the lease epoch of the replica that made the change (0
+	// without a cluster): a store shared by replicas refuses the whole
+	// change, events included, once a newer owner of the check exists.
+	Epoch int64
 }
 
 // DeadLetter is an event given up on, with why and when.
@@ -68,4 +79,23 @@ type IncidentRecord struct {
 	// LastFailure the latest failed run.
 	FirstReason, FirstFailure, LastFailure string
 	Runs, FailedRuns                       int
+}
+
+// Claim is an event taken for delivery by one replica: no other replica
+// sends it until the claim ends, and its outcome is recorded in the same
+// transaction that ends the claim.
+type Claim interface {
+	Delivered(ctx context.Context) error
+	Retry(ctx context.Context, attempts int, next time.Time, lastErr string) error
+	DeadLetter(ctx context.Context, attempts int, reason, lastErr string, at time.Time) error
+	// Release ends the claim without an outcome (the event stays as it
+	// was); it is a no-op after an outcome.
+	Release()
+}
+
+// Claimer is a store shared by replicas: delivery claims each event.
+type Claimer interface {
+	// Claim takes the event seq unless another replica holds it (ok
+	// false) or it is gone.
+	Claim(ctx context.Context, seq int64) (c Claim, ok bool, err error)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,27 +17,60 @@ func (s *Store) Apply(ctx context.Context, c outbox.Change) error {
 
 // ApplyAll stores several Changes in one transaction.
 func (s *Store) ApplyAll(ctx context.Context, cs []outbox.Change) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	fenced := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		fenced = 0
 		for _, c := range cs {
-			if err := applyChange(ctx, tx, c); err != nil {
+			if err := applyChange(ctx, tx, c); errors.Is(err, errFenced) {
+				fenced++
+			} else if errors.Is(err, errStale) {
+				continue
+			} else if err != nil {
 				return fmt.Errorf("check %q: %w", c.Check, err)
 			}
 		}
 		return nil
 	})
+	if err == nil && fenced > 0 {
+		s.fenced.Add(uint64(fenced))
+	}
+	return err
 }
 
+// A change is skipped, events included, when another replica holds a
+// newer lease of its check (fenced) or a newer state is stored (stale).
+var (
+	errFenced = errors.New("another replica owns the check now")
+	errStale  = errors.New("a newer alert state is stored")
+)
+
 func applyChange(ctx context.Context, tx pgx.Tx, c outbox.Change) error {
+	if c.Epoch != 0 {
+		// The lease row is locked for the rest of the transaction: a
+		// takeover waits for this change or comes after it.
+		var epoch int64
+		err := tx.QueryRow(ctx, `SELECT epoch FROM leases WHERE check_name = $1 FOR SHARE`, c.Check).Scan(&epoch)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && epoch != c.Epoch) {
+			return errFenced
+		}
+		if err != nil {
+			return err
+		}
+	}
 	if c.State == nil {
 		if _, err := tx.Exec(ctx, `DELETE FROM alert_state WHERE check_name = $1`, c.Check); err != nil {
 			return err
 		}
 	} else {
-		_, err := tx.Exec(ctx, `INSERT INTO alert_state (check_name, state, updated_ms) VALUES ($1, $2, $3)
-			ON CONFLICT (check_name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms`,
-			c.Check, string(c.State), time.Now().UnixMilli())
+		tag, err := tx.Exec(ctx, `INSERT INTO alert_state (check_name, state, updated_ms, version) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (check_name) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, version = excluded.version
+			WHERE excluded.version = 0 OR alert_state.version < excluded.version`,
+			c.Check, string(c.State), time.Now().UnixMilli(), c.Version)
 		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errStale
 		}
 	}
 	if in := c.Incident; in != nil {
@@ -73,6 +107,16 @@ func applyChange(ctx context.Context, tx pgx.Tx, c outbox.Change) error {
 		}
 	}
 	return nil
+}
+
+// AlertState returns one check's stored alert state (nil if none).
+func (s *Store) AlertState(ctx context.Context, check string) ([]byte, error) {
+	var state string
+	err := s.pool.QueryRow(ctx, `SELECT state FROM alert_state WHERE check_name = $1`, check).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(state), err
 }
 
 // AlertStates returns every stored alert state by check name.

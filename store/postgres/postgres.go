@@ -36,7 +36,9 @@ const migrationLock = 0x6173736179
 
 // Store is an open PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool        *pgxpool.Pool
+	pool *pgxpool.Pool
+	// claims is the pool of delivery claims (see Claim).
+	claims      *pgxpool.Pool
 	log         *slog.Logger
 	writeErrors atomic.Uint64
 	// lastErr is the outcome of the last write (nil: it succeeded).
@@ -86,6 +88,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if s.claims, err = claimPool(ctx, cfg, claimConns); err != nil {
+		pool.Close()
+		return nil, s.explain(err)
+	}
 	return s, nil
 }
 
@@ -117,8 +123,13 @@ func (s *Store) explain(err error) error {
 	return fmt.Errorf("postgres %s: %s", s.redacted, msg)
 }
 
-// Close closes the pool.
+// claimConns bounds the deliveries in flight per replica (alerting's
+// default delivery concurrency is 8).
+const claimConns = 10
+
+// Close closes the pools.
 func (s *Store) Close() error {
+	s.claims.Close()
 	s.pool.Close()
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/pgtest"
+	"github.com/assay-monitor/assay/store/outbox"
 	"github.com/assay-monitor/assay/store/postgres"
 	"github.com/assay-monitor/assay/store/storetest"
 )
@@ -150,5 +151,51 @@ func TestRunsAreFencedByTheLeaseEpoch(t *testing.T) {
 	}
 	if s.FencedWrites() != 1 {
 		t.Fatalf("fenced writes = %v, want 1", s.FencedWrites())
+	}
+}
+
+// An alert state change (and its events) made under an old lease epoch
+// is refused whole; the other changes of the transaction are kept.
+func TestAlertChangesAreFencedByTheLeaseEpoch(t *testing.T) {
+	srv := pgtest.Need(t, pg)
+	s := openStore(t, srv.NewDatabase(t))
+	defer s.Close()
+	ctx := context.Background()
+	lease := func(member string) int64 {
+		t.Helper()
+		gs, err := s.Leases(ctx, member, []string{"a"}, nil, time.Minute)
+		if err != nil || len(gs) != 1 {
+			t.Fatalf("%s: %+v %v", member, gs, err)
+		}
+		return gs[0].Epoch
+	}
+	ev := func(key string) outbox.Event {
+		return outbox.Event{Key: key, Check: "a", Notifier: "hook", Kind: "firing", Payload: []byte(`{}`), Created: time.Now()}
+	}
+	old := lease("m1")
+	if err := s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`{"v":1}`), Version: 1, Epoch: old, Events: []outbox.Event{ev("k1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Leases(ctx, "m1", nil, []string{"a"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cur := lease("m2")
+	err := s.ApplyAll(ctx, []outbox.Change{
+		{Check: "a", State: []byte(`{"v":"late"}`), Version: 2, Epoch: old, Events: []outbox.Event{ev("k2")}},
+		{Check: "b", State: []byte(`{"v":"other"}`), Version: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, _ := s.AlertStates(ctx)
+	pending, _ := s.Pending(ctx)
+	if string(states["a"]) != `{"v":1}` || string(states["b"]) != `{"v":"other"}` || len(pending) != 1 || pending[0].Key != "k1" {
+		t.Fatalf("after a fenced change: states %q, pending %+v", states, pending)
+	}
+	if err := s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`{"v":2}`), Version: 2, Epoch: cur, Events: []outbox.Event{ev("k3")}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Pending(ctx); len(p) != 2 || s.FencedWrites() != 1 {
+		t.Fatalf("the owner's change: pending %+v, fenced %v", p, s.FencedWrites())
 	}
 }

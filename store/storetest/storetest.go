@@ -49,6 +49,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"HeadsOnePerQueueInOrder", headsOnePerQueueInOrder},
 		{"Supersedes", supersedes},
 		{"DeadLetter", deadLetter},
+		{"StateVersionsOnlyAdvance", versionsOnlyAdvance},
 		{"ReserveIDsGrowAcrossReopen", reserveIDsGrow},
 		{"ResultsNewestFirstPaginatedAndFiltered", resultsPaginated},
 		{"ResultRoundTrip", resultRoundTrip},
@@ -184,6 +185,26 @@ func supersedes(t *testing.T, open func() Store) {
 	pending, _ := s.Pending(ctx)
 	if got := keys(pending); got != "f/am x/hook r3/am" {
 		t.Fatalf("pending = %s", got)
+	}
+}
+
+// A state change is compare-and-set on its version: an older one (a late
+// write) is refused with its events; version 0 writes unconditionally.
+func versionsOnlyAdvance(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`"v2"`), Version: 2, Events: []outbox.Event{ev("a", "hook", "k2", "firing")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`"v1"`), Version: 1, Events: []outbox.Event{ev("a", "hook", "k1", "firing")}}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`"v2 again"`), Version: 2}))
+	states, _ := s.AlertStates(ctx)
+	pending, _ := s.Pending(ctx)
+	if string(states["a"]) != `"v2"` || keys(pending) != "k2/hook" {
+		t.Fatalf("after older and equal versions: state %s, pending %s", states["a"], keys(pending))
+	}
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`"v3"`), Version: 3}))
+	must(t, s.Apply(ctx, outbox.Change{Check: "a", State: []byte(`"any"`)}))
+	if states, _ := s.AlertStates(ctx); string(states["a"]) != `"any"` {
+		t.Fatalf("version 0 did not write: %s", states["a"])
 	}
 }
 

@@ -56,6 +56,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	stopPostgres()
 	if code == 0 {
 		// Every process, proxy and HTTP connection a test started must be
 		// gone by now.

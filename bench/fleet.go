@@ -114,6 +114,10 @@ type fleetResult struct {
 	DBEnd       int64   `json:"db_end_bytes,omitempty"`
 	DBWritten   float64 `json:"db_written_results,omitempty"`
 	StoreErrors float64 `json:"store_write_errors,omitempty"`
+	// With PostgreSQL: requests sent to the server over the window, and
+	// the checks this replica owned at its end.
+	RoundTrips float64 `json:"db_round_trips,omitempty"`
+	Owned      float64 `json:"owned_checks,omitempty"`
 }
 
 // fleetStorage is how a fleet child uses the store, from its environment:
@@ -128,8 +132,11 @@ func fleetStorage(cfg *config.Config, dir string) (on bool, err error) {
 		return false, nil
 	}
 	cfg.Storage.Path = filepath.Join(dir, "assay.db")
-	history := mode == "history"
+	history := mode != "nohistory"
 	cfg.Storage.History = &history
+	if mode == "postgres" {
+		cfg.Storage.Driver, cfg.Storage.DSN = config.DriverPostgres, os.Getenv("ASSAY_BENCH_DSN")
+	}
 	if v := os.Getenv("ASSAY_BENCH_MAX_RESULTS"); v != "" {
 		if _, err := fmt.Sscan(v, &cfg.Storage.MaxResultsPerCheck); err != nil {
 			return false, err
@@ -366,6 +373,7 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	lat.on.Store(true)
 	r0, c0, w0 := sink.runs.Load(), cpuTime(), time.Now()
 	written0 := gatherValue(reg, "assay_history_written_results_total")
+	trips0 := gatherValue(reg, "assay_store_round_trips_total")
 	if storage {
 		res.DBStart = dbSize(cfg.Storage.Path)
 	}
@@ -382,7 +390,8 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	sleepCtx(ctx, window)
 	// Give the first runs of every check a chance when the window is
 	// shorter than one interval plus loading.
-	for sink.allRun.Load() < 0 && time.Since(start) < every+window+warmup+5*time.Second && ctx.Err() == nil {
+	// (A replica of a cluster runs only its share: it never sees them all.)
+	for sink.allRun.Load() < 0 && cfg.Storage.Driver != config.DriverPostgres && time.Since(start) < every+window+warmup+5*time.Second && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 	lat.on.Store(false)
@@ -394,6 +403,8 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 		res.DBEnd = dbSize(cfg.Storage.Path)
 		res.DBWritten = gatherValue(reg, "assay_history_written_results_total") - written0
 		res.StoreErrors = gatherValue(reg, "assay_store_write_errors_total")
+		res.RoundTrips = gatherValue(reg, "assay_store_round_trips_total") - trips0
+		res.Owned = gatherValue(reg, "assay_cluster_owned_checks")
 	}
 	if res.Runs > 0 {
 		res.CPUPerRunSecs = cpu.Seconds() / float64(res.Runs)

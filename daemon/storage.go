@@ -36,6 +36,7 @@ type Backend interface {
 type clusterStore interface {
 	cluster.Store
 	FencedWrites() float64
+	RoundTrips() float64
 }
 
 // connectTimeout bounds how long start-up waits for PostgreSQL.
@@ -100,8 +101,11 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 		}
 		opts.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "assay_cluster_fenced_writes_total",
-			Help: "Runs this replica wrote that the store refused because another replica holds a newer lease of the check.",
-		}, cs.FencedWrites))
+			Help: "Writes (runs, alert state changes) the store refused because another replica holds a newer lease of the check.",
+		}, cs.FencedWrites), prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "assay_store_round_trips_total",
+			Help: "Requests this replica sent to PostgreSQL (statements, BEGIN and COMMIT, and batches sent in one go).",
+		}, cs.RoundTrips))
 		opts.Cluster = coordinator
 		log.Info("cluster: sharing the checks with the other replicas of the store", "member", coordinator.ID(),
 			"lease_ttl", cfg.Cluster.LeaseTTL.D().String(), "store", st.(interface{ Path() string }).Path())

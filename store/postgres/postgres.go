@@ -47,6 +47,7 @@ type Store struct {
 	fenced atomic.Uint64
 	// redacted is the DSN with its password hidden, for messages.
 	redacted string
+	trips    roundTrips
 }
 
 // Option configures Open.
@@ -79,6 +80,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg.MaxConns = o.maxConns
 	cfg.ConnConfig.RuntimeParams["application_name"] = "assay"
 	s := &Store{log: o.log, redacted: Redact(dsn)}
+	cfg.ConnConfig.Tracer = &s.trips
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, s.explain(err)

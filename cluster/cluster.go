@@ -103,6 +103,10 @@ type Coordinator struct {
 	started   time.Time
 	// foreign caches other members' check fingerprints by theirs.
 	foreign map[string]map[string]string
+	// loaded is closed by the first SetChecks: a replica joins with its
+	// checks, never with an empty set the others would see as different.
+	loaded     chan struct{}
+	loadedOnce sync.Once
 
 	membersG, ownedG, mismatchG prometheus.Gauge
 	renewFailures               prometheus.Counter
@@ -126,7 +130,8 @@ func New(opts Options) (*Coordinator, error) {
 		opts.ID = newID()
 	}
 	c := &Coordinator{opts: opts, log: opts.Logger, now: opts.Now, id: opts.ID, leases: map[string]int64{},
-		prints: map[string]string{}, foreign: map[string]map[string]string{}, started: opts.Now()}
+		prints: map[string]string{}, foreign: map[string]map[string]string{}, started: opts.Now(),
+		loaded: make(chan struct{})}
 	c.membersG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "assay_cluster_members",
 		Help: "Live replicas sharing the store, as this replica last saw them."})
 	c.ownedG = prometheus.NewGauge(prometheus.GaugeOpts{Name: "assay_cluster_owned_checks",
@@ -173,6 +178,7 @@ func (c *Coordinator) SetChecks(cs []*checks.Check) {
 	c.mu.Lock()
 	c.prints, c.fp = prints, hex.EncodeToString(h.Sum(nil)[:12])
 	c.mu.Unlock()
+	c.loadedOnce.Do(func() { close(c.loaded) })
 }
 
 // Owns reports whether this replica may run check now, and the epoch its
@@ -249,6 +255,11 @@ func (c *Coordinator) margin() time.Duration { return c.opts.TTL / 5 }
 // Run heartbeats and renews every third of the TTL until ctx ends, then
 // leaves: its leases are released at once for the others to take.
 func (c *Coordinator) Run(ctx context.Context) error {
+	select {
+	case <-c.loaded:
+	case <-ctx.Done():
+		return nil
+	}
 	every := c.opts.TTL / 3
 	t := time.NewTimer(0)
 	defer t.Stop()

@@ -387,11 +387,9 @@ func TestClusterPausedReplicaIsFenced(t *testing.T) {
 	if f := pages.firings(failing); len(f) != 1 {
 		t.Fatalf("%d firing events for one incident of %s after the pause: %v", len(f), failing, f)
 	}
-	// It let go of the checks it lost, and runs none of them.
-	ci, ok := c.replicas[paused].info(t)
-	if !ok || slices.Contains(ci.Owned, failing) {
-		t.Errorf("the resumed replica claims %s: %+v", failing, ci.Owned)
-	}
+	// Woken past its lease's deadline, it ran nothing it had held before
+	// renewing: the rows above show no slot twice. (It may own checks
+	// again since, under a new epoch, and run them.)
 	t.Logf("paused %v, resumed %v ago", resumed.Sub(stopped).Round(100*time.Millisecond), time.Since(resumed).Round(100*time.Millisecond))
 }
 

@@ -124,25 +124,15 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 		r.clients[k] = c
 		return c
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// A monitor should see the bytes on the wire, not a transparently
-		// decompressed body with Content-Length removed.
-		DisableCompression: true,
+	var tlsConfig *tls.Config
+	if k.tls != nil && k.tls.config != nil {
+		tlsConfig = k.tls.config.Clone()
 	}
+	tr := newTransport(tlsConfig)
 	if k.proxy != "" {
 		if u, err := url.Parse(k.proxy); err == nil {
 			tr.Proxy = http.ProxyURL(u)
 		}
-	}
-	if k.tls != nil && k.tls.config != nil {
-		tr.TLSClientConfig = k.tls.config.Clone()
 	}
 	c := r.newClient(k, &http.Client{Transport: tr})
 	r.clients[k] = c
@@ -436,7 +426,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		defer cancel()
 	}
 	pt := &phaseTimer{}
-	ctx = httptrace.WithClientTrace(ctx, pt.trace())
+	ctx = httptrace.WithClientTrace(withStepBound(ctx), pt.trace())
 
 	req := r.client(&s.Request, rr.body != nil).R().SetContext(ctx).SetDoNotParseResponse(true)
 	for k, vs := range rr.headers {
@@ -548,27 +538,66 @@ func (p *phaseTimer) finish(start time.Time) Timings {
 
 var errBodyLimit = errors.New("body limit")
 
+// firstBodyBuffer is the most readCapped allocates before data arrives.
+const firstBodyBuffer = 64 << 10
+
 // readCapped reads at most limit bytes; a longer body is an error, never a
-// silent truncation. size is the Content-Length, -1 when unknown.
+// silent truncation. size is the Content-Length, -1 when unknown. Memory
+// grows with what arrives, not with what is announced: a server that
+// announces 9 MiB and sends 3 bytes costs the first buffer, not 9 MiB.
+// An honest Content-Length still gives one buffer of exactly that size
+// when it is small, and a doubling one capped at it when it is large.
 func readCapped(rc io.ReadCloser, limit, size int64) ([]byte, error) {
 	defer rc.Close()
-	if size > 0 && size <= limit && rc != http.NoBody {
-		// The transport delivers exactly size bytes or an error: read
-		// them into a buffer of that size, not one grown 512 bytes at a
-		// time.
-		b := make([]byte, size)
-		n, err := io.ReadFull(rc, b)
-		return b[:n], err
+	if rc == http.NoBody {
+		return nil, nil
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return buf.Bytes(), err
+	// Reading one byte more than limit tells a body over it from one at it.
+	most := limit + 1
+	if size >= 0 && size <= limit {
+		most = size
 	}
-	if n > limit {
-		return buf.Bytes()[:limit], errBodyLimit
+	b := make([]byte, 0, min(most, firstBodyBuffer))
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) >= most {
+				// All that may come has come: a read of one byte more
+				// finds the end (or a body longer than announced).
+				var one [1]byte
+				n, err := rc.Read(one[:])
+				if n > 0 {
+					b = append(b, one[0])
+				}
+				if int64(len(b)) > limit {
+					return b[:limit], errBodyLimit
+				}
+				if err == io.EOF {
+					return b, nil
+				}
+				if err != nil {
+					return b, err
+				}
+				if n == 0 {
+					continue
+				}
+				most = limit + 1 // longer than announced: read on to the limit
+			}
+			grown := make([]byte, len(b), min(most, max(2*int64(cap(b)), firstBodyBuffer)))
+			copy(grown, b)
+			b = grown
+		}
+		n, err := rc.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return b[:limit], errBodyLimit
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 // previewBody is the text of a body kept in a result, at most limit bytes.
@@ -597,6 +626,16 @@ func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {
 	}
 }
 
+// interruptedMessage is the message of a step the caller cancelled.
+const interruptedMessage = "interrupted: the run was cancelled before the step completed"
+
+// interrupted reports whether ctx ended because the caller cancelled the
+// run (Ctrl-C, shutdown), not because a deadline passed: a deadline of the
+// step, of the check or of the caller's run is a timeout.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
 // classify turns a transport error into a bounded reason and a short
 // message without the URL (the URL is in the request summary).
 func classify(ctx context.Context, err error, s *Step) (Reason, string) {
@@ -614,6 +653,8 @@ func classify(ctx context.Context, err error, s *Step) (Reason, string) {
 	var recErr tls.RecordHeaderError
 	var alert tls.AlertError
 	switch {
+	case interrupted(ctx):
+		return ReasonInterrupted, interruptedMessage
 	case errors.Is(err, errTooManyRedirects):
 		return ReasonRedirect, "redirect: " + inner.Error()
 	case errors.As(err, &dnsErr) && ctx.Err() == nil:

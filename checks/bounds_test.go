@@ -211,7 +211,7 @@ func TestMemoryGrowsWithWhatArrives(t *testing.T) {
 		{"9 MiB announced, 3 bytes sent", 9 << 20, 3, false, ReasonNetwork,
 			`step "probe": network: connection closed by the server: unexpected EOF (while reading the body)`},
 		{"max_body announced, 3 bytes sent, then silence", 10 << 20, 3, true, ReasonTimeout,
-			`step "probe": timeout: check timeout 200ms exceeded`},
+			`step "probe": timeout: check timeout 200ms exceeded (while reading the body)`},
 		{"1 MiB announced, 100 KiB sent", 1 << 20, 100 << 10, false, ReasonNetwork,
 			`step "probe": network: connection closed by the server: unexpected EOF (while reading the body)`},
 		{"1 MiB announced and sent", 1 << 20, 1 << 20, false, ReasonNone, ""},

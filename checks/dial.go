@@ -20,10 +20,20 @@ import (
 // stepKey is the context key of the step context that bounds dials.
 type stepKey struct{}
 
-// withStepBound marks ctx as the context that bounds the dials and TLS
-// handshakes of the requests made with it.
-func withStepBound(ctx context.Context) context.Context {
-	return context.WithValue(ctx, stepKey{}, ctx)
+// requestContext is the context of a step's request: the step's context,
+// which the dials of the request find under stepKey, and the request's
+// phase timer, in one allocation.
+type requestContext struct {
+	context.Context
+	timer phaseTimer
+}
+
+// Value returns the step's context for stepKey.
+func (c *requestContext) Value(key any) any {
+	if key == (stepKey{}) {
+		return c.Context
+	}
+	return c.Context.Value(key)
 }
 
 // boundByStep returns ctx, cancelled also when the step that started the

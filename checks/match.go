@@ -94,15 +94,14 @@ type stoppingReader struct {
 }
 
 func newStoppingReader(ctx context.Context, re *regexp.Regexp, s string, b []byte) *stoppingReader {
-	if b == nil && s == "" {
-		b = []byte{}
-	}
 	every := max(1, checkWork/regexSize(re))
 	return &stoppingReader{s: s, b: b, done: ctx.Done(), every: every, left: every}
 }
 
+// errEnd ends a stoppingReader's input (regexp looks only at the size 0).
 var errEnd = errors.New("end of input")
 
+// ReadRune returns the next rune, or the end of input once ctx is done.
 func (r *stoppingReader) ReadRune() (rune, int, error) {
 	if r.left--; r.left <= 0 {
 		r.left = r.every

@@ -1,6 +1,8 @@
 package checks
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +33,19 @@ type response struct {
 	// req is the request that got this response (the last one after
 	// redirects); OpenAPI validation finds the operation with it.
 	req *http.Request
+
+	// ctx is the step's: evaluation stops when it ends (see match.go).
+	ctx context.Context
+	// rd holds the secrets known when the step is evaluated (a copy, so
+	// that the attempt's redactor stays off the heap): values are never
+	// cut inside one (see redactor.cut).
+	rd redactor
+	// stopped is set when an evaluation found ctx done.
+	stopped bool
+	// values and depth measure the JSON document, once, for the cost of
+	// JSONPath queries (measured tells whether they are set).
+	values, depth int
+	measured      bool
 }
 
 // JSON parses the body once, on first use.
@@ -75,14 +90,14 @@ func headerAssertion(name string, p *Predicate) assertion {
 	return assertion{name: label, eval: func(r *response, data map[string]any) []AssertionResult {
 		vals := r.header.Values(name)
 		if len(vals) == 0 {
-			return p.eval(label, nil, false, true, data)
+			return p.eval(r, label, nil, false, true, data)
 		}
 		joined := strings.Join(vals, ", ")
-		res := p.eval(label, joined, true, true, data)
+		res := p.eval(r, label, joined, true, true, data)
 		if len(vals) > 1 && !allPassed(res) && !p.negative() {
 			// A multi-valued header passes when one of its field lines does.
 			for _, v := range vals {
-				if one := p.eval(label, v, true, true, data); allPassed(one) {
+				if one := p.eval(r, label, v, true, true, data); allPassed(one) {
 					return one
 				}
 			}
@@ -91,7 +106,7 @@ func headerAssertion(name string, p *Predicate) assertion {
 			// A negative predicate must hold for every field line too:
 			// not_equals X fails when one line is X, as equals X passes.
 			for _, v := range vals {
-				if one := p.eval(label, v, true, true, data); !allPassed(one) {
+				if one := p.eval(r, label, v, true, true, data); !allPassed(one) {
 					return one
 				}
 			}
@@ -118,33 +133,35 @@ func allPassed(rs []AssertionResult) bool {
 
 func bodyAssertions(b *BodyExpect) []assertion {
 	var out []assertion
-	text := func(t *Template, key string, f func(body, want string) (bool, string)) {
+	// f sees the body as bytes: a string of it would copy up to max_body
+	// for every assertion.
+	text := func(t *Template, key string, f func(r *response, want string) (bool, string)) {
 		if t == nil {
 			return
 		}
-		out = append(out, assertion{name: "body", eval: func(r *response, data map[string]any) []AssertionResult {
+		out = append(out, assertion{name: "body " + key, eval: func(r *response, data map[string]any) []AssertionResult {
 			want, err := t.Render(data)
 			if err != nil {
 				return []AssertionResult{result("body", false, key, err.Error())}
 			}
-			ok, exp := f(string(r.body), want)
-			return []AssertionResult{result("body", ok, exp, formatText(r.body))}
+			ok, exp := f(r, want)
+			return []AssertionResult{result("body", ok, exp, r.formatText(r.body))}
 		}})
 	}
-	text(b.Equals, "equals", func(body, want string) (bool, string) {
-		return body == want, strconv.Quote(truncate(want, actualLimit))
+	text(b.Equals, "equals", func(r *response, want string) (bool, string) {
+		return string(r.body) == want, strconv.Quote(r.rd.cut(want, actualLimit))
 	})
-	text(b.Contains, "contains", func(body, want string) (bool, string) {
-		return strings.Contains(body, want), "to contain " + strconv.Quote(want)
+	text(b.Contains, "contains", func(r *response, want string) (bool, string) {
+		return bytes.Contains(r.body, []byte(want)), "to contain " + strconv.Quote(want)
 	})
-	text(b.NotContains, "not_contains", func(body, want string) (bool, string) {
-		return !strings.Contains(body, want), "not to contain " + strconv.Quote(want)
+	text(b.NotContains, "not_contains", func(r *response, want string) (bool, string) {
+		return !bytes.Contains(r.body, []byte(want)), "not to contain " + strconv.Quote(want)
 	})
 	var bodyRe *regexp.Regexp // compiled once when not a template
 	if b.Matches != nil && !b.Matches.Templated() {
 		bodyRe, _ = regexp.Compile(b.Matches.Raw)
 	}
-	text(b.Matches, "matches", func(body, want string) (bool, string) {
+	text(b.Matches, "matches", func(r *response, want string) (bool, string) {
 		re := bodyRe
 		if re == nil {
 			var err error
@@ -152,7 +169,11 @@ func bodyAssertions(b *BodyExpect) []assertion {
 				return false, "a valid regular expression, " + err.Error()
 			}
 		}
-		return re.MatchString(body), "to match " + strconv.Quote(want)
+		ok, err := r.matchBytes(re, r.body)
+		if err != nil {
+			r.stopped = true
+		}
+		return ok, "to match " + strconv.Quote(want)
 	})
 	if b.Empty != nil {
 		want := *b.Empty
@@ -161,43 +182,51 @@ func bodyAssertions(b *BodyExpect) []assertion {
 			if !want {
 				exp = "not empty"
 			}
-			return []AssertionResult{result("body", (len(r.body) == 0) == want, exp, formatText(r.body))}
+			return []AssertionResult{result("body", (len(r.body) == 0) == want, exp, r.formatText(r.body))}
 		}})
 	}
 	if b.Size != nil {
 		out = append(out, assertion{name: "body size", eval: func(r *response, data map[string]any) []AssertionResult {
-			return b.Size.eval("body size", float64(len(r.body)), true, false, data)
+			return b.Size.eval(r, "body size", float64(len(r.body)), true, false, data)
 		}})
 	}
 	return out
 }
 
-func formatText(b []byte) string {
+// formatText renders a body for an actual: quoted text, cut at
+// actualLimit, never inside a known secret.
+func (r *response) formatText(b []byte) string {
 	if len(b) == 0 {
 		return "empty body"
 	}
 	if !utf8.Valid(b) {
 		return fmt.Sprintf("%d bytes of binary data", len(b))
 	}
-	return strconv.Quote(truncate(string(b), actualLimit))
+	return strconv.Quote(r.rd.cutPrefix(string(b[:r.rd.window(len(b), actualLimit)]), actualLimit, len(b)))
 }
 
 func jsonAssertion(path string, jp *jsonpath.Path, p *Predicate) assertion {
 	label := "json " + path
 	singular := jp.Query().Singular() != nil
 	return assertion{name: label, eval: func(r *response, data map[string]any) []AssertionResult {
-		doc, err := r.JSON()
-		if err != nil {
-			return []AssertionResult{result(label, false, "a JSON body", err.Error())}
-		}
-		nodes := jp.Select(doc)
+		nodes, err := r.selectJSON(jp)
 		switch {
+		case errors.Is(err, errStopped):
+			r.stopped = true
+			return nil
+		case err != nil:
+			expected := "a JSON body"
+			var tooMuch errTooExpensive
+			if errors.As(err, &tooMuch) {
+				expected = "a query the engine can afford"
+			}
+			return []AssertionResult{result(label, false, expected, err.Error())}
 		case singular && len(nodes) == 0:
-			return p.eval(label, nil, false, false, data)
+			return p.eval(r, label, nil, false, false, data)
 		case singular:
-			return p.eval(label, nodes[0], true, false, data)
+			return p.eval(r, label, nodes[0], true, false, data)
 		}
-		return p.eval(label, []any(nodes), len(nodes) > 0, false, data)
+		return p.eval(r, label, []any(nodes), len(nodes) > 0, false, data)
 	}}
 }
 
@@ -215,12 +244,13 @@ func schemaAssertion(s *SchemaRef) assertion {
 		if err == nil {
 			return []AssertionResult{result("json schema", true, "valid against "+where, "valid")}
 		}
-		return []AssertionResult{result("json schema", false, "valid against "+where, schemaErrors(err))}
+		return []AssertionResult{result("json schema", false, "valid against "+where, schemaErrors(err, &r.rd))}
 	}}
 }
 
-// schemaErrors lists the leaf errors as "at /pointer: message".
-func schemaErrors(err error) string {
+// schemaErrors lists the leaf errors as "at /pointer: message", never cut
+// inside a known secret.
+func schemaErrors(err error, rd *redactor) string {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return err.Error()
@@ -241,7 +271,7 @@ func schemaErrors(err error) string {
 	}
 	walk(ve.DetailedOutput())
 	sort.Strings(msgs)
-	return truncate(strings.Join(msgs, "; "), 4*actualLimit)
+	return rd.cut(strings.Join(msgs, "; "), 4*actualLimit)
 }
 
 func responseTimeAssertion(max time.Duration) assertion {
@@ -261,17 +291,18 @@ func tlsDaysAssertion(p *Predicate) assertion {
 		if r.tls == nil {
 			return []AssertionResult{result("tls days_remaining", false, "a TLS connection", "plain HTTP")}
 		}
-		return p.eval("tls days_remaining", math.Floor(r.tls.DaysRemaining*10)/10, true, false, data)
+		return p.eval(r, "tls days_remaining", math.Floor(r.tls.DaysRemaining*10)/10, true, false, data)
 	}}
 }
 
-// eval applies every key of the predicate to actual. textual is set for
-// text sources (headers, body) where an expected 0 means the string "0".
-func (p *Predicate) eval(name string, actual any, exists, textual bool, data map[string]any) []AssertionResult {
+// eval applies every key of the predicate to actual, a value of r.
+// textual is set for text sources (headers, body) where an expected 0
+// means the string "0".
+func (p *Predicate) eval(r *response, name string, actual any, exists, textual bool, data map[string]any) []AssertionResult {
 	var out []AssertionResult
 	got := "nothing"
 	if exists {
-		got = formatValue(actual)
+		got = r.formatValue(actual)
 	}
 	add := func(ok bool, expected string) {
 		out = append(out, result(name, ok, expected, got))
@@ -303,12 +334,12 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 	}
 	if p.Equals != nil {
 		if want, ok := render(p.Equals); ok {
-			add(exists && equalValues(actual, want), formatValue(want))
+			add(exists && equalValues(actual, want), r.formatValue(want))
 		}
 	}
 	if p.NotEquals != nil {
 		if want, ok := render(p.NotEquals); ok {
-			add(exists && !equalValues(actual, want), "not "+formatValue(want))
+			add(exists && !equalValues(actual, want), "not "+r.formatValue(want))
 		}
 	}
 	if p.Type != "" {
@@ -319,7 +350,7 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 		if !exists || !ok {
 			out = append(out, result(name+" length", false, "a string, array or object", got))
 		} else {
-			out = append(out, p.Length.eval(name+" length", float64(n), true, false, data)...)
+			out = append(out, p.Length.eval(r, name+" length", float64(n), true, false, data)...)
 		}
 	}
 	cmp := func(v *Value, op string, f func(a, b float64) bool) {
@@ -332,7 +363,7 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 		}
 		a, aok := toNumber(actual)
 		b, bok := toNumber(want)
-		add(exists && aok && bok && f(a, b), op+" "+formatValue(want))
+		add(exists && aok && bok && f(a, b), op+" "+r.formatValue(want))
 	}
 	cmp(p.Gt, ">", func(a, b float64) bool { return a > b })
 	cmp(p.Gte, ">=", func(a, b float64) bool { return a >= b })
@@ -340,12 +371,12 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 	cmp(p.Lte, "<=", func(a, b float64) bool { return a <= b })
 	if p.Contains != nil {
 		if want, ok := render(p.Contains); ok {
-			add(exists && containsValue(actual, want), "to contain "+formatValue(want))
+			add(exists && containsValue(actual, want), "to contain "+r.formatValue(want))
 		}
 	}
 	if p.NotContains != nil {
 		if want, ok := render(p.NotContains); ok {
-			add(exists && !containsValue(actual, want), "not to contain "+formatValue(want))
+			add(exists && !containsValue(actual, want), "not to contain "+r.formatValue(want))
 		}
 	}
 	if p.Matches != nil {
@@ -364,7 +395,15 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 			if !isText && exists {
 				s, isText = textOf(actual).(string)
 			}
-			add(exists && isText && re.MatchString(s), "to match "+strconv.Quote(pat))
+			matched := false
+			if exists && isText {
+				var err error
+				if matched, err = r.matchString(re, s); err != nil {
+					r.stopped = true
+					return out
+				}
+			}
+			add(matched, "to match "+strconv.Quote(pat))
 		}
 	}
 	if p.In != nil {
@@ -378,7 +417,7 @@ func (p *Predicate) eval(name string, actual any, exists, textual bool, data map
 			wants = append(wants, want)
 			found = found || (exists && equalValues(actual, want))
 		}
-		add(found, "one of "+formatValue(wants))
+		add(found, "one of "+r.formatValue(wants))
 	}
 	if p.Empty != nil {
 		n, ok := lengthOf(actual)
@@ -484,8 +523,9 @@ func typeOf(x any, want string) bool {
 }
 
 // formatValue renders a value for expected/actual: JSON for structures and
-// strings, so that "42" and 42 read differently.
-func formatValue(x any) string {
+// strings, so that "42" and 42 read differently; cut at actualLimit, never
+// inside a known secret.
+func (r *response) formatValue(x any) string {
 	if f, ok := x.(float64); ok {
 		if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
 			return strconv.FormatInt(int64(f), 10) // the same digits, faster
@@ -493,13 +533,13 @@ func formatValue(x any) string {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	if s, ok := x.(string); ok && plainJSONString(s) {
-		return truncate(`"`+s+`"`, actualLimit) // as json.Marshal writes it
+		return r.rd.cut(`"`+s+`"`, actualLimit) // as json.Marshal writes it
 	}
 	b, err := json.Marshal(x)
 	if err != nil {
-		return fmt.Sprint(x)
+		return r.rd.cut(fmt.Sprint(x), actualLimit)
 	}
-	return truncate(string(b), actualLimit)
+	return r.rd.cut(string(b), actualLimit)
 }
 
 // plainJSONString reports whether json.Marshal writes s as is between

@@ -413,7 +413,7 @@ checks:
 				checkOutcome(t, res, "probe", nil)
 				return
 			}
-			got := formatValue(math.Floor(step.TLS.DaysRemaining*10) / 10)
+			got := (&response{}).formatValue(math.Floor(step.TLS.DaysRemaining*10) / 10)
 			checkOutcome(t, res, "probe", fails("tls days_remaining: expected < 30, got "+got, "< 30", got))
 		})
 	}

@@ -47,10 +47,10 @@ func etagAssertion(want ETagExpect) assertion {
 		case len(vs) > 1:
 			ar = result("etag", false, expected, strconv.Itoa(len(vs))+" ETag headers: "+strings.Join(vs, ", "))
 		case !semantics.ValidETag(vs[0]):
-			ar = result("etag", false, expected, "invalid entity-tag "+truncate(vs[0], actualLimit))
+			ar = result("etag", false, expected, "invalid entity-tag "+r.rd.cut(vs[0], actualLimit))
 		case want == ETagStrong && semantics.IsWeakETag(vs[0]):
-			ar = result("etag", false, expected, "weak "+truncate(vs[0], actualLimit))
-			ar.Message = "etag: expected a strong entity-tag, got the weak " + truncate(vs[0], actualLimit) +
+			ar = result("etag", false, expected, "weak "+r.rd.cut(vs[0], actualLimit))
+			ar.Message = "etag: expected a strong entity-tag, got the weak " + r.rd.cut(vs[0], actualLimit) +
 				": a weak tag never matches If-Match, which uses the strong comparison (RFC 9110 §13.1.1)"
 		default:
 			ar = result("etag", true, expected, vs[0])
@@ -105,7 +105,7 @@ func allowAssertion(a *AllowExpect) assertion {
 				extra = append(extra, m)
 			}
 		}
-		ar := result(name, len(missing) == 0 && len(extra) == 0, expected, truncate(actual, actualLimit))
+		ar := result(name, len(missing) == 0 && len(extra) == 0, expected, r.rd.cut(actual, actualLimit))
 		if !ar.Passed {
 			var why []string
 			if len(missing) > 0 {

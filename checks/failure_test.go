@@ -350,9 +350,15 @@ func TestClassifyResolverTimeout(t *testing.T) {
 		t.Errorf("got %q %q, want dns %q", reason, msg, want)
 	}
 	// When the check's own deadline passed, it is a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
 	if reason, _ := classify(ctx, err, step); reason != ReasonTimeout {
 		t.Errorf("with the deadline passed: got %q, want timeout", reason)
+	}
+	// When the caller cancelled the run, it is interrupted.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if reason, msg := classify(ctx, err, step); reason != ReasonInterrupted || msg != interruptedMessage {
+		t.Errorf("with the run cancelled: got %q %q, want interrupted", reason, msg)
 	}
 }

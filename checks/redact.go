@@ -1,13 +1,11 @@
 package checks
 
 import (
-	"encoding/json"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -85,6 +83,10 @@ type redactedValue struct {
 	// until is the last step whose requests may refer to the value: a
 	// later step captured another value under the same name.
 	until int
+	// key is a part of the value that every form of it holds as is (see
+	// keyOf), "" when it has none: text without the key holds none of its
+	// forms, which then need no search.
+	key string
 }
 
 type secretForm struct {
@@ -120,8 +122,9 @@ func (rd *redactor) addSecret(s secretValue, after int) {
 		return
 	}
 	if s.ref != Redacted {
+		// Forms of one captured value share its step and reference.
 		for i := range rd.values {
-			if v := &rd.values[i]; v.ref == s.ref {
+			if v := &rd.values[i]; v.ref == s.ref && v.after != after {
 				v.until = min(v.until, after)
 			}
 		}
@@ -131,37 +134,15 @@ func (rd *redactor) addSecret(s secretValue, after int) {
 		v.ref, v.after, v.until = s.ref, after, math.MaxInt
 		return
 	}
-	rd.values = append(rd.values, redactedValue{secretValue: s, after: after, until: math.MaxInt})
+	rd.values = append(rd.values, redactedValue{secretValue: s, after: after, until: math.MaxInt, key: keyOf(s.value)})
 	of := len(rd.values) - 1
-	for _, f := range escapedForms(s.value) {
+	for _, f := range formsOf(s.value) {
 		if !slices.ContainsFunc(rd.forms, func(g secretForm) bool { return g.text == f }) {
 			rd.forms = append(rd.forms, secretForm{text: f, of: of})
 		}
 	}
 	// Longest first so that a secret containing another is replaced whole.
 	sort.SliceStable(rd.forms, func(i, j int) bool { return len(rd.forms[i].text) > len(rd.forms[j].text) })
-}
-
-// escapedForms lists v as written and as it appears inside a JSON string
-// (a server echoing it; an assertion's actual) and a Go-quoted one (a body
-// assertion's actual), alone and nested, and percent-encoded in a query
-// or a path (a query: or form: value, an echoed URL), so that no escaping
-// reveals it.
-func escapedForms(v string) []string {
-	j, _ := json.Marshal(v)
-	js := string(j[1 : len(j)-1])
-	forms := []string{v}
-	for _, f := range []string{js, quoteInner(v), quoteInner(js), url.QueryEscape(v), url.PathEscape(v)} {
-		if !slices.Contains(forms, f) {
-			forms = append(forms, f)
-		}
-	}
-	return forms
-}
-
-func quoteInner(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
 }
 
 // refAt is what replaces the value v in the request of step i.
@@ -178,18 +159,48 @@ func (rd *redactor) refAt(v *redactedValue, step int) string {
 func (rd *redactor) str(s string) string { return rd.replace(s, outside) }
 
 // replace hides every secret in s, by its reference in the request of
-// step (see refAt), else as Redacted.
+// step (see refAt), else as Redacted, and the beginning of a secret left
+// before the mark of a cut (see hideCutSecrets).
 func (rd *redactor) replace(s string, step int) string {
+	if rd == nil || len(rd.forms) == 0 {
+		return s
+	}
+	absent := rd.absent(s)
 	for _, f := range rd.forms {
+		if f.of < 64 && absent&(1<<f.of) != 0 {
+			continue
+		}
 		if strings.Contains(s, f.text) {
 			s = strings.ReplaceAll(s, f.text, rd.refAt(&rd.values[f.of], step))
 		}
 	}
+	if strings.Contains(s, cutMark) {
+		s = rd.hideCutSecrets(s)
+	}
 	return s
 }
 
+// absent has bit i set when s lacks the key of value i (of the first 64
+// values), and so all of its forms.
+func (rd *redactor) absent(s string) uint64 {
+	var bits uint64
+	for i := range rd.values[:min(64, len(rd.values))] {
+		if k := rd.values[i].key; k != "" && !strings.Contains(s, k) {
+			bits |= 1 << i
+		}
+	}
+	return bits
+}
+
 func (rd *redactor) has(s string) bool {
+	if rd == nil || len(rd.forms) == 0 {
+		return false
+	}
+	absent := rd.absent(s)
 	for _, f := range rd.forms {
+		if f.of < 64 && absent&(1<<f.of) != 0 {
+			continue
+		}
 		if strings.Contains(s, f.text) {
 			return true
 		}

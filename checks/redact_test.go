@@ -2,6 +2,7 @@ package checks
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -118,4 +119,77 @@ func TestRedactorNoSecretsNoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { rd.step(s, 0) }); n != 0 {
 		t.Errorf("%v allocations", n)
 	}
+}
+
+// Rule: a cut never leaves part of a secret. Whatever the cut position,
+// the value is at most the cut, Redacted and the mark, holds no four
+// bytes of a secret it knew, and keeps every byte before the secret; a
+// secret it learned later is hidden by the last pass, its beginning
+// before a cut mark too.
+func TestCutNeverLeavesPartOfASecret(t *testing.T) {
+	const secret = "s3cr3t-Zq9xW3vK"
+	rd := &redactor{}
+	rd.add(secret, "other-Hm7Tp2Lc")
+	texts := []string{
+		"before " + secret + " after",
+		secret + secret,
+		"x" + secret,
+		strings.Repeat("é", 10) + secret + "é",
+		"other-Hm7T" + secret + "p2Lc",
+	}
+	for _, text := range texts {
+		for n := 0; n <= len(text); n++ {
+			got := rd.cut(text, n)
+			if len(text) <= n {
+				if got != text {
+					t.Errorf("cut(%q, %d) = %q, want it whole", text, n, got)
+				}
+				continue
+			}
+			kept, mark, ok := strings.Cut(got, cutMark)
+			if !ok || !strings.HasPrefix(mark, "(") {
+				t.Fatalf("cut(%q, %d) = %q: no mark", text, n, got)
+			}
+			kept = strings.TrimSuffix(kept, Redacted)
+			if len(kept) > n || !strings.HasPrefix(text, kept) {
+				t.Errorf("cut(%q, %d) = %q: not a prefix of at most %d bytes", text, n, got, n)
+			}
+			if w := window4(rd.str(got), secret); w != "" {
+				t.Errorf("cut(%q, %d) = %q shows %q once redacted", text, n, got, w)
+			}
+		}
+	}
+	// Without secrets a cut is the plain cut.
+	for _, r := range []*redactor{nil, {}} {
+		if got, want := r.cut("abcdef", 3), "abc…(3 more bytes)"; got != want {
+			t.Errorf("cut without secrets: %q, want %q", got, want)
+		}
+	}
+
+	// A secret learned after the cut: its beginning before a mark goes.
+	later := &redactor{}
+	later.add(secret)
+	for _, tc := range []struct{ in, want string }{
+		{"abc s3cr3t-Zq…(5 more bytes)", "abc [REDACTED]…(5 more bytes)"},
+		{`"abc s3cr3t-Z…(6 more bytes)"`, `"abc [REDACTED]…(6 more bytes)"`},
+		{"x s3cr…", "x [REDACTED]…"},                     // a validator's bare mark
+		{"x s3c…(9 more bytes)", "x s3c…(9 more bytes)"}, // three bytes are too common to tell
+		{"a s3cr3…(1 more bytes) b s3cr3t…(2 more bytes)", "a [REDACTED]…(1 more bytes) b [REDACTED]…(2 more bytes)"},
+		{"no cut s3cr3t-Zq", "no cut s3cr3t-Zq"},
+		{"…s3cr", "…s3cr"},
+	} {
+		if got := later.str(tc.in); got != tc.want {
+			t.Errorf("str(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// window4 returns four bytes of secret found in s, or "".
+func window4(s, secret string) string {
+	for i := 0; i+4 <= len(secret); i++ {
+		if strings.Contains(s, secret[i:i+4]) {
+			return secret[i : i+4]
+		}
+	}
+	return ""
 }

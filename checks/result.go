@@ -25,13 +25,17 @@ const (
 	ReasonTemplate  Reason = "template"   // a template could not be rendered
 	ReasonSemantics Reason = "semantics"  // an HTTP semantics rule failed in strict mode
 	ReasonInternal  Reason = "internal"   // a bug or unexpected local error
+	// ReasonInterrupted: the caller cancelled the run (Ctrl-C, shutdown)
+	// before it completed, so the target's health is unknown. The run's
+	// own deadlines are ReasonTimeout.
+	ReasonInterrupted Reason = "interrupted"
 )
 
 // Reasons lists every Reason but ReasonNone, for metrics that must expose
 // each label value from the start.
 var Reasons = []Reason{ReasonAssertion, ReasonTimeout, ReasonDNS, ReasonConnect,
 	ReasonTLS, ReasonNetwork, ReasonProtocol, ReasonRedirect, ReasonBodyLimit,
-	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal}
+	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted}
 
 // Transient reports whether a failure with this reason is a network-level
 // problem that a retry with RetryOnNetwork should be spent on.

@@ -124,25 +124,15 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 		r.clients[k] = c
 		return c
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// A monitor should see the bytes on the wire, not a transparently
-		// decompressed body with Content-Length removed.
-		DisableCompression: true,
+	var tlsConfig *tls.Config
+	if k.tls != nil && k.tls.config != nil {
+		tlsConfig = k.tls.config.Clone()
 	}
+	tr := newTransport(tlsConfig)
 	if k.proxy != "" {
 		if u, err := url.Parse(k.proxy); err == nil {
 			tr.Proxy = http.ProxyURL(u)
 		}
-	}
-	if k.tls != nil && k.tls.config != nil {
-		tr.TLSClientConfig = k.tls.config.Clone()
 	}
 	c := r.newClient(k, &http.Client{Transport: tr})
 	r.clients[k] = c
@@ -257,7 +247,11 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 		if !sr.Passed {
 			a.Passed = false
 			if ctx.Err() != nil && parent.Err() == nil && sr.Reason == ReasonTimeout {
-				sr.Message = fmt.Sprintf("timeout: check timeout %s exceeded", c.Timeout.D())
+				msg := fmt.Sprintf("timeout: check timeout %s exceeded", c.Timeout.D())
+				if w := strings.Index(sr.Message, " (while "); w >= 0 {
+					msg += sr.Message[w:]
+				}
+				sr.Message = msg
 			}
 			a.Reason = sr.Reason
 			a.Message = fmt.Sprintf("step %q: %s", s.Name, sr.Message)
@@ -429,14 +423,16 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		rd.addSecret(secretValue{value: rr.bearer, ref: templateRef(*s.Request.Auth.Bearer)}, i-1)
 		auth = &AuthSummary{Type: "bearer", Secret: rd.refOf(rr.bearer, i)}
 	}
+	rd.addRequestSecrets(&s.Request, rr, i)
 
 	if t := s.Request.Timeout.D(); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	pt := &phaseTimer{}
-	ctx = httptrace.WithClientTrace(ctx, pt.trace())
+	rc := &requestContext{Context: ctx}
+	pt := &rc.timer
+	ctx = httptrace.WithClientTrace(rc, pt.trace())
 
 	req := r.client(&s.Request, rr.body != nil).R().SetContext(ctx).SetDoNotParseResponse(true)
 	for k, vs := range rr.headers {
@@ -446,7 +442,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	}
 	// resty has its copy: the summary takes rr.headers itself (the
 	// redactor replaces any map it changes, so no one else sees it).
-	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body, r.opts.MaxEvidenceBody), Auth: auth}
+	sr.Request = RequestSummary{Method: rr.method, URL: rr.url, Headers: rr.headers, Body: previewBody(rr.body, r.opts.MaxEvidenceBody, rd), Auth: auth}
 	if auth != nil {
 		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
@@ -469,14 +465,21 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	raw := resp.RawResponse
 	body, readErr := readCapped(resp.RawBody(), int64(s.Request.MaxBody), raw.ContentLength)
 	sr.Timings = pt.finish(start)
+	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, req: raw.Request, ctx: ctx}
+	// Secrets of this response are known before any of it is cut.
+	rd.addResponseSecrets(raw.Header)
+	taken := takeSecretCaptures(s, rs, rd, i)
+	// The step adds no secret from here on: the copy is complete.
+	rs.rd = *rd
 	// The response is ours alone: the summary shares its header map, which
 	// nothing changes (the redactor replaces a map it must change).
-	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body, r.opts.MaxEvidenceBody),
+	sr.Response = &ResponseSummary{Status: raw.StatusCode, Proto: raw.Proto, Headers: raw.Header, Body: previewBody(body, r.opts.MaxEvidenceBody, rd),
 		BodySize: int64(len(body))}
 	if raw.TLS != nil && len(raw.TLS.PeerCertificates) > 0 {
 		sr.TLS = tlsInfo(raw.TLS, time.Now())
+		rs.tls = sr.TLS
 	}
-	semFailed := r.evalSemantics(c, &sr, rr.method, raw, body, readErr, hist)
+	semFailed := r.evalSemantics(c, &sr, rr.method, raw, body, readErr, hist, &rs.rd)
 	if readErr != nil {
 		if errors.Is(readErr, errBodyLimit) {
 			sr.Response.Truncated = true
@@ -486,13 +489,19 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		return fail(reason, msg+" (while reading the body)")
 	}
 
-	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, tls: sr.TLS, req: raw.Request}
 	failed := 0
 	if len(s.assertions) > 0 {
 		sr.Assertions = make([]AssertionResult, 0, len(s.assertions))
 	}
 	for _, as := range s.assertions {
-		for _, ar := range as.eval(rs, data) {
+		if ctx.Err() != nil {
+			return fail(stoppedAt(ctx, s, "the assertion "+as.name))
+		}
+		results := as.eval(rs, data)
+		if rs.stopped { // its results are not a verdict
+			return fail(stoppedAt(ctx, s, "the assertion "+as.name))
+		}
+		for _, ar := range results {
 			sr.Assertions = append(sr.Assertions, ar)
 			if !ar.Passed {
 				if failed == 0 {
@@ -511,8 +520,20 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	if semFailed != nil {
 		return fail(ReasonSemantics, semanticsMessage(semFailed, &sr))
 	}
-	for _, nc := range s.captures {
-		v, err := nc.take(rs)
+	for k, nc := range s.captures {
+		if ctx.Err() != nil {
+			return fail(stoppedAt(ctx, s, "the capture "+nc.name))
+		}
+		var v any
+		var err error
+		if nc.secret {
+			v, err = taken[k].v, taken[k].err
+		} else {
+			v, err = nc.take(rs)
+		}
+		if errors.Is(err, errStopped) {
+			return fail(stoppedAt(ctx, s, "the capture "+nc.name))
+		}
 		if err != nil {
 			return fail(ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err))
 		}
@@ -521,18 +542,57 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 			sr.Captures = map[string]string{}
 		}
 		if nc.secret {
-			rd.addSecret(secretValue{value: fmt.Sprint(v), ref: nc.ref}, i)
 			sr.Captures[nc.name] = Redacted
 		} else {
 			text, ok := textOf(v).(string)
 			if !ok {
 				text = fmt.Sprint(textOf(v))
 			}
-			sr.Captures[nc.name] = truncate(text, actualLimit)
+			sr.Captures[nc.name] = rd.cut(text, actualLimit)
 		}
 	}
 	sr.Passed = true
 	return sr
+}
+
+// stoppedAt is the failure of a step whose evaluation stopped at what
+// because its context ended: the step's or the check's deadline passed
+// (timeout), or the run was cancelled (interrupted).
+func stoppedAt(ctx context.Context, s *Step, what string) (Reason, string) {
+	reason, msg := classify(ctx, context.DeadlineExceeded, s)
+	if reason == ReasonTimeout {
+		msg = strings.Replace(msg, "no complete response", "the evaluation did not end", 1)
+	}
+	return reason, msg + " (while evaluating " + what + ")"
+}
+
+// takenCapture is a secret capture's value, taken before the response is
+// cut anywhere.
+type takenCapture struct {
+	v   any
+	err error
+}
+
+// takeSecretCaptures takes the values of the step's secret captures and
+// adds them to the secrets, so that no part of them is shown even where
+// the response is cut; the capture loop uses them as taken. The slice is
+// indexed like s.captures (nil without secret captures).
+func takeSecretCaptures(s *Step, rs *response, rd *redactor, step int) []takenCapture {
+	var out []takenCapture
+	for k, nc := range s.captures {
+		if !nc.secret {
+			continue
+		}
+		if out == nil {
+			out = make([]takenCapture, len(s.captures))
+		}
+		v, err := nc.take(rs)
+		out[k] = takenCapture{v: v, err: err}
+		if err == nil {
+			rd.addCaptured(v, nc.ref, step)
+		}
+	}
+	return out
 }
 
 func (p *phaseTimer) finish(start time.Time) Timings {
@@ -548,38 +608,78 @@ func (p *phaseTimer) finish(start time.Time) Timings {
 
 var errBodyLimit = errors.New("body limit")
 
+// firstBodyBuffer is the most readCapped allocates before data arrives.
+const firstBodyBuffer = 64 << 10
+
 // readCapped reads at most limit bytes; a longer body is an error, never a
-// silent truncation. size is the Content-Length, -1 when unknown.
+// silent truncation. size is the Content-Length, -1 when unknown. Memory
+// grows with what arrives, not with what is announced: a server that
+// announces 9 MiB and sends 3 bytes costs the first buffer, not 9 MiB.
+// An honest Content-Length still gives one buffer of exactly that size
+// when it is small, and a doubling one capped at it when it is large.
 func readCapped(rc io.ReadCloser, limit, size int64) ([]byte, error) {
 	defer rc.Close()
-	if size > 0 && size <= limit && rc != http.NoBody {
-		// The transport delivers exactly size bytes or an error: read
-		// them into a buffer of that size, not one grown 512 bytes at a
-		// time.
-		b := make([]byte, size)
-		n, err := io.ReadFull(rc, b)
-		return b[:n], err
+	if rc == http.NoBody {
+		return nil, nil
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return buf.Bytes(), err
+	// Reading one byte more than limit tells a body over it from one at it.
+	most := limit + 1
+	if size >= 0 && size <= limit {
+		most = size
 	}
-	if n > limit {
-		return buf.Bytes()[:limit], errBodyLimit
+	b := make([]byte, 0, min(most, firstBodyBuffer))
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) >= most {
+				// All that may come has come: a read of one byte more
+				// finds the end (or a body longer than announced).
+				var one [1]byte
+				n, err := rc.Read(one[:])
+				if n > 0 {
+					b = append(b, one[0])
+				}
+				if int64(len(b)) > limit {
+					return b[:limit], errBodyLimit
+				}
+				if err == io.EOF {
+					return b, nil
+				}
+				if err != nil {
+					return b, err
+				}
+				if n == 0 {
+					continue
+				}
+				most = limit + 1 // longer than announced: read on to the limit
+			}
+			grown := make([]byte, len(b), min(most, max(2*int64(cap(b)), firstBodyBuffer)))
+			copy(grown, b)
+			b = grown
+		}
+		n, err := rc.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return b[:limit], errBodyLimit
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
-	return buf.Bytes(), nil
 }
 
-// previewBody is the text of a body kept in a result, at most limit bytes.
-func previewBody(b []byte, limit int) string {
+// previewBody is the text of a body kept in a result, at most limit bytes,
+// never cut inside a known secret. Only what is kept becomes a string.
+func previewBody(b []byte, limit int, rd *redactor) string {
 	if len(b) == 0 {
 		return ""
 	}
 	if !isText(b) {
 		return fmt.Sprintf("(%d bytes of binary data)", len(b))
 	}
-	return truncate(string(b), limit)
+	return rd.cutPrefix(string(b[:rd.window(len(b), limit)]), limit, len(b))
 }
 
 func isText(b []byte) bool {
@@ -595,6 +695,16 @@ func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {
 		NotAfter:      cert.NotAfter,
 		DaysRemaining: cert.NotAfter.Sub(now).Hours() / 24,
 	}
+}
+
+// interruptedMessage is the message of a step the caller cancelled.
+const interruptedMessage = "interrupted: the run was cancelled before the step completed"
+
+// interrupted reports whether ctx ended because the caller cancelled the
+// run (Ctrl-C, shutdown), not because a deadline passed: a deadline of the
+// step, of the check or of the caller's run is a timeout.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }
 
 // classify turns a transport error into a bounded reason and a short
@@ -614,6 +724,8 @@ func classify(ctx context.Context, err error, s *Step) (Reason, string) {
 	var recErr tls.RecordHeaderError
 	var alert tls.AlertError
 	switch {
+	case interrupted(ctx):
+		return ReasonInterrupted, interruptedMessage
 	case errors.Is(err, errTooManyRedirects):
 		return ReasonRedirect, "redirect: " + inner.Error()
 	case errors.As(err, &dnsErr) && ctx.Err() == nil:
@@ -657,11 +769,10 @@ func (nc *namedCapture) take(r *response) (any, error) {
 		}
 		return strings.Join(v, ", "), nil
 	case !cp.JSON.IsZero():
-		doc, err := r.JSON()
+		nodes, err := r.selectJSON(cp.JSON.p)
 		if err != nil {
 			return nil, err
 		}
-		nodes := cp.JSON.p.Select(doc)
 		if len(nodes) == 0 {
 			return nil, fmt.Errorf("JSONPath %s matched nothing", cp.JSON.Raw)
 		}
@@ -670,7 +781,10 @@ func (nc *namedCapture) take(r *response) (any, error) {
 		}
 		return []any(nodes), nil
 	case nc.re != nil:
-		m := nc.re.FindSubmatch(r.body)
+		m, err := r.findSubmatch(nc.re, r.body)
+		if err != nil {
+			return nil, err
+		}
 		if m == nil {
 			return nil, fmt.Errorf("regex %s matched nothing in the body", strconv.Quote(cp.Regex))
 		}

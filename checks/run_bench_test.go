@@ -95,6 +95,23 @@ func BenchmarkRunContract(b *testing.B) {
 `, url)))
 }
 
+// BenchmarkRunSecrets is BenchmarkRunSimple with credentials: a bearer
+// token and an X-Api-Key header, both literal, which every output of the
+// run is scrubbed of.
+func BenchmarkRunSecrets(b *testing.B) {
+	url := benchServer(b)
+	benchRun(b, benchCheck(b, fmt.Sprintf(`checks:
+  - name: secrets
+    vars: { base: %q }
+    steps:
+      - request:
+          url: "{{ .vars.base }}/documents/1"
+          auth: { bearer: "tok_live_9f8e/7d6c<5b4a>" }
+          headers: { X-Api-Key: "key-0a1b&2c3d" }
+        expect: { status: 200, json: { $.id: 1 } }
+`, url)))
+}
+
 // BenchmarkPlainSimple is BenchmarkRunSimple written by hand.
 func BenchmarkPlainSimple(b *testing.B) {
 	url := benchServer(b) + "/documents/1"

@@ -102,8 +102,9 @@ func (h *exchangeHistory) observe(method, url string, status int, header http.He
 // evalSemantics runs the semantics rules on a response, records the
 // findings in sr and returns the first finding that fails the step (a MUST
 // violation in strict mode), or nil. readErr is the error of reading the
-// body, if any.
-func (r *Runner) evalSemantics(c *Check, sr *StepResult, method string, raw *http.Response, body []byte, readErr error, hist *exchangeHistory) *Finding {
+// body, if any; rd hides secrets in the values findings quote before they
+// are cut.
+func (r *Runner) evalSemantics(c *Check, sr *StepResult, method string, raw *http.Response, body []byte, readErr error, hist *exchangeHistory, rd *redactor) *Finding {
 	mode := r.semanticsMode(c)
 	if mode == SemanticsOff || raw == nil {
 		return nil
@@ -124,6 +125,9 @@ func (r *Runner) evalSemantics(c *Check, sr *StepResult, method string, raw *htt
 		Body:          body,
 		Truncated:     errors.Is(readErr, errBodyLimit),
 		Incomplete:    readErr != nil && !errors.Is(readErr, errBodyLimit),
+	}
+	if len(rd.forms) > 0 {
+		ex.Redact = rd.str
 	}
 	if raw.StatusCode == http.StatusNotModified {
 		ex.Previous = hist.previous(url)

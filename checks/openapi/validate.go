@@ -26,6 +26,9 @@ type Response struct {
 	// Truncated is true when the body was cut at a size cap: it is then
 	// not validated against the schema.
 	Truncated bool
+	// Redact, when set, hides secrets in a value of the body before a
+	// problem quotes (and cuts) it, so that a cut leaves no part of one.
+	Redact func(string) string
 }
 
 // Problem kinds.
@@ -135,7 +138,7 @@ func (o *Operation) Validate(r *Response) []Problem {
 	collectLeaves(err, &leaves, &others, 0)
 	body := make([]Problem, 0, len(leaves))
 	for _, se := range leaves {
-		body = append(body, o.bodyProblem(se, mt, sptr))
+		body = append(body, o.bodyProblem(se, mt, sptr, r.Redact))
 	}
 	sort.SliceStable(body, func(i, j int) bool { return body[i].Pointer < body[j].Pointer })
 	out = append(out, body...)
@@ -274,7 +277,7 @@ func isSchemaError(err error) bool {
 	return ok
 }
 
-func (o *Operation) bodyProblem(se *openapi3.SchemaError, mt *openapi3.MediaType, sptr string) Problem {
+func (o *Operation) bodyProblem(se *openapi3.SchemaError, mt *openapi3.MediaType, sptr string, redact func(string) string) Problem {
 	ptr := pointerOf(se.JSONPointer())
 	shown := ptr
 	if shown == "" {
@@ -295,7 +298,7 @@ func (o *Operation) bodyProblem(se *openapi3.SchemaError, mt *openapi3.MediaType
 	return Problem{
 		Kind: KindBody, Name: "body " + shown, Pointer: ptr, Spec: where,
 		Expected: expectedOf(se, reason),
-		Actual:   valueText(se.Value),
+		Actual:   valueText(se.Value, redact),
 		Message:  reason,
 	}
 }
@@ -313,9 +316,9 @@ func expectedOf(se *openapi3.SchemaError, reason string) string {
 				return "type " + strings.Join(ts, " or ")
 			}
 		case "enum":
-			return "one of " + valueText(se.Schema.Enum)
+			return "one of " + valueText(se.Schema.Enum, nil)
 		case "const":
-			return "const " + valueText(se.Schema.Const)
+			return "const " + valueText(se.Schema.Const, nil)
 		}
 	}
 	return reason
@@ -360,12 +363,17 @@ func pointerOf(tokens []string) string {
 	return b.String()
 }
 
-func valueText(v any) string {
+// valueText is v as JSON, secrets hidden by redact (when set) before it is
+// cut.
+func valueText(v any, redact func(string) string) string {
 	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
 	s := string(b)
+	if err != nil {
+		s = fmt.Sprint(v)
+	}
+	if redact != nil {
+		s = redact(s)
+	}
 	if len(s) > 200 {
 		s = s[:200] + "…"
 	}

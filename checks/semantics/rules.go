@@ -26,7 +26,7 @@ var rules = []Rule{
 				return
 			}
 			if v, ok := field(ex.Header, "Content-Length"); ok && strings.TrimSpace(v) != "0" {
-				r.add("no Content-Length (or 0)", "Content-Length: "+quote(v, ok),
+				r.add("no Content-Length (or 0)", "Content-Length: "+r.quote(v, ok),
 					"a server must not send Content-Length in a 204 response; this one announces content after a 204, which a client that trusts it would read into the next response")
 			}
 		},
@@ -66,7 +66,7 @@ var rules = []Rule{
 			first := strings.TrimSpace(strings.Split(v, ",")[0])
 			n, err := strconv.ParseInt(first, 10, 64)
 			if err != nil || n < 0 {
-				r.add("a Content-Length of decimal digits", "Content-Length: "+quote(v, ok), "Content-Length is not a valid length")
+				r.add("a Content-Length of decimal digits", "Content-Length: "+r.quote(v, ok), "Content-Length is not a valid length")
 				return
 			}
 			if got := ex.bodyLen(); got != n {
@@ -90,7 +90,7 @@ var rules = []Rule{
 			}
 			if len(vs) == 1 {
 				if err := checkEntityTag(vs[0]); err != nil {
-					r.add(`an entity-tag like "abc" or W/"abc"`, quote(vs[0], true), "ETag is not a valid entity-tag: "+err.Error())
+					r.add(`an entity-tag like "abc" or W/"abc"`, r.quote(vs[0], true), "ETag is not a valid entity-tag: "+err.Error())
 				}
 			}
 		},
@@ -164,9 +164,9 @@ var rules = []Rule{
 			cr, other, err := parseContentRange(v)
 			switch {
 			case err != nil:
-				r.add("a Content-Range like bytes 0-99/1234", quote(v, true), "Content-Range is invalid: "+err.Error())
+				r.add("a Content-Range like bytes 0-99/1234", r.quote(v, true), "Content-Range is invalid: "+err.Error())
 			case !other && cr.unsatisfied:
-				r.add("a satisfied range like bytes 0-99/1234", quote(v, true), "a 206 carries the range it sends, not an unsatisfied-range")
+				r.add("a satisfied range like bytes 0-99/1234", r.quote(v, true), "a 206 carries the range it sends, not an unsatisfied-range")
 			}
 		},
 	},
@@ -187,7 +187,7 @@ var rules = []Rule{
 				return
 			}
 			if cr, other, err := parseContentRange(v); err != nil || (!other && !cr.unsatisfied) {
-				r.add("Content-Range: bytes */LENGTH", quote(v, true), "a 416 should carry an unsatisfied-range (bytes */LENGTH)")
+				r.add("Content-Range: bytes */LENGTH", r.quote(v, true), "a 416 should carry an unsatisfied-range (bytes */LENGTH)")
 			}
 		},
 	},
@@ -210,7 +210,7 @@ var rules = []Rule{
 					continue // delay-seconds
 				}
 				if _, err := parseHTTPDate(v); err != nil {
-					r.add("an IMF-fixdate like Sun, 06 Nov 1994 08:49:37 GMT", quote(v, true), name+": "+err.Error())
+					r.add("an IMF-fixdate like Sun, 06 Nov 1994 08:49:37 GMT", r.quote(v, true), name+": "+err.Error())
 				}
 			}
 		},
@@ -237,8 +237,8 @@ var rules = []Rule{
 			if !ok {
 				return
 			}
-			if ps := checkCacheControl(v); len(ps) > 0 {
-				r.add("directives like no-cache, max-age=60", quote(v, true), "Cache-Control is invalid: "+strings.Join(ps, "; "))
+			if ps := checkCacheControl(v, r.redact); len(ps) > 0 {
+				r.add("directives like no-cache, max-age=60", r.quote(v, true), "Cache-Control is invalid: "+strings.Join(ps, "; "))
 			}
 		},
 	},
@@ -253,7 +253,7 @@ var rules = []Rule{
 			}
 			v := strings.TrimSpace(strings.Join(vs, ", "))
 			if _, err := parseHTTPDate(v); err != nil {
-				r.add("an IMF-fixdate like Sun, 06 Nov 1994 08:49:37 GMT", quote(v, true), "Expires: "+err.Error()+" (caches treat it as already expired)")
+				r.add("an IMF-fixdate like Sun, 06 Nov 1994 08:49:37 GMT", r.quote(v, true), "Expires: "+err.Error()+" (caches treat it as already expired)")
 			}
 		},
 	},
@@ -286,10 +286,10 @@ func check304Validators(ex *Exchange, r *reporter) {
 		got, has := field(ex.Header, name)
 		switch {
 		case !has:
-			r.add(name+": "+quote(want, true)+" (as in the 200)", "absent",
+			r.add(name+": "+r.quote(want, true)+" (as in the 200)", "absent",
 				fmt.Sprintf("a 304 must carry the %s a 200 would have carried", name))
 		case name == "ETag" && got != want:
-			r.add(name+": "+quote(want, true)+" (as in the 200)", name+": "+quote(got, true),
+			r.add(name+": "+r.quote(want, true)+" (as in the 200)", name+": "+r.quote(got, true),
 				"the 304's ETag differs from the 200's: the 304 does not describe the representation the client holds")
 		}
 	}

@@ -50,6 +50,10 @@ type Exchange struct {
 	// (an unexpected EOF while reading).
 	Incomplete bool
 
+	// Redact, when set, hides secrets in a value before a finding quotes
+	// (and cuts) it, so that a cut leaves no part of one.
+	Redact func(string) string
+
 	// Previous is the header section of an earlier 200 response to a GET of
 	// the same URL, when the caller has one and the resource was not written
 	// since; it lets the 304 rules know which validators a 200 would have
@@ -95,8 +99,9 @@ type Rule struct {
 
 // reporter collects the violations of one rule.
 type reporter struct {
-	rule *Rule
-	out  []Finding
+	rule   *Rule
+	out    []Finding
+	redact func(string) string
 }
 
 func (r *reporter) add(expected, actual, message string) {
@@ -153,7 +158,7 @@ func Evaluate(ex *Exchange) []Finding {
 	}
 	// One reporter for every rule: it runs on every response of every
 	// check, and most rules find nothing.
-	rp := &reporter{}
+	rp := &reporter{redact: ex.Redact}
 	for i := range rules {
 		rp.rule = &rules[i]
 		rules[i].check(ex, rp)
@@ -171,10 +176,14 @@ func field(h http.Header, name string) (string, bool) {
 	return strings.Join(vs, ", "), true
 }
 
-// quote renders a header value for Expected/Actual, or "absent".
-func quote(v string, present bool) string {
+// quote renders a header value for Expected/Actual, or "absent", secrets
+// hidden before it is cut.
+func (r *reporter) quote(v string, present bool) string {
 	if !present {
 		return "absent"
+	}
+	if r.redact != nil {
+		v = r.redact(v)
 	}
 	return truncate(v, 120)
 }

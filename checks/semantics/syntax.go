@@ -176,8 +176,15 @@ var noArgDirectives = map[string]bool{
 
 // checkCacheControl validates a Cache-Control field value (RFC 9111 §5.2):
 // a list of cache-directive = token [ "=" ( token / quoted-string ) ], with
-// the argument forms the directives define.
-func checkCacheControl(v string) []string {
+// the argument forms the directives define. redact, when set, hides
+// secrets in an excerpt of v before it is cut.
+func checkCacheControl(v string, redact func(string) string) []string {
+	excerpt := func(s string) string {
+		if redact != nil {
+			s = redact(s)
+		}
+		return truncate(s, 40)
+	}
 	var problems []string
 	s := v
 	first := true
@@ -191,7 +198,7 @@ func checkCacheControl(v string) []string {
 		}
 		if !first {
 			if s[0] != ',' {
-				return append(problems, fmt.Sprintf("expected ',' between directives at %q", truncate(s, 40)))
+				return append(problems, fmt.Sprintf("expected ',' between directives at %q", excerpt(s)))
 			}
 			s = trimOWS(s[1:])
 			if s == "" || s[0] == ',' {
@@ -208,7 +215,7 @@ func checkCacheControl(v string) []string {
 			n++
 		}
 		if n == 0 {
-			return append(problems, fmt.Sprintf("expected a directive name (a token) at %q", truncate(s, 40)))
+			return append(problems, fmt.Sprintf("expected a directive name (a token) at %q", excerpt(s)))
 		}
 		name := strings.ToLower(s[:n])
 		s = s[n:]

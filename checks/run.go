@@ -315,10 +315,10 @@ type renderedRequest struct {
 	bearer      string
 }
 
-func (s *Step) render(data map[string]any) (*renderedRequest, error) {
+func (s *Step) render(ctx context.Context, data map[string]any) (*renderedRequest, error) {
 	req := &s.Request
 	out := &renderedRequest{method: req.Method, headers: http.Header{}}
-	u, err := req.URL.Render(data)
+	u, err := req.URL.RenderContext(ctx, data)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 		}
 		q := pu.Query()
 		for _, k := range sortedKeys(req.Query) {
-			v, err := req.Query[k].Render(data)
+			v, err := req.Query[k].RenderContext(ctx, data)
 			if err != nil {
 				return nil, err
 			}
@@ -340,7 +340,7 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	}
 	out.url = u
 	for _, k := range sortedKeys(req.Headers) {
-		v, err := req.Headers[k].Render(data)
+		v, err := req.Headers[k].RenderContext(ctx, data)
 		if err != nil {
 			return nil, err
 		}
@@ -348,13 +348,13 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	}
 	switch {
 	case req.Body != nil:
-		b, err := req.Body.Render(data)
+		b, err := req.Body.RenderContext(ctx, data)
 		if err != nil {
 			return nil, err
 		}
 		out.body = []byte(b)
 	case req.JSON != nil:
-		v, err := req.JSON.Render(data)
+		v, err := req.JSON.RenderContext(ctx, data)
 		if err != nil {
 			return nil, err
 		}
@@ -367,7 +367,7 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	case req.Form != nil:
 		f := url.Values{}
 		for _, k := range sortedKeys(req.Form) {
-			v, err := req.Form[k].Render(data)
+			v, err := req.Form[k].RenderContext(ctx, data)
 			if err != nil {
 				return nil, err
 			}
@@ -380,18 +380,18 @@ func (s *Step) render(data map[string]any) (*renderedRequest, error) {
 	}
 	if a := req.Auth; a != nil {
 		if a.Basic != nil {
-			user, err := a.Basic.Username.Render(data)
+			user, err := a.Basic.Username.RenderContext(ctx, data)
 			if err != nil {
 				return nil, err
 			}
-			pass, err := a.Basic.Password.Render(data)
+			pass, err := a.Basic.Password.RenderContext(ctx, data)
 			if err != nil {
 				return nil, err
 			}
 			out.basic = &[2]string{user, pass}
 		}
 		if a.Bearer != nil {
-			if out.bearer, err = a.Bearer.Render(data); err != nil {
+			if out.bearer, err = a.Bearer.RenderContext(ctx, data); err != nil {
 				return nil, err
 			}
 		}
@@ -407,7 +407,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		sr.Message = msg
 		return sr
 	}
-	rr, err := s.render(data)
+	rr, err := s.render(ctx, data)
 	if err != nil {
 		return fail(ReasonTemplate, "template: "+err.Error())
 	}

@@ -1,8 +1,12 @@
 package yamlstrict
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
+
+	"github.com/assay-monitor/assay/internal/safefile"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -26,19 +30,23 @@ func (d *Decoder) ExpandEnv(n *yaml.Node, lookup func(string) (string, bool), se
 // ExpandEnvAt is ExpandEnv for a node found at the field path, so that
 // errors name the field as decoding would.
 func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (string, bool), seen func(name, value string)) {
-	d.lookup = lookup
+	d.rawLookup, d.lookup = lookup, withFiles(lookup)
+	d.expandAt(n, path, d.lookup, seen)
+}
+
+func (d *Decoder) expandAt(n *yaml.Node, path string, lookup func(string) (string, bool), seen func(name, value string)) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			d.ExpandEnvAt(n.Content[i+1], JoinPath(path, n.Content[i].Value), lookup, seen)
+			d.expandAt(n.Content[i+1], JoinPath(path, n.Content[i].Value), lookup, seen)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			d.ExpandEnvAt(c, fmt.Sprintf("%s[%d]", path, i), lookup, seen)
+			d.expandAt(c, fmt.Sprintf("%s[%d]", path, i), lookup, seen)
 		}
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			d.ExpandEnvAt(c, path, lookup, seen)
+			d.expandAt(c, path, lookup, seen)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
@@ -49,7 +57,7 @@ func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (st
 		}
 		secret := false
 		see := func(name, value string) {
-			if d.Secret != nil && value != "" && d.Secret(name) {
+			if value != "" && ((d.Secret != nil && d.Secret(name)) || fromFile(d.rawLookup, name)) {
 				secret = true
 			}
 			if seen != nil {
@@ -57,7 +65,11 @@ func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (st
 			}
 		}
 		out, changed := expandRefs(n.Value, 0, lookup, see, func(name string) {
-			d.Errorf(n, path, "environment variable %s is not set (use ${%s:-default} for a default)", name, name)
+			if err := fileError(d.rawLookup, name); err != nil {
+				d.Errorf(n, path, "environment variable %s is not set, and %s_FILE names a file that cannot be read: %v", name, name, err)
+			} else {
+				d.Errorf(n, path, "environment variable %s is not set (use ${%s:-default} for a default)", name, name)
+			}
 			if d.failed == nil {
 				d.failed = map[*yaml.Node]bool{}
 			}
@@ -80,6 +92,67 @@ func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (st
 			}
 		}
 	}
+}
+
+// maxSecretFile bounds a file read for VAR_FILE.
+const maxSecretFile = 64 << 10
+
+// withFiles makes ${VAR} read the file VAR_FILE names when VAR is unset
+// and VAR_FILE is set (the Docker and Kubernetes secrets convention),
+// less one trailing newline. An unreadable file leaves VAR unset.
+func withFiles(lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		if v, ok := lookup(name); ok {
+			return v, true
+		}
+		if strings.HasSuffix(name, "_FILE") {
+			return "", false
+		}
+		path, ok := lookup(name + "_FILE")
+		if !ok || path == "" {
+			return "", false
+		}
+		b, err := safefile.Read(path, maxSecretFile)
+		if err != nil {
+			return "", false
+		}
+		v := strings.TrimSuffix(string(b), "\n")
+		return strings.TrimSuffix(v, "\r"), true
+	}
+}
+
+// fromFile reports whether VAR's value comes from VAR_FILE: such a value
+// is a secret whatever its name.
+func fromFile(lookup func(string) (string, bool), name string) bool {
+	if lookup == nil {
+		return false
+	}
+	if _, set := lookup(name); set {
+		return false
+	}
+	p, ok := lookup(name + "_FILE")
+	return ok && p != ""
+}
+
+// fileError is why VAR_FILE could not give VAR's value, nil when it is
+// not set.
+func fileError(lookup func(string) (string, bool), name string) error {
+	if lookup == nil {
+		return nil
+	}
+	p, ok := lookup(name + "_FILE")
+	if !ok || p == "" {
+		return nil
+	}
+	_, err := safefile.Read(p, maxSecretFile)
+	if err == nil {
+		return nil
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err // not the file's content, only why
+	}
+	return err
 }
 
 // Source returns the text of the scalar n as written in the file, before

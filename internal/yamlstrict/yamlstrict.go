@@ -89,6 +89,8 @@ type Decoder struct {
 	// changed, and lookup the environment it used (see Source).
 	sources map[*yaml.Node]string
 	lookup  func(string) (string, bool)
+	// rawLookup is lookup without the VAR_FILE fallback.
+	rawLookup func(string) (string, bool)
 	// secret holds the scalars whose value holds a secret.
 	secret map[*yaml.Node]bool
 }

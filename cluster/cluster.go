@@ -83,6 +83,13 @@ type Options struct {
 	Now func() time.Time
 	// ID names this replica; empty means host-pid-random.
 	ID string
+	// BeforeRelease, when set, is called with the checks this replica is
+	// about to hand over, after it stopped starting runs of them: it
+	// writes what this replica still holds for them (buffered results,
+	// alert steps), which the successor's epoch would otherwise fence.
+	// On error the leases are kept (and the checks run on) until a later
+	// cycle's call succeeds.
+	BeforeRelease func(ctx context.Context, checks []string) error
 }
 
 // Coordinator holds this replica's membership and leases.
@@ -97,6 +104,8 @@ type Coordinator struct {
 	fp        string            // of prints
 	published string            // fp last published with its check list
 	leases    map[string]int64  // owned check -> epoch
+	releasing map[string]bool   // owned checks being handed over: not run
+	waiting   bool              // the last cycle wanted checks others still hold
 	deadline  time.Time         // local: the leases are ours until then
 	members   []Member
 	mismatch  bool
@@ -162,6 +171,13 @@ func (c *Coordinator) OnChange(f func(owned []string)) {
 	c.mu.Unlock()
 }
 
+// BeforeRelease sets Options.BeforeRelease.
+func (c *Coordinator) BeforeRelease(f func(ctx context.Context, checks []string) error) {
+	c.mu.Lock()
+	c.opts.BeforeRelease = f
+	c.mu.Unlock()
+}
+
 // ID is this replica's member id.
 func (c *Coordinator) ID() string { return c.id }
 
@@ -188,7 +204,7 @@ func (c *Coordinator) Owns(check string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	epoch, ok := c.leases[check]
-	if !ok || !c.now().Before(c.deadline) {
+	if !ok || c.releasing[check] || !c.now().Before(c.deadline) {
 		return 0, false
 	}
 	return epoch, true
@@ -255,10 +271,24 @@ func (c *Coordinator) margin() time.Duration { return c.opts.TTL / 5 }
 // Run heartbeats and renews every third of the TTL until ctx ends, then
 // leaves: its leases are released at once for the others to take.
 func (c *Coordinator) Run(ctx context.Context) error {
+	// Leaving also covers a replica stopped before Run began cycling:
+	// leases Cycle took by other hands are released too.
+	leave := func() error {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		c.mu.Lock()
+		c.leases, c.deadline = map[string]int64{}, time.Time{}
+		c.mu.Unlock()
+		c.notify()
+		if err := c.opts.Store.Leave(lctx, c.id); err != nil {
+			c.log.Warn("cluster: leaving failed; the others take the checks when the leases expire", "err", err)
+		}
+		return nil
+	}
 	select {
 	case <-c.loaded:
 	case <-ctx.Done():
-		return nil
+		return leave()
 	}
 	every := c.opts.TTL / 3
 	t := time.NewTimer(0)
@@ -266,16 +296,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			c.mu.Lock()
-			c.leases, c.deadline = map[string]int64{}, time.Time{}
-			c.mu.Unlock()
-			c.notify()
-			if err := c.opts.Store.Leave(lctx, c.id); err != nil {
-				c.log.Warn("cluster: leaving failed; the others take the checks when the leases expire", "err", err)
-			}
-			return nil
+			return leave()
 		case <-t.C:
 		}
 		if err := c.Cycle(ctx); err != nil && ctx.Err() == nil {
@@ -284,7 +305,16 @@ func (c *Coordinator) Run(ctx context.Context) error {
 				"err", err, "deadline_in", time.Until(c.deadlineCopy()).Round(time.Millisecond).String())
 			c.notify()
 		}
-		t.Reset(every)
+		next := every
+		c.mu.Lock()
+		if c.waiting {
+			// A check this replica should own is still held by the
+			// replica handing it over: claim it as soon as that one
+			// released it rather than a whole interval later.
+			next = min(every, time.Second)
+		}
+		c.mu.Unlock()
+		t.Reset(next)
 	}
 }
 
@@ -330,8 +360,14 @@ func (c *Coordinator) Cycle(ctx context.Context) error {
 			release = append(release, check)
 		}
 	}
+	if len(release) > 0 && c.beforeRelease() != nil {
+		release, want = c.handOver(ctx, release, want)
+	}
 	grants, err := c.opts.Store.Leases(ctx, c.id, want, release, c.opts.TTL)
 	if err != nil {
+		c.mu.Lock()
+		c.releasing = nil
+		c.mu.Unlock()
 		return fmt.Errorf("leases: %w", err)
 	}
 	leases := make(map[string]int64, len(grants))
@@ -339,6 +375,8 @@ func (c *Coordinator) Cycle(ctx context.Context) error {
 		leases[g.Check] = g.Epoch
 	}
 	c.mu.Lock()
+	c.releasing = nil
+	c.waiting = len(leases) < len(want)
 	changed := !maps.Equal(leases, c.leases)
 	if publish != nil {
 		c.published = self.Fingerprint
@@ -366,6 +404,39 @@ func (c *Coordinator) Cycle(ctx context.Context) error {
 		c.notify()
 	}
 	return nil
+}
+
+func (c *Coordinator) beforeRelease() func(context.Context, []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opts.BeforeRelease
+}
+
+// handOver stops runs of the checks to release and has BeforeRelease
+// write what is held for them. When that fails the checks are kept: they
+// are renewed (added to want) and released by a later cycle.
+func (c *Coordinator) handOver(ctx context.Context, release, want []string) ([]string, []string) {
+	c.mu.Lock()
+	c.releasing = make(map[string]bool, len(release))
+	for _, check := range release {
+		c.releasing[check] = true
+	}
+	c.mu.Unlock()
+	// Bounded well inside the cycle's own deadline: the renewal that
+	// follows must still be sent.
+	hctx, cancel := context.WithTimeout(ctx, c.opts.TTL/5)
+	defer cancel()
+	if err := c.beforeRelease()(hctx, release); err != nil {
+		c.log.Warn("cluster: keeping checks this replica should hand over until what it holds for them is written",
+			"checks", len(release), "err", err)
+		c.mu.Lock()
+		c.releasing = nil
+		c.mu.Unlock()
+		want = append(slices.Clone(want), release...)
+		sort.Strings(want)
+		return nil, want
+	}
+	return release, want
 }
 
 func (c *Coordinator) notify() {

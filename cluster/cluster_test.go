@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/cluster"
+	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/pgtest"
 	"github.com/assay-monitor/assay/store/postgres"
 )
@@ -270,4 +272,89 @@ func TestConfigMismatch(t *testing.T) {
 		t.Fatal("still a mismatch after the fix")
 	}
 	assertOwnedOnce(t, 30, a, b, c)
+}
+
+// A replica hands a check over only after what it holds for it is
+// written: BeforeRelease runs while the lease is still its own (so a run
+// written then is stored under its epoch, not fenced by the successor's)
+// and after it stopped starting runs of the check.
+func TestHandOverWritesWhileTheLeaseIsStillOurs(t *testing.T) {
+	s := newStore(t)
+	cs := someChecks(30, "a")
+	a := newReplica(t, s, "a", 5*time.Second, cs)
+	cycle(t, a)
+	epochs := map[string]int64{}
+	for _, ch := range a.c.Owned() {
+		epochs[ch], _ = a.c.Owns(ch)
+	}
+	var handed []string
+	id := int64(0)
+	a.c.BeforeRelease(func(ctx context.Context, names []string) error {
+		handed = append(handed, names...)
+		var runs []history.StoredRun
+		for _, ch := range names {
+			if _, ok := a.c.Owns(ch); ok {
+				t.Errorf("%s may still be started while it is being handed over", ch)
+			}
+			id++
+			runs = append(runs, history.StoredRun{RunSummary: history.RunSummary{ID: id, Check: ch, Started: time.Now(), Passed: true},
+				Data: []byte(`{}`), Epoch: epochs[ch]})
+		}
+		return s.WriteBatch(ctx, history.Batch{Runs: runs})
+	})
+	b := newReplica(t, s, "b", 5*time.Second, cs)
+	cycle(t, b, a)
+	o := assertOwnedOnce(t, 30, a, b)
+	moved := 0
+	for _, who := range o {
+		if who[0] == "b" {
+			moved++
+		}
+	}
+	if moved == 0 || len(handed) != moved {
+		t.Fatalf("%d checks moved to b, %d handed over by a", moved, len(handed))
+	}
+	for _, ch := range handed {
+		if rs, err := s.Results(context.Background(), ch, history.ResultQuery{}); err != nil || len(rs) != 1 {
+			t.Errorf("%s: %d runs stored (err %v), want the one written while handing it over", ch, len(rs), err)
+		}
+	}
+	if s.FencedWrites() != 0 {
+		t.Fatalf("%v writes fenced", s.FencedWrites())
+	}
+}
+
+// When what a replica holds for a check cannot be written, it keeps the
+// lease (and runs the check on) and hands it over at a later cycle.
+func TestHandOverThatCannotWriteKeepsTheLease(t *testing.T) {
+	s := newStore(t)
+	cs := someChecks(30, "a")
+	a := newReplica(t, s, "a", 5*time.Second, cs)
+	cycle(t, a)
+	fail := true
+	a.c.BeforeRelease(func(context.Context, []string) error {
+		if fail {
+			return errors.New("the store is down")
+		}
+		return nil
+	})
+	b := newReplica(t, s, "b", 5*time.Second, cs)
+	cycle(t, b, a)
+	if n := len(a.c.Owned()); n != 30 {
+		t.Fatalf("a owns %d of 30 checks after a failed hand-over, want all", n)
+	}
+	for _, ch := range a.c.Owned() {
+		if _, ok := a.c.Owns(ch); !ok {
+			t.Fatalf("a does not run %s, which it still holds", ch)
+		}
+	}
+	if n := len(b.c.Owned()); n != 0 {
+		t.Fatalf("b owns %d checks a could not hand over", n)
+	}
+	fail = false
+	cycle(t, a, b)
+	o := assertOwnedOnce(t, 30, a, b)
+	if len(b.c.Owned()) == 0 || len(o) != 30 {
+		t.Fatalf("b owns nothing once a could hand over")
+	}
 }

@@ -90,6 +90,11 @@ type Options struct {
 	// Health, if set, says why the daemon is degraded (OpenStorage sets
 	// it: the store cannot write); /readyz answers 503 with it.
 	Health func() error
+	// Flush, if set, writes what the storage holds in memory (buffered
+	// results, alert steps); OpenStorage sets it. With a Cluster it runs
+	// before a check is handed over, so that the successor's epoch does
+	// not fence what this replica ran.
+	Flush func(ctx context.Context) error
 	// StoreOptions are passed to store.Open by OpenStorage (tests give a
 	// short busy timeout).
 	StoreOptions []store.Option
@@ -118,6 +123,12 @@ type Daemon struct {
 	lastErr  error
 	// owned are the names of the checks this replica runs (nil: all).
 	owned map[string]bool
+
+	// inflight counts the runs of each check under way, and idle is
+	// broadcast when one ends: a handover waits for them.
+	inflightMu sync.Mutex
+	inflight   map[string]int
+	idle       *sync.Cond
 
 	// verdicts remembers each check's consecutive failed runs, to log
 	// a recovery.
@@ -151,7 +162,8 @@ func New(opts Options) (*Daemon, error) {
 		dir := opts.Config.Checks.Dir
 		opts.Load = func() ([]*checks.Check, error) { return checks.Load(followRoot(dir)) }
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner, verdicts: map[string]int{}}
+	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner, verdicts: map[string]int{}, inflight: map[string]int{}}
+	d.idle = sync.NewCond(&d.inflightMu)
 	d.hardStop, d.cancelHard = context.WithCancel(context.Background())
 	d.reloads = newReloader(d.reload, opts.ReloadMinInterval)
 	wc, err := web.LoadWebConfig(opts.Config.Server.WebConfigFile)
@@ -184,6 +196,7 @@ func New(opts Options) (*Daemon, error) {
 		// the shared store.
 		d.status.SetHistory(opts.History)
 		opts.Cluster.OnChange(func([]string) { d.ownershipChanged() })
+		opts.Cluster.BeforeRelease(d.handOver)
 	}
 	d.sinks = append([]checks.Sink{d.metrics, d.status}, opts.Sinks...)
 	if err := d.reloads.now(); err != nil {
@@ -364,6 +377,38 @@ func (d *Daemon) ownershipChanged() {
 		"added", len(diff.Added), "removed", len(diff.Removed))
 }
 
+// handOver is called by the coordinator before it releases checks (no
+// new runs of them start by then): it waits for their runs under way and
+// writes what the storage holds, so that they are stored under this
+// replica's epoch before the successor's begins.
+func (d *Daemon) handOver(ctx context.Context, names []string) error {
+	stop := context.AfterFunc(ctx, func() {
+		d.inflightMu.Lock()
+		d.idle.Broadcast()
+		d.inflightMu.Unlock()
+	})
+	defer stop()
+	d.inflightMu.Lock()
+	for busy := true; busy && ctx.Err() == nil; {
+		busy = false
+		for _, n := range names {
+			if d.inflight[n] > 0 {
+				busy = true
+				d.idle.Wait()
+				break
+			}
+		}
+	}
+	d.inflightMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("waiting for runs under way: %w", err)
+	}
+	if d.opts.Flush == nil {
+		return nil
+	}
+	return d.opts.Flush(ctx)
+}
+
 func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 	var epoch int64
 	if d.opts.Cluster != nil {
@@ -373,6 +418,17 @@ func (d *Daemon) runCheck(ctx context.Context, c *checks.Check, _ time.Time) {
 			d.log.Debug("cluster: not running a check this replica no longer owns", "check", c.Name)
 			return
 		}
+		d.inflightMu.Lock()
+		d.inflight[c.Name]++
+		d.inflightMu.Unlock()
+		defer func() {
+			d.inflightMu.Lock()
+			if d.inflight[c.Name]--; d.inflight[c.Name] <= 0 {
+				delete(d.inflight, c.Name)
+			}
+			d.idle.Broadcast()
+			d.inflightMu.Unlock()
+		}()
 	}
 	r := d.runner.Run(ctx, c)
 	if errors.Is(ctx.Err(), context.Canceled) {

@@ -140,8 +140,9 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var rec *history.Recorder
 	if cfg.Storage.HistoryOn() {
-		rec, err := history.NewRecorder(history.Options{
+		rec, err = history.NewRecorder(history.Options{
 			Writer:       st,
 			Logger:       log,
 			Registerer:   opts.Registry,
@@ -161,6 +162,17 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 			defer wg.Done()
 			_ = rec.Run(ctx)
 		}()
+	}
+	opts.Flush = func(ctx context.Context) error {
+		if rec != nil {
+			if err := rec.Flush(ctx); err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+		}
+		if err := m.Flush(ctx); err != nil {
+			return fmt.Errorf("alerting: %w", err)
+		}
+		return nil
 	}
 	slos := history.NewSLOs(st, cfg.Defaults.SLO, cfg.Metrics.Labels, log)
 	opts.Registry.MustRegister(slos)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,7 +21,6 @@ import (
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/daemon"
-	"github.com/assay-monitor/assay/scheduler"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -206,21 +206,28 @@ func runPacedAssayChild(dir string, n int, warmup, window time.Duration, cpuProf
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// spreadTimes are the first run times the scheduler gives the checks in
-// dir without coalescing (their spread), so that the plain client sends
-// when assay's daemon would if it did not gather runs into slots.
-func spreadTimes(dir string) (map[string]time.Time, error) {
-	cs, err := checks.Load(dir)
-	if err != nil {
-		return nil, err
+// pacedStart is when the plain loop of the check named name first runs:
+// at an offset within every from a well-mixed hash of its name, aligned
+// to the epoch, as assay's scheduler spreads checks (its spread time,
+// before rounding up to a slot). It does not ask the scheduler, so that
+// the plain side sends at the same moments whichever scheduler is built:
+// the before and after figures share one baseline.
+func pacedStart(name string, every time.Duration, now time.Time) time.Time {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	x := h.Sum64()
+	// MurmurHash3's finaliser: FNV-1a alone bunches names that differ in
+	// their last characters.
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	t := now.Truncate(every).Add(time.Duration(x % uint64(every)))
+	for !t.After(now) {
+		t = t.Add(every)
 	}
-	s := scheduler.New(scheduler.Options{Run: func(context.Context, *checks.Check, time.Time) {}})
-	s.Update(cs)
-	out := make(map[string]time.Time, len(cs))
-	for _, c := range cs {
-		out[c.Name], _ = s.NextRun(c.Name)
-	}
-	return out, nil
+	return t
 }
 
 // runPacedPlainChild is what a Go programmer writes without assay: n
@@ -233,12 +240,12 @@ func runPacedPlainChild(dir, target string, n int, every, warmup, window time.Du
 	if target == "" {
 		return fmt.Errorf("paced plain child: no -target")
 	}
-	firsts, err := spreadTimes(dir)
+	cs, err := checks.Load(dir)
 	if err != nil {
 		return err
 	}
-	if len(firsts) != n {
-		return fmt.Errorf("paced plain child: %d checks in %s, want %d", len(firsts), dir, n)
+	if len(cs) != n {
+		return fmt.Errorf("paced plain child: %d checks in %s, want %d", len(cs), dir, n)
 	}
 	client := plainClient()
 	defer client.CloseIdleConnections()
@@ -256,8 +263,9 @@ func runPacedPlainChild(dir, target string, n int, every, warmup, window time.Du
 		loopCtx, stopLoop = context.WithCancel(ctx)
 	)
 	defer stopLoop()
+	now := time.Now()
 	for i, f := range fs {
-		first := firsts[fleetName(i)]
+		first := pacedStart(fleetName(i), every, now)
 		loops.Add(1)
 		go func() {
 			defer loops.Done()

@@ -148,11 +148,11 @@ type Manager struct {
 	unsaved       []*unsavedChange
 	unsavedEvents int
 	// maxUnsaved bounds unsavedEvents (maxUnsavedEvents; tests lower it).
-	maxUnsaved int
-	memSeq        int64
-	marks         map[int64]mark
-	storeQueues   map[string]bool
-	storeFailing  bool
+	maxUnsaved   int
+	memSeq       int64
+	marks        map[int64]mark
+	storeQueues  map[string]bool
+	storeFailing bool
 
 	wake chan struct{}
 	// onAttempt, set by tests, is told the outcome of every attempt.

@@ -321,6 +321,9 @@ func (d *Daemon) reload() error {
 	for _, s := range d.opts.OwnedSetters {
 		s.SetChecks(ownedCS)
 	}
+	if d.opts.Cluster != nil {
+		d.status.KeepResultsOf(ownedCS)
+	}
 	d.forgetVerdicts(cs)
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
@@ -372,6 +375,9 @@ func (d *Daemon) ownershipChanged() {
 	for _, s := range d.opts.OwnedSetters {
 		s.SetChecks(owned)
 	}
+	// A check that moved away: its latest result is the new owner's, in
+	// the store, not the last one run here.
+	d.status.KeepResultsOf(owned)
 	diff := d.sched.Update(owned)
 	d.log.Info("cluster: running the checks this replica owns", "owned", len(owned), "of", len(cs),
 		"added", len(diff.Added), "removed", len(diff.Removed))

@@ -320,6 +320,29 @@ func TestClusterOneOwnerNoDuplicateRuns(t *testing.T) {
 		if ci, ok := r.info(t); !ok || len(ci.Members) != 3 {
 			t.Errorf("replica %d sees members %+v", i, ci.Members)
 		}
+		// Any replica's API and status page show every check, with a
+		// recent result, whoever runs it (from the shared store).
+		var list struct {
+			Checks []struct {
+				Name       string
+				LastResult *struct{ Started time.Time } `json:"last_result"`
+			}
+		}
+		code, body := httpDo(t, http.MethodGet, r.base+"/api/v1/checks")
+		if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list.Checks) != c.total {
+			t.Fatalf("replica %d: GET /api/v1/checks: %d, %d checks (%v), want %d", i, code, len(list.Checks), err, c.total)
+		}
+		for _, ch := range list.Checks {
+			if ch.LastResult == nil || ch.LastResult.Started.Before(since) {
+				t.Errorf("replica %d shows %s without a result since %s: %+v", i, ch.Name, since.Format("15:04:05"), ch.LastResult)
+			}
+		}
+		_, page := httpDo(t, http.MethodGet, r.base+"/")
+		for _, ch := range c.checkNames() {
+			if !strings.Contains(page, ch) {
+				t.Errorf("replica %d's status page does not show %s", i, ch)
+			}
+		}
 	}
 }
 

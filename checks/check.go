@@ -175,6 +175,13 @@ type Predicate struct {
 	Matches     *Template  `yaml:"matches"`
 	In          []*Value   `yaml:"in"`
 	Empty       *bool      `yaml:"empty"`
+	// The list predicates (jsonpath_list.go) see the nodes a non-singular
+	// query selects, or the elements of an array value.
+	Count    *Predicate    `yaml:"count"`
+	Includes *Value        `yaml:"includes"`
+	Any      *Predicate    `yaml:"any"`
+	All      *Predicate    `yaml:"all"`
+	Nth      NthPredicates `yaml:"nth"`
 
 	Pos Position `yaml:"-"`
 	// re is Matches compiled at load when it is not a template.

@@ -357,7 +357,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	}
 	onlyEquals := p.Equals != nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil && p.Type == "" &&
 		p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil && p.Lte == nil && p.Contains == nil &&
-		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil
+		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil && !p.hasListKeys()
 	if onlyEquals {
 		if _, isMap := p.Equals.V.(map[string]any); !isMap {
 			return yFlow(yAny(p.Equals.V))
@@ -404,6 +404,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	if p.Empty != nil {
 		yAdd(n, "empty", yBool(*p.Empty))
 	}
+	listPredicateNodes(n, p)
 	return yFlow(n)
 }
 

@@ -739,7 +739,8 @@ func (p *Predicate) templates() []Template {
 	if p.Matches != nil {
 		ts = append(ts, *p.Matches)
 	}
-	return append(ts, p.Length.templates()...)
+	ts = append(ts, p.Length.templates()...)
+	return append(ts, p.listTemplates()...)
 }
 
 func checkRefs(d *decoder, c *Check, t Template, path string, captured map[string]bool) {
@@ -804,6 +805,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 			s.assertions = append(s.assertions, headerAssertion(name, p))
 		}
 	}
+	rejectListPredicates(d, e, path)
 	if b := e.Body; b != nil && *b == (BodyExpect{}) {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
@@ -831,7 +833,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 		}
 		jp, err := jsonpath.Parse(p)
 		if err != nil {
-			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "%s", jsonPathError(p, err))
 			continue
 		}
 		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))

@@ -776,7 +776,8 @@ func (nc *namedCapture) take(r *response) (any, error) {
 		if len(nodes) == 0 {
 			return nil, fmt.Errorf("JSONPath %s matched nothing", cp.JSON.Raw)
 		}
-		if cp.JSON.p.Query().Singular() != nil {
+		if len(nodes) == 1 || cp.JSON.p.Query().Singular() != nil {
+			// One node is that node, as in assertions (jsonpath_list.go).
 			return nodes[0], nil
 		}
 		return []any(nodes), nil

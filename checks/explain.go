@@ -48,6 +48,9 @@ func Explain(c *Check) ([]byte, error) {
 	if c.Semantics != "" {
 		yAdd(cn, "semantics", yStr(string(c.Semantics)))
 	}
+	if !c.cookiesOn() {
+		yAdd(cn, "cookies", yBool(false))
+	}
 	if c.OpenAPI != nil {
 		yAdd(cn, "openapi", openapiNode(c.OpenAPI))
 	}
@@ -329,6 +332,13 @@ func expectNode(e *Expect) *yaml.Node {
 		}
 		yAdd(n, "allow", yFlow(an))
 	}
+	if len(e.Cookies) > 0 {
+		cn := yMap()
+		for _, k := range sortedKeys(e.Cookies) {
+			yAdd(cn, k, cookieExpectNode(e.Cookies[k]))
+		}
+		yAdd(n, "cookies", cn)
+	}
 	return n
 }
 
@@ -422,6 +432,8 @@ func captureNode(c *Capture) *yaml.Node {
 		}
 	case c.Status:
 		yAdd(n, "status", yBool(true))
+	case c.Cookie != "":
+		yAdd(n, "cookie", yStr(c.Cookie))
 	}
 	if c.Secret != nil {
 		yAdd(n, "secret", yBool(*c.Secret))

@@ -645,14 +645,14 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			d.ErrAt(d.KeyPos(cpath, cp.Pos), cpath, "invalid capture name %q: use letters, digits and '_', not starting with a digit, and not \"vars\"", name)
 		}
 		n := 0
-		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
+		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status, cp.Cookie != ""} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
 			if !reported(d, cpath) {
-				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex, cookie and status")
 			}
 			continue
 		}
@@ -663,6 +663,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}
+		compileCookieCapture(d, cp, cpath, &nc)
 		if cp.Regex != "" {
 			re, err := regexp.Compile(cp.Regex)
 			if err != nil {
@@ -722,7 +723,7 @@ func (s *Step) templates() []Template {
 	if e.TLS != nil {
 		ts = append(ts, e.TLS.DaysRemaining.templates()...)
 	}
-	return ts
+	return append(ts, e.cookieTemplates()...)
 }
 
 func (p *Predicate) templates() []Template {

@@ -309,6 +309,10 @@ var rejected = []docCase{
 
 	{name: "nth index not a number", mention: "invalid propertyName 'first'", yaml: step(`        expect: { json: { "$.a[*]": { nth: { first: x } } } }
 `)},
+	{name: "cookie same_site unknown", at: "/checks/0/steps/0/expect/cookies/sid/same_site", yaml: step(`        expect: { cookies: { sid: { same_site: sometimes } } }
+`)},
+	{name: "empty cookie assertion", at: "/checks/0/steps/0/expect/cookies/sid", yaml: step(`        expect: { cookies: { sid: {} } }
+`)},
 	{name: "write_etag unknown", at: "/checks/0/contract/write_etag", yaml: check(`    contract: { type: conditional-update, url: "http://127.0.0.1:8787/doc", body: x, write_etag: sometimes }
 `)},
 
@@ -469,6 +473,15 @@ var accepted = []docCase{
             "$.orders[*].lines": { all: { count: { gte: 1 } } }
             $.tags: { count: 2 }
 `)},
+	{name: "cookies", yaml: check(`    cookies: false
+    steps:
+      - request: { url: "http://127.0.0.1:8787/login" }
+        expect:
+          cookies:
+            session: { exists: true, http_only: true, secure: true, same_site: Lax, max_age: { gte: 3600 }, value: { matches: '^[a-f0-9]+$' }, path: /, domain: example.com, expires: { lte: 86400 } }
+            tracking: { exists: false }
+        capture: { sid: { cookie: session } }
+`)},
 	{name: "conditional-update write_etag", yaml: check(`    contract:
       type: conditional-update
       url: "http://127.0.0.1:8787/doc"
@@ -563,24 +576,25 @@ func sortedKeys[V any](m map[string]V) []string {
 // decoder reads field by field to the schema object describing it. A new
 // struct needs an entry here and a $def in checks.schema.json.
 var objectDefs = map[reflect.Type]string{
-	reflect.TypeFor[checks.File]():        "",
-	reflect.TypeFor[checks.Check]():       "/$defs/check",
-	reflect.TypeFor[checks.AlertPolicy](): "/$defs/alert",
-	reflect.TypeFor[checks.Retries]():     "/$defs/retriesObject",
-	reflect.TypeFor[checks.Step]():        "/$defs/step",
-	reflect.TypeFor[checks.Request]():     "/$defs/request",
-	reflect.TypeFor[checks.Auth]():        "/$defs/auth",
-	reflect.TypeFor[checks.BasicAuth]():   "/$defs/basicAuth",
-	reflect.TypeFor[checks.TLSOptions]():  "/$defs/requestTLS",
-	reflect.TypeFor[checks.Expect]():      "/$defs/expect",
-	reflect.TypeFor[checks.BodyExpect]():  "/$defs/bodyExpect",
-	reflect.TypeFor[checks.TLSExpect]():   "/$defs/tlsExpect",
-	reflect.TypeFor[checks.Predicate]():   "/$defs/predicateObject",
-	reflect.TypeFor[checks.Capture]():     "/$defs/capture",
-	reflect.TypeFor[checks.Contract]():    "/$defs/contract",
-	reflect.TypeFor[checks.OpenAPIRef]():  "/$defs/openapiRef",
-	reflect.TypeFor[checks.AllowExpect](): "/$defs/allowExpect",
-	reflect.TypeFor[checks.SLO]():         "/$defs/slo",
+	reflect.TypeFor[checks.File]():         "",
+	reflect.TypeFor[checks.Check]():        "/$defs/check",
+	reflect.TypeFor[checks.AlertPolicy]():  "/$defs/alert",
+	reflect.TypeFor[checks.Retries]():      "/$defs/retriesObject",
+	reflect.TypeFor[checks.Step]():         "/$defs/step",
+	reflect.TypeFor[checks.Request]():      "/$defs/request",
+	reflect.TypeFor[checks.Auth]():         "/$defs/auth",
+	reflect.TypeFor[checks.BasicAuth]():    "/$defs/basicAuth",
+	reflect.TypeFor[checks.TLSOptions]():   "/$defs/requestTLS",
+	reflect.TypeFor[checks.Expect]():       "/$defs/expect",
+	reflect.TypeFor[checks.BodyExpect]():   "/$defs/bodyExpect",
+	reflect.TypeFor[checks.TLSExpect]():    "/$defs/tlsExpect",
+	reflect.TypeFor[checks.Predicate]():    "/$defs/predicateObject",
+	reflect.TypeFor[checks.Capture]():      "/$defs/capture",
+	reflect.TypeFor[checks.Contract]():     "/$defs/contract",
+	reflect.TypeFor[checks.OpenAPIRef]():   "/$defs/openapiRef",
+	reflect.TypeFor[checks.AllowExpect]():  "/$defs/allowExpect",
+	reflect.TypeFor[checks.CookieExpect](): "/$defs/cookieExpect",
+	reflect.TypeFor[checks.SLO]():          "/$defs/slo",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

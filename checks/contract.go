@@ -70,6 +70,9 @@ type Contract struct {
 
 	// steps are the expanded steps, in order.
 	steps []*Step
+	// newETag is the step of conditional-update that proves the write
+	// changed the ETag (see contract_write_etag.go).
+	newETag *Step
 }
 
 // Capture names the conditional-update contract defines for later steps.
@@ -141,6 +144,7 @@ func compileContract(d *decoder, c *Check, path string, captured, stepNames map[
 		}
 	}
 	d.Errs = kept
+	hintUnchangedETag(ct.newETag)
 	ct.steps = steps
 	c.Steps = append(c.Steps, steps...)
 }
@@ -243,6 +247,10 @@ func expandConditionalUpdate(d *decoder, ct *Contract, cpath string, at func(str
 		update.Expect.Body = &BodyExpect{Empty: boolPtr(true)}
 	}
 	reread := learnWriteETag(ct, update)
+	ct.newETag = update
+	if reread != nil {
+		ct.newETag = reread
+	}
 	stale := &Step{
 		Name:    fmt.Sprintf("stale write: %s with the old If-Match gets 412", m),
 		Request: ct.write(contractETag),

@@ -57,3 +57,30 @@ func learnWriteETag(ct *Contract, update *Step) *Step {
 		Capture: map[string]*Capture{contractUpdatedETag: {Header: "ETag", Pos: ct.Pos}},
 	}
 }
+
+// unchangedETagHint says why a write may leave the ETag as it was, which
+// leaves the contract unable to tell a stale If-Match from a current one.
+const unchangedETagHint = "the write left the ETag as it was; a server whose ETags hash the content gives the same content the same ETag, so write content that changes each run, e.g. body: 'probe {{ .etag }}'"
+
+// hintUnchangedETag makes the ETag assertion of s, the step that proves
+// the write changed the ETag, say so when it finds the old one.
+func hintUnchangedETag(s *Step) {
+	if s == nil {
+		return
+	}
+	for i, a := range s.assertions {
+		if a.name != "header ETag" {
+			continue
+		}
+		eval := a.eval
+		s.assertions[i].eval = func(r *response, data map[string]any) []AssertionResult {
+			out := eval(r, data)
+			for j := range out {
+				if !out[j].Passed && out[j].Actual != "nothing" {
+					out[j].Message += " (" + unchangedETagHint + ")"
+				}
+			}
+			return out
+		}
+	}
+}

@@ -24,6 +24,11 @@ type davServer struct {
 	weak bool
 	// writeOnStale changes the document although it answers 412.
 	writeOnStale bool
+	// etagOnWrite sends the new ETag with the 204.
+	etagOnWrite bool
+	// asWritten stores the content as written, so that the same content
+	// has the same ETag (a hash of it).
+	asWritten bool
 }
 
 func (s *davServer) etag() string {
@@ -58,6 +63,12 @@ func (s *davServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusPreconditionFailed)
 		default:
 			s.doc = string(body) + " " + s.etag() // a new version each time
+			if s.asWritten {
+				s.doc = string(body)
+			}
+			if s.etagOnWrite {
+				w.Header().Set("ETag", s.etag())
+			}
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
@@ -111,7 +122,9 @@ func TestConditionalUpdateWithoutWriteETag(t *testing.T) {
 		{name: "a stale If-Match that is applied fails", srv: &davServer{doc: "v1", ignoreIfMatch: true}, extra: "      not_modified: false\n",
 			step: "stale write: PUT with the old If-Match gets 412", message: "status: expected 412, got 204"},
 		{name: "a write that keeps the ETag fails", srv: &davServer{doc: "v1", fixedETag: true}, extra: "      not_modified: false\n",
-			step: "read after write: GET returns a new strong ETag", message: `header ETag: expected not "\"v1\"", got "\"v1\""`},
+			step: "read after write: GET returns a new strong ETag", message: `header ETag: expected not "\"v1\"", got "\"v1\"" (` + unchangedETagHint + ")"},
+		{name: "required: a write that keeps the ETag fails", srv: &davServer{doc: "v1", fixedETag: true, etagOnWrite: true}, extra: "      write_etag: required\n      not_modified: false\n",
+			step: "conditional write: PUT with If-Match succeeds with a new ETag", message: `header ETag: expected not "\"v1\"", got "\"v1\"" (` + unchangedETagHint + ")"},
 		{name: "a refused write that changes the document fails", srv: &davServer{doc: "v1", writeOnStale: true}, extra: "      not_modified: false\n",
 			step: "unchanged: GET shows the ETag of the successful write", message: "header ETag: expected "},
 		{name: "a weak ETag on the read stays a failure", srv: &davServer{doc: "v1", weak: true},
@@ -169,5 +182,42 @@ func TestExplainShowsTheReadAfterWrite(t *testing.T) {
 	}
 	if res := runCheck(t, loadCheck(t, text)); !res.Passed {
 		t.Fatalf("explained check: %s", dump(res))
+	}
+}
+
+// TestConditionalUpdateOnContentHashETags: where the ETag is a hash of
+// the content, writing the same content twice keeps the ETag, and the
+// second run cannot prove anything: it fails saying so. Content that
+// holds the read's ETag changes each run.
+func TestConditionalUpdateOnContentHashETags(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		second     string // the failed step of the second run, or ""
+	}{
+		{"the same content each run", `"written by the contract"`, "read after write: GET returns a new strong ETag"},
+		{"content with the read's ETag", `"written by the contract {{ .etag }}"`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t, (&davServer{doc: "v1", asWritten: true}).ServeHTTP)
+			c := loadCheck(t, `
+checks:
+  - name: dav
+    contract: { type: conditional-update, url: "${BASE}/doc", method: PUT, body: `+tc.body+`, not_modified: false }
+`, "BASE", srv.URL)
+			r := newTestRunner(t)
+			if res := r.Run(t.Context(), c); !res.Passed {
+				t.Fatalf("first run: %s", dump(res))
+			}
+			res := r.Run(t.Context(), c)
+			if tc.second == "" {
+				if !res.Passed {
+					t.Fatalf("second run: %s", dump(res))
+				}
+				return
+			}
+			if fs := res.FailedStep(); fs == nil || fs.Name != tc.second || !strings.HasSuffix(fs.Message, "("+unchangedETagHint+")") {
+				t.Fatalf("second run: want a failure at %q with the hint, got %s", tc.second, dump(res))
+			}
+		})
 	}
 }

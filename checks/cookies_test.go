@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -322,5 +323,42 @@ checks:
 	again := loadCheck(t, string(out))
 	if again.cookiesOn() || again.Steps[0].Expect.Cookies["sid"] == nil || again.Steps[0].Capture["sid"].Cookie != "sid" {
 		t.Errorf("explain output does not load back the same")
+	}
+}
+
+// TestCookieJarIsBounded: the jar stores at most MaxJarCookies cookies,
+// each of at most MaxCookieSize bytes; what is over is dropped.
+func TestCookieJarIsBounded(t *testing.T) {
+	var mu sync.Mutex
+	got, big := -1, false
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/many":
+			// The big one first: were it kept, it would take a place.
+			w.Header().Add("Set-Cookie", "big="+strings.Repeat("x", MaxCookieSize)+"; Path=/")
+			for i := range MaxJarCookies + 200 {
+				w.Header().Add("Set-Cookie", "c"+strconv.Itoa(i)+"=v; Path=/")
+			}
+		case "/count":
+			mu.Lock()
+			got = len(r.Cookies())
+			_, err := r.Cookie("big")
+			big = err == nil
+			mu.Unlock()
+		}
+	})
+	c := loadCheck(t, `
+checks:
+  - name: many
+    steps:
+      - { name: many, request: { url: "${BASE}/many" } }
+      - { name: again, request: { url: "${BASE}/many" } }
+      - { name: count, request: { url: "${BASE}/count" } }
+`, "BASE", srv.URL)
+	if res := runCheck(t, c); !res.Passed {
+		t.Fatalf("%s", dump(res))
+	}
+	if got != MaxJarCookies || big {
+		t.Errorf("the jar sent %d cookies (the big one: %v), want %d (not the big one)", got, big, MaxJarCookies)
 	}
 }

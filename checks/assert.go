@@ -221,12 +221,8 @@ func jsonAssertion(path string, jp *jsonpath.Path, p *Predicate) assertion {
 				expected = "a query the engine can afford"
 			}
 			return []AssertionResult{result(label, false, expected, err.Error())}
-		case singular && len(nodes) == 0:
-			return p.eval(r, label, nil, false, false, data)
-		case singular:
-			return p.eval(r, label, nodes[0], true, false, data)
 		}
-		return p.eval(r, label, []any(nodes), len(nodes) > 0, false, data)
+		return p.evalJSON(r, label, path, nodes, singular, data)
 	}}
 }
 

@@ -39,6 +39,9 @@ type Check struct {
 	// SLO is the check's availability objective (see slo.go); the engine
 	// ignores it, the SLO metrics read it through EffectiveSLO.
 	SLO *SLO `yaml:"slo"`
+	// Cookies: false turns off the cookie jar each attempt has (see
+	// cookies.go).
+	Cookies *bool `yaml:"cookies"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`
@@ -140,6 +143,8 @@ type Expect struct {
 	ETag ETagExpect `yaml:"etag"`
 	// Allow asserts on the methods the Allow header lists.
 	Allow *AllowExpect `yaml:"allow"`
+	// Cookies asserts on the cookies the response sets, by name.
+	Cookies map[string]*CookieExpect `yaml:"cookies"`
 }
 
 // BodyExpect asserts on the response body as text.
@@ -175,6 +180,13 @@ type Predicate struct {
 	Matches     *Template  `yaml:"matches"`
 	In          []*Value   `yaml:"in"`
 	Empty       *bool      `yaml:"empty"`
+	// The list predicates (jsonpath_list.go) see the nodes a non-singular
+	// query selects, or the elements of an array value.
+	Count    *Predicate    `yaml:"count"`
+	Includes *Value        `yaml:"includes"`
+	Any      *Predicate    `yaml:"any"`
+	All      *Predicate    `yaml:"all"`
+	Nth      NthPredicates `yaml:"nth"`
 
 	Pos Position `yaml:"-"`
 	// re is Matches compiled at load when it is not a template.
@@ -189,6 +201,9 @@ type Capture struct {
 	Regex  string   `yaml:"regex"`
 	Group  int      `yaml:"group"`
 	Status bool     `yaml:"status"`
+	// Cookie is the name of a cookie the response sets; its value is
+	// always secret.
+	Cookie string `yaml:"cookie"`
 	// Secret keeps the captured value out of every output; captures whose
 	// name looks like a credential (token, secret, password, key) are
 	// secret by default.

@@ -19,6 +19,7 @@ checks:
       type: conditional-update
       url: "{{ .vars.base }}/documents/42"
       json: { title: "synthetic probe" }
+      write_etag: required
       require_precondition: true
 `
 
@@ -75,7 +76,7 @@ checks:
       not_modified: false
 `)
 	got := stepNames(c)
-	if len(got) != 5 || got[0] != "login" || !strings.Contains(got[2], "PUT with If-Match") {
+	if len(got) != 6 || got[0] != "login" || !strings.Contains(got[2], "PUT with If-Match") || got[3] != "read after write: GET returns a new strong ETag" {
 		t.Fatalf("steps: %v", got)
 	}
 	w := c.Steps[2]

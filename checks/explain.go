@@ -48,6 +48,9 @@ func Explain(c *Check) ([]byte, error) {
 	if c.Semantics != "" {
 		yAdd(cn, "semantics", yStr(string(c.Semantics)))
 	}
+	if !c.cookiesOn() {
+		yAdd(cn, "cookies", yBool(false))
+	}
 	if c.OpenAPI != nil {
 		yAdd(cn, "openapi", openapiNode(c.OpenAPI))
 	}
@@ -329,6 +332,13 @@ func expectNode(e *Expect) *yaml.Node {
 		}
 		yAdd(n, "allow", yFlow(an))
 	}
+	if len(e.Cookies) > 0 {
+		cn := yMap()
+		for _, k := range sortedKeys(e.Cookies) {
+			yAdd(cn, k, cookieExpectNode(e.Cookies[k]))
+		}
+		yAdd(n, "cookies", cn)
+	}
 	return n
 }
 
@@ -357,7 +367,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	}
 	onlyEquals := p.Equals != nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil && p.Type == "" &&
 		p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil && p.Lte == nil && p.Contains == nil &&
-		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil
+		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil && !p.hasListKeys()
 	if onlyEquals {
 		if _, isMap := p.Equals.V.(map[string]any); !isMap {
 			return yFlow(yAny(p.Equals.V))
@@ -404,6 +414,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	if p.Empty != nil {
 		yAdd(n, "empty", yBool(*p.Empty))
 	}
+	listPredicateNodes(n, p)
 	return yFlow(n)
 }
 
@@ -421,6 +432,8 @@ func captureNode(c *Capture) *yaml.Node {
 		}
 	case c.Status:
 		yAdd(n, "status", yBool(true))
+	case c.Cookie != "":
+		yAdd(n, "cookie", yStr(c.Cookie))
 	}
 	if c.Secret != nil {
 		yAdd(n, "secret", yBool(*c.Secret))

@@ -645,14 +645,14 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			d.ErrAt(d.KeyPos(cpath, cp.Pos), cpath, "invalid capture name %q: use letters, digits and '_', not starting with a digit, and not \"vars\"", name)
 		}
 		n := 0
-		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
+		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status, cp.Cookie != ""} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
 			if !reported(d, cpath) {
-				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex, cookie and status")
 			}
 			continue
 		}
@@ -663,6 +663,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}
+		compileCookieCapture(d, cp, cpath, &nc)
 		if cp.Regex != "" {
 			re, err := regexp.Compile(cp.Regex)
 			if err != nil {
@@ -722,7 +723,7 @@ func (s *Step) templates() []Template {
 	if e.TLS != nil {
 		ts = append(ts, e.TLS.DaysRemaining.templates()...)
 	}
-	return ts
+	return append(ts, e.cookieTemplates()...)
 }
 
 func (p *Predicate) templates() []Template {
@@ -739,7 +740,8 @@ func (p *Predicate) templates() []Template {
 	if p.Matches != nil {
 		ts = append(ts, *p.Matches)
 	}
-	return append(ts, p.Length.templates()...)
+	ts = append(ts, p.Length.templates()...)
+	return append(ts, p.listTemplates()...)
 }
 
 func checkRefs(d *decoder, c *Check, t Template, path string, captured map[string]bool) {
@@ -804,6 +806,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 			s.assertions = append(s.assertions, headerAssertion(name, p))
 		}
 	}
+	rejectListPredicates(d, e, path)
 	if b := e.Body; b != nil && *b == (BodyExpect{}) {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
@@ -831,7 +834,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 		}
 		jp, err := jsonpath.Parse(p)
 		if err != nil {
-			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "%s", jsonPathError(p, err))
 			continue
 		}
 		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))

@@ -134,7 +134,7 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 			tr.Proxy = http.ProxyURL(u)
 		}
 	}
-	c := r.newClient(k, &http.Client{Transport: tr})
+	c := r.newClient(k, &http.Client{Transport: cookieTransport{tr}})
 	r.clients[k] = c
 	return c
 }
@@ -231,6 +231,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	a := Attempt{Number: n, Started: r.opts.Now(), Passed: true}
 	ctx, cancel := context.WithTimeout(parent, c.Timeout.D())
 	defer cancel()
+	ctx = withCookieJar(ctx, c)
 	rd := &redactor{}
 	for _, sv := range c.secrets {
 		rd.addSecret(sv, outside)
@@ -446,6 +447,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	if auth != nil {
 		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
+	noteJarCookies(ctx, rr.url, sr.Request.Headers)
 	if rr.body != nil {
 		req.SetBody(rr.body)
 	}
@@ -468,6 +470,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, req: raw.Request, ctx: ctx}
 	// Secrets of this response are known before any of it is cut.
 	rd.addResponseSecrets(raw.Header)
+	rd.addRedirectSecrets(raw)
 	taken := takeSecretCaptures(s, rs, rd, i)
 	// The step adds no secret from here on: the copy is complete.
 	rs.rd = *rd
@@ -762,6 +765,8 @@ func (nc *namedCapture) take(r *response) (any, error) {
 	switch {
 	case cp.Status:
 		return float64(r.status), nil
+	case cp.Cookie != "":
+		return takeCookie(r, cp.Cookie)
 	case cp.Header != "":
 		v := r.header.Values(cp.Header)
 		if len(v) == 0 {
@@ -776,7 +781,8 @@ func (nc *namedCapture) take(r *response) (any, error) {
 		if len(nodes) == 0 {
 			return nil, fmt.Errorf("JSONPath %s matched nothing", cp.JSON.Raw)
 		}
-		if cp.JSON.p.Query().Singular() != nil {
+		if len(nodes) == 1 || cp.JSON.p.Query().Singular() != nil {
+			// One node is that node, as in assertions (jsonpath_list.go).
 			return nodes[0], nil
 		}
 		return []any(nodes), nil

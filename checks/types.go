@@ -563,7 +563,7 @@ func (j *JSONPath) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	}
 	p, err := jsonpath.Parse(n.Value)
 	if err != nil {
-		d.Errorf(n, path, "invalid JSONPath %q: %s", n.Value, oneLine(err.Error()))
+		d.Errorf(n, path, "%s", jsonPathError(n.Value, err))
 		return
 	}
 	*j = JSONPath{Raw: n.Value, p: p}
@@ -585,6 +585,7 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	p.Pos = d.Pos(n)
 	p.checkComparisons(d, path)
 	p.Length.checkNumeric(d, yamlstrict.JoinPath(path, "length"))
+	p.checkList(d, path)
 	if p.Matches != nil && !p.Matches.Templated() {
 		re, err := regexp.Compile(p.Matches.Raw)
 		if err != nil {
@@ -603,7 +604,7 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		d.Errorf(n, yamlstrict.JoinPath(path, "in"), "in needs at least one value")
 	}
 	if p.isEmpty() {
-		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
+		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty, count, includes, any, all, nth")
 	}
 }
 
@@ -611,7 +612,7 @@ func (p *Predicate) isEmpty() bool {
 	return p.Equals == nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil &&
 		p.Type == "" && p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil &&
 		p.Lte == nil && p.Contains == nil && p.NotContains == nil && p.Matches == nil &&
-		p.In == nil && p.Empty == nil
+		p.In == nil && p.Empty == nil && !p.hasListKeys()
 }
 
 // regexpError renders a regexp compile error without its redundant

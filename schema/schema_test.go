@@ -307,6 +307,15 @@ var rejected = []docCase{
     steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
 `)},
 
+	{name: "nth index not a number", mention: "invalid propertyName 'first'", yaml: step(`        expect: { json: { "$.a[*]": { nth: { first: x } } } }
+`)},
+	{name: "cookie same_site unknown", at: "/checks/0/steps/0/expect/cookies/sid/same_site", yaml: step(`        expect: { cookies: { sid: { same_site: sometimes } } }
+`)},
+	{name: "empty cookie assertion", at: "/checks/0/steps/0/expect/cookies/sid", yaml: step(`        expect: { cookies: { sid: {} } }
+`)},
+	{name: "write_etag unknown", at: "/checks/0/contract/write_etag", yaml: check(`    contract: { type: conditional-update, url: "http://127.0.0.1:8787/doc", body: x, write_etag: sometimes }
+`)},
+
 	// The loader accepts these but they do not do what they seem to.
 	{name: "null shorthand asserts nothing", at: "/checks/0/steps/0/expect/json/$.deleted", schemaOnly: true, yaml: step(`        expect: { json: { "$.deleted": null } }
 `)},
@@ -457,6 +466,29 @@ var accepted = []docCase{
 		"  - name: d\n    schedule: \"@every 1m30s\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n"},
 	{name: "several documents", yaml: check("    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n") +
 		"---\nchecks:\n  - name: t2\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n"},
+	{name: "list predicates", yaml: step(`        expect:
+          json:
+            "$.items[*].sku": { includes: y, count: { gte: 1 }, nth: { 0: x, -1: { matches: '^z' } } }
+            "$.items[*].qty": { any: { gt: 8 }, all: { type: integer } }
+            "$.orders[*].lines": { all: { count: { gte: 1 } } }
+            $.tags: { count: 2 }
+`)},
+	{name: "cookies", yaml: check(`    cookies: false
+    steps:
+      - request: { url: "http://127.0.0.1:8787/login" }
+        expect:
+          cookies:
+            session: { exists: true, http_only: true, secure: true, same_site: Lax, max_age: { gte: 3600 }, value: { matches: '^[a-f0-9]+$' }, path: /, domain: example.com, expires: { lte: 86400 } }
+            tracking: { exists: false }
+        capture: { sid: { cookie: session } }
+`)},
+	{name: "conditional-update write_etag", yaml: check(`    contract:
+      type: conditional-update
+      url: "http://127.0.0.1:8787/doc"
+      method: PUT
+      body: x
+      write_etag: required
+`)},
 }
 
 // parse loads a document with the loader, from a file in a fresh directory.

@@ -303,7 +303,7 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			break
 		}
 		if err != nil {
-			d.Errs = append(d.Errs, yamlstrict.SyntaxError(file, err))
+			d.Errs = append(d.Errs, yamlstrict.SyntaxErrorIn(file, data, err))
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -804,10 +804,10 @@ func compileExpect(d *decoder, s *Step, path string) {
 			s.assertions = append(s.assertions, headerAssertion(name, p))
 		}
 	}
-	if b := e.Body; b != nil && *b == (BodyExpect{}) {
+	if b := e.Body; b != nil && *b == (BodyExpect{}) && !reported(d, path+".body") {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining == nil {
+	if e.TLS != nil && e.TLS.DaysRemaining == nil && !reported(d, path+".tls") {
 		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
 	}
 	if b := e.Body; b != nil {

@@ -175,7 +175,7 @@ func NewTemplate(s string) (Template, error) {
 func templateSyntaxError(src string, err error) error {
 	// "template: :1: unclosed action": the name and line say nothing here.
 	msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
-	return fmt.Errorf("invalid template %q: %s", src, msg)
+	return fmt.Errorf("invalid template %q: %s", src, msg+bareNameHint(msg))
 }
 
 // compiled sets the parsed forms of t from pt: the fast form and a lazy
@@ -575,6 +575,7 @@ func (j JSONPath) IsZero() bool { return j.p == nil }
 type predicateFields Predicate
 
 func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	before := len(d.Errs)
 	if n.Kind == yaml.MappingNode {
 		d.Into(n, ((*predicateFields)(p)), path)
 	} else {
@@ -602,7 +603,9 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if p.In != nil && len(p.In) == 0 {
 		d.Errorf(n, yamlstrict.JoinPath(path, "in"), "in needs at least one value")
 	}
-	if p.isEmpty() {
+	// A misspelled predicate is one error (its "did you mean"), not also
+	// an empty assertion.
+	if p.isEmpty() && len(d.Errs) == before {
 		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
 	}
 }

@@ -270,6 +270,10 @@ func expectNode(e *Expect) *yaml.Node {
 	n := yMap()
 	if e.Status != nil {
 		yAdd(n, "status", statusNode(e.Status))
+	} else {
+		st := yStr("2xx")
+		st.LineComment = "default: the step sets no status"
+		yAdd(n, "status", st)
 	}
 	if len(e.Headers) > 0 {
 		hn := yMap()
@@ -334,6 +338,9 @@ func expectNode(e *Expect) *yaml.Node {
 
 // statusNode writes a status expectation back in the form it is read.
 func statusNode(s *StatusExpect) *yaml.Node {
+	if s.any {
+		return yStr(statusAny)
+	}
 	items := make([]*yaml.Node, 0, len(s.ranges))
 	for _, r := range s.ranges {
 		switch {

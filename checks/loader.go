@@ -796,8 +796,8 @@ func listOrNone(names []string) string {
 
 func compileExpect(d *decoder, s *Step, path string) {
 	e := &s.Expect
-	if e.Status != nil {
-		s.assertions = append(s.assertions, statusAssertion(e.Status))
+	if st := effectiveStatus(e); !st.any {
+		s.assertions = append(s.assertions, statusAssertion(st))
 	}
 	for _, name := range sortedKeys(e.Headers) {
 		if p := e.Headers[name]; p != nil {

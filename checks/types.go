@@ -485,13 +485,20 @@ func lookupData(data map[string]any, a, b string) (any, bool) {
 }
 
 // StatusExpect accepts a status code (200), a class ("2xx"), a range
-// ("200-299") or a list of those.
+// ("200-299") or a list of those; or "any" (no status assertion). A step
+// that sets none expects 2xx (status_default.go).
 type StatusExpect struct {
 	Raw    string
 	ranges [][2]int
+	// any is `status: any`: every status is accepted.
+	any bool
 }
 
 func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if isAnyStatus(n) {
+		*s = StatusExpect{Raw: statusAny, any: true}
+		return
+	}
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
@@ -505,6 +512,10 @@ func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		it = yamlstrict.Resolve(it)
 		r, ok := parseStatus(it)
 		if !ok {
+			if isAnyStatus(it) {
+				d.Errorf(it, path, "any stands alone: status: any accepts every status")
+				continue
+			}
 			d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
 			continue
 		}
@@ -542,6 +553,9 @@ func parseStatus(n *yaml.Node) ([2]int, bool) {
 
 // Match reports whether code satisfies the expectation.
 func (s *StatusExpect) Match(code int) bool {
+	if s.any {
+		return true
+	}
 	for _, r := range s.ranges {
 		if code >= r[0] && code <= r[1] {
 			return true

@@ -226,6 +226,8 @@ var rejected = []docCase{
 	{name: "empty steps", at: "/checks/0/steps", yaml: check("    steps: []\n")},
 	{name: "missing url", at: "/checks/0/steps/0/request", yaml: check("    steps: [{ request: { method: GET } }]\n")},
 	{name: "relative url", at: "/checks/0/steps/0/request/url", yaml: check("    steps: [{ request: { url: /x } }]\n")},
+	{name: "status any in a list", at: "/checks/0/steps/0/expect/status", yaml: step(`        expect: { status: [200, any] }
+`)},
 	{name: "duration without unit", at: "/checks/0/timeout", yaml: check(`    timeout: 10
     steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
 `)},

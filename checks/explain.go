@@ -54,6 +54,11 @@ func Explain(c *Check) ([]byte, error) {
 	if len(c.Vars) > 0 {
 		yAdd(cn, "vars", yStringMap(c.Vars))
 	}
+	if c.Request != nil && c.Request.BaseURL != "" {
+		// The steps carry the rest of the block; a URL relative as
+		// written still needs its base.
+		yAdd(cn, "request", yFlow(yMap("base_url", yStr(c.Request.BaseURL))))
+	}
 	steps := &yaml.Node{Kind: yaml.SequenceNode}
 	for i, s := range c.Steps {
 		sn := stepNode(s)
@@ -116,6 +121,9 @@ func explainSecrets(c *Check) []string {
 		if secretName.MatchString(name) && v != "" {
 			out = append(out, v)
 		}
+	}
+	if c.Request != nil {
+		out = append(out, urlSecrets(c.Request.BaseURL, c.Vars)...)
 	}
 	for _, s := range c.Steps {
 		if s == nil {

@@ -345,3 +345,41 @@ checks:
 		`checks.yaml:9:48: checks[1].contract.request.url: relative URL "/documents/1" and no base_url to resolve it against: set base_url in defaults (or in the check's request block), or write an absolute http or https URL`,
 	)
 }
+
+// assay explain prints what the steps inherited, with base_url kept for
+// the URLs that stay relative; the output loads back to the same requests
+// and redacts the shared credential.
+func TestExplainOfSharedSettingsLoadsBack(t *testing.T) {
+	c := loadCheck(t, `
+defaults:
+  base_url: http://127.0.0.1:1/api/
+  headers: { Accept: application/json }
+  auth: { bearer: literal-shared-token }
+checks:
+  - name: a
+    request: { headers: { If-Match: "{{ .etag }}" } }
+    steps:
+      - { name: read, request: { url: doc }, capture: { etag: { header: ETag } } }
+      - { name: write, request: { method: PUT, url: "doc/{{ .etag }}" } }
+`)
+	out, err := Explain(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "literal-shared-token") {
+		t.Errorf("explain shows the token:\n%s", out)
+	}
+	again := loadCheck(t, string(out))
+	for i, s := range again.Steps {
+		orig := c.Steps[i].Request
+		if s.Request.URL.Raw != orig.URL.Raw || len(s.Request.Headers) != len(orig.Headers) || s.Request.Auth == nil {
+			t.Errorf("step %s: %q %v, want %q %v\n%s", s.Name, s.Request.URL.Raw, s.Request.Headers, orig.URL.Raw, orig.Headers, out)
+		}
+	}
+	if got := again.Steps[0].Request.URL.Raw; got != "http://127.0.0.1:1/api/doc" {
+		t.Errorf("read URL %s", got)
+	}
+	if _, ok := again.Steps[0].Request.Headers["If-Match"]; ok {
+		t.Errorf("the read step sends If-Match before the capture:\n%s", out)
+	}
+}

@@ -11,7 +11,9 @@ import (
 
 // File is the top level of a check file.
 type File struct {
-	Checks []*Check `yaml:"checks"`
+	// Defaults apply to every check of the file (see defaults.go).
+	Defaults *FileDefaults `yaml:"defaults"`
+	Checks   []*Check      `yaml:"checks"`
 }
 
 // Check is one declarative check: ordered steps run as one attempt,
@@ -25,7 +27,9 @@ type Check struct {
 	Labels      map[string]string `yaml:"labels"`
 	Tags        []string          `yaml:"tags"`
 	Vars        map[string]string `yaml:"vars"`
-	Steps       []*Step           `yaml:"steps"`
+	// Request holds request fields applied to every step (see defaults.go).
+	Request *SharedRequest `yaml:"request"`
+	Steps   []*Step        `yaml:"steps"`
 	// Contract expands into steps run before Steps (see contract.go).
 	Contract *Contract `yaml:"contract"`
 	// Semantics says what HTTP semantics findings do: strict, warn or off
@@ -85,6 +89,8 @@ type Step struct {
 	Pos        Position `yaml:"-"`
 	assertions []assertion
 	captures   []namedCapture
+	// url says how a relative URL becomes absolute (see relative_url.go).
+	url urlPlan
 }
 
 // Request describes the HTTP request of a step. String fields may hold

@@ -99,7 +99,7 @@ func TestContractLoadErrors(t *testing.T) {
 		{"no methods", "type: method-not-allowed\n      url: http://x/y\n      allowed: [GET]", "checks[0].contract.methods: list the methods to try"},
 		{"no allowed", "type: method-not-allowed\n      url: http://x/y\n      methods: [POST]", "checks[0].contract.allowed: list the methods the resource supports"},
 		{"allowed and tried", "type: method-not-allowed\n      url: http://x/y\n      allowed: [GET, POST]\n      methods: [POST]", "POST is both allowed and tried for a 405"},
-		{"bad url once", "type: conditional-update\n      url: not-a-url\n      json: {a: 1}", `expected an absolute http or https URL, got "not-a-url"`},
+		{"bad url once", "type: conditional-update\n      url: not-a-url\n      json: {a: 1}", `relative URL "not-a-url" and no base_url to resolve it against`},
 		{"unknown var", "type: conditional-update\n      url: \"{{ .vars.nope }}/x\"\n      json: {a: 1}", `unknown var "nope"`},
 	}
 	for _, c := range cases {

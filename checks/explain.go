@@ -57,6 +57,11 @@ func Explain(c *Check) ([]byte, error) {
 	if len(c.Vars) > 0 {
 		yAdd(cn, "vars", yStringMap(c.Vars))
 	}
+	if c.Request != nil && c.Request.BaseURL != "" {
+		// The steps carry the rest of the block; a URL relative as
+		// written still needs its base.
+		yAdd(cn, "request", yFlow(yMap("base_url", yStr(c.Request.BaseURL))))
+	}
 	steps := &yaml.Node{Kind: yaml.SequenceNode}
 	for i, s := range c.Steps {
 		sn := stepNode(s)
@@ -119,6 +124,9 @@ func explainSecrets(c *Check) []string {
 		if secretName.MatchString(name) && v != "" {
 			out = append(out, v)
 		}
+	}
+	if c.Request != nil {
+		out = append(out, urlSecrets(c.Request.BaseURL, c.Vars)...)
 	}
 	for _, s := range c.Steps {
 		if s == nil {
@@ -273,6 +281,10 @@ func expectNode(e *Expect) *yaml.Node {
 	n := yMap()
 	if e.Status != nil {
 		yAdd(n, "status", statusNode(e.Status))
+	} else {
+		st := yStr("2xx")
+		st.LineComment = "default: the step sets no status"
+		yAdd(n, "status", st)
 	}
 	if len(e.Headers) > 0 {
 		hn := yMap()
@@ -344,6 +356,9 @@ func expectNode(e *Expect) *yaml.Node {
 
 // statusNode writes a status expectation back in the form it is read.
 func statusNode(s *StatusExpect) *yaml.Node {
+	if s.any {
+		return yStr(statusAny)
+	}
 	items := make([]*yaml.Node, 0, len(s.ranges))
 	for _, r := range s.ranges {
 		switch {

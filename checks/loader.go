@@ -296,6 +296,7 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 	var out []*Check
 	// fileSecrets are every secret the file uses, hidden in its errors.
 	var fileSecrets []secretValue
+	var defaults defaultsCopies
 	for ctx.Err() == nil {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -303,19 +304,20 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			break
 		}
 		if err != nil {
-			d.Errs = append(d.Errs, yamlstrict.SyntaxError(file, err))
+			d.Errs = append(d.Errs, yamlstrict.SyntaxErrorIn(file, data, err))
 			break
 		}
 		if len(doc.Content) == 0 {
 			continue
 		}
 		root := doc.Content[0]
-		if yamlstrict.Foreign(root, "checks") {
+		if yamlstrict.Foreign(root, "checks", "defaults") {
 			return nil, LoadErrors{&LoadError{Pos: Position{File: file}, Msg: notCheckFile}}
 		}
 		if !d.LimitNodes(root, "", o.MaxNodes) {
 			break // one error: walking the document is what must not happen
 		}
+		defaults.applyFileDefaults(d, root, o.MaxNodes)
 		secrets := o.expandChecksEnv(d, root, &fileSecrets)
 		prints := fingerprints(root, o.MaxNodes)
 		var f File
@@ -333,13 +335,16 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			if i < len(secrets) {
 				c.secrets = secrets[i]
 			}
+			defaults.share(c)
 			compileCheck(d, c, fmt.Sprintf("checks[%d]", i))
 			for _, sv := range c.secrets {
 				fileSecrets = appendSecret(fileSecrets, sv)
 			}
 			out = append(out, c)
 		}
+		defaults.checkDefaultCaptures(d, &f)
 	}
+	d.Errs = defaults.report(d.Errs)
 	hideSecrets(d.Errs, fileSecrets)
 	return out, d.Errs
 }
@@ -524,6 +529,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 		}
 		c.tmplVars[k] = c.Vars[k]
 	}
+	compileShared(d, c, path)
 	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
 	}
@@ -590,10 +596,8 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if up := path + ".request.url"; !reported(d, up) {
 			d.ErrAt(at(path+".request"), up, "a request needs a url")
 		}
-	} else if !r.URL.Templated() {
-		if u, err := url.Parse(r.URL.Raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			d.ErrAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
-		}
+	} else if msg := planURL(c, s); msg != "" {
+		d.ErrAt(r.URL.Pos, path+".request.url", "%s", msg)
 	}
 	bodies := 0
 	for _, set := range []bool{r.Body != nil, r.JSON != nil, r.Form != nil} {
@@ -610,9 +614,6 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 	if r.MaxRedirects != nil && *r.MaxRedirects < 0 {
 		d.ErrAt(at(path+".request.max_redirects"), path+".request.max_redirects", "must be 0 or more")
 	}
-	if r.MaxBody == 0 {
-		r.MaxBody = DefaultMaxBody
-	}
 	if r.Proxy != "" {
 		if u, err := url.Parse(r.Proxy); err != nil || u.Host == "" {
 			d.ErrAt(at(path+".request.proxy"), path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
@@ -623,6 +624,12 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			tp := yamlstrict.JoinPath(path+".request.tls", field)
 			d.ErrAt(d.ValuePos(tp, at(path+".request.tls")), tp, "%v", err)
 		}
+	}
+	// The check's request block fills in what the step does not set; it
+	// was checked once, in compileShared.
+	inheritRequest(c, s, captured)
+	if r.MaxBody == 0 {
+		r.MaxBody = DefaultMaxBody
 	}
 
 	// Every template may use vars and the captures of earlier steps.
@@ -798,8 +805,8 @@ func listOrNone(names []string) string {
 
 func compileExpect(d *decoder, s *Step, path string) {
 	e := &s.Expect
-	if e.Status != nil {
-		s.assertions = append(s.assertions, statusAssertion(e.Status))
+	if st := effectiveStatus(e); !st.any {
+		s.assertions = append(s.assertions, statusAssertion(st))
 	}
 	for _, name := range sortedKeys(e.Headers) {
 		if p := e.Headers[name]; p != nil {
@@ -807,10 +814,10 @@ func compileExpect(d *decoder, s *Step, path string) {
 		}
 	}
 	rejectListPredicates(d, e, path)
-	if b := e.Body; b != nil && *b == (BodyExpect{}) {
+	if b := e.Body; b != nil && *b == (BodyExpect{}) && !reported(d, path+".body") {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining == nil {
+	if e.TLS != nil && e.TLS.DaysRemaining == nil && !reported(d, path+".tls") {
 		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
 	}
 	if b := e.Body; b != nil {

@@ -409,6 +409,9 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		return sr
 	}
 	rr, err := s.render(ctx, data)
+	if err == nil {
+		err = s.resolveURL(rr, hist)
+	}
 	if err != nil {
 		return fail(ReasonTemplate, "template: "+err.Error())
 	}
@@ -459,6 +462,11 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	}
 	start := time.Now()
 	resp, err := req.Execute(rr.method, rr.url)
+	if resp != nil && resp.RawResponse != nil && resp.RawResponse.Request != nil {
+		hist.requested(resp.RawResponse.Request.URL)
+	} else if u, perr := url.Parse(rr.url); perr == nil {
+		hist.requested(u)
+	}
 	if err != nil {
 		sr.Timings = pt.finish(start)
 		reason, msg := classify(ctx, err, s)
@@ -541,6 +549,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 			return fail(ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err))
 		}
 		data[nc.name] = v
+		hist.captured(nc.name)
 		if sr.Captures == nil {
 			sr.Captures = map[string]string{}
 		}

@@ -175,7 +175,7 @@ func NewTemplate(s string) (Template, error) {
 func templateSyntaxError(src string, err error) error {
 	// "template: :1: unclosed action": the name and line say nothing here.
 	msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
-	return fmt.Errorf("invalid template %q: %s", src, msg)
+	return fmt.Errorf("invalid template %q: %s", src, msg+bareNameHint(msg))
 }
 
 // compiled sets the parsed forms of t from pt: the fast form and a lazy
@@ -485,13 +485,20 @@ func lookupData(data map[string]any, a, b string) (any, bool) {
 }
 
 // StatusExpect accepts a status code (200), a class ("2xx"), a range
-// ("200-299") or a list of those.
+// ("200-299") or a list of those; or "any" (no status assertion). A step
+// that sets none expects 2xx (status_default.go).
 type StatusExpect struct {
 	Raw    string
 	ranges [][2]int
+	// any is `status: any`: every status is accepted.
+	any bool
 }
 
 func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if isAnyStatus(n) {
+		*s = StatusExpect{Raw: statusAny, any: true}
+		return
+	}
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
@@ -505,6 +512,10 @@ func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		it = yamlstrict.Resolve(it)
 		r, ok := parseStatus(it)
 		if !ok {
+			if isAnyStatus(it) {
+				d.Errorf(it, path, "any stands alone: status: any accepts every status")
+				continue
+			}
 			d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
 			continue
 		}
@@ -542,6 +553,9 @@ func parseStatus(n *yaml.Node) ([2]int, bool) {
 
 // Match reports whether code satisfies the expectation.
 func (s *StatusExpect) Match(code int) bool {
+	if s.any {
+		return true
+	}
 	for _, r := range s.ranges {
 		if code >= r[0] && code <= r[1] {
 			return true
@@ -575,6 +589,7 @@ func (j JSONPath) IsZero() bool { return j.p == nil }
 type predicateFields Predicate
 
 func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	before := len(d.Errs)
 	if n.Kind == yaml.MappingNode {
 		d.Into(n, ((*predicateFields)(p)), path)
 	} else {
@@ -603,7 +618,9 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if p.In != nil && len(p.In) == 0 {
 		d.Errorf(n, yamlstrict.JoinPath(path, "in"), "in needs at least one value")
 	}
-	if p.isEmpty() {
+	// A misspelled predicate is one error (its "did you mean"), not also
+	// an empty assertion.
+	if p.isEmpty() && len(d.Errs) == before {
 		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty, count, includes, any, all, nth")
 	}
 }

@@ -12,6 +12,9 @@ import (
 // File is the top level of a check file.
 type File struct {
 	Checks []*Check `yaml:"checks"`
+	// Secrets names more environment variables whose values are secrets,
+	// whatever they are called (see secret_names.go).
+	Secrets []string `yaml:"secrets"`
 }
 
 // Check is one declarative check: ordered steps run as one attempt,

@@ -113,7 +113,7 @@ func explainSecrets(c *Check) []string {
 		}
 	}
 	for name, v := range c.Vars {
-		if secretName.MatchString(name) && v != "" {
+		if credentialName(name) && v != "" {
 			out = append(out, v)
 		}
 	}

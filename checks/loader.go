@@ -103,6 +103,10 @@ type LoadOptions struct {
 	// MaxNodes bounds the nodes one YAML document may expand to with its
 	// aliases followed; 0 means yamlstrict.DefaultMaxNodes.
 	MaxNodes int
+	// Secrets names environment variables whose values are secrets
+	// besides those whose name says so (assay.yaml's secrets:), as a
+	// check file's own secrets: list does.
+	Secrets []string
 }
 
 // DefaultMaxFileSize is the largest file the loader reads: 16 MiB.
@@ -316,6 +320,8 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 		if !d.LimitNodes(root, "", o.MaxNodes) {
 			break // one error: walking the document is what must not happen
 		}
+		d.CheckSecretNames(root)
+		d.Secret = o.secretNames(yamlstrict.SecretNames(root))
 		secrets := o.expandChecksEnv(d, root, &fileSecrets)
 		prints := fingerprints(root, o.MaxNodes)
 		var f File
@@ -443,8 +449,8 @@ func IsSecretName(name string) bool { return secretName.MatchString(name) }
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {
 	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
-		if secrets != nil && val != "" && secretName.MatchString(name) {
-			*secrets = appendSecret(*secrets, secretValue{value: val, ref: reference(name)})
+		if secrets != nil && val != "" && d.SecretRef(name) {
+			*secrets = appendSecret(*secrets, secretValue{value: val, ref: envReference(name)})
 		}
 	})
 }
@@ -659,7 +665,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Group != 0 && cp.Regex == "" {
 			d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "group applies to a regex capture only")
 		}
-		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name), ref: reference(name)}
+		nc := namedCapture{name: name, c: cp, secret: credentialName(name), ref: reference(name)}
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}

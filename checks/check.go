@@ -29,6 +29,9 @@ type Check struct {
 	Tags        []string          `yaml:"tags"`
 	Vars        map[string]string `yaml:"vars"`
 	Steps       []*Step           `yaml:"steps"`
+	// Finally are teardown steps, run after Steps in every attempt
+	// whatever Steps did (see finally.go).
+	Finally []*Step `yaml:"finally"`
 	// Contract expands into steps run before Steps (see contract.go).
 	Contract *Contract `yaml:"contract"`
 	// Semantics says what HTTP semantics findings do: strict, warn or off

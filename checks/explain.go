@@ -65,6 +65,9 @@ func Explain(c *Check) ([]byte, error) {
 		steps.Content = append(steps.Content, sn)
 	}
 	yAdd(cn, "steps", steps)
+	if fin := explainFinally(c); fin != nil {
+		yAdd(cn, "finally", fin)
+	}
 
 	root := yMap("checks", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{cn}})
 	root.HeadComment = fmt.Sprintf("check %s (%s)", c.Name, c.Pos)
@@ -117,7 +120,7 @@ func explainSecrets(c *Check) []string {
 			out = append(out, v)
 		}
 	}
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s == nil {
 			continue
 		}

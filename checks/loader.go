@@ -551,6 +551,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 		compileStep(d, c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
 	}
 	compileContract(d, c, path, captured, stepNames)
+	compileFinally(d, c, path, captured, stepNames)
 	compileOpenAPI(d, c, path)
 	// Literal credentials have no source to refer to; one equal to an
 	// environment secret's value keeps that secret's reference.
@@ -565,7 +566,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 // are not templates), which are secrets.
 func (c *Check) Auth() ([]string, bool) {
 	var out []string
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s == nil || s.Request.Auth == nil {
 			continue
 		}
@@ -773,7 +774,7 @@ func checkRefs(d *decoder, c *Check, t Template, path string, captured map[strin
 
 // capturedBy names the first step of c that captures name, if any.
 func capturedBy(c *Check, name string) string {
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s != nil && s.Capture[name] != nil {
 			return s.Name
 		}

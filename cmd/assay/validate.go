@@ -68,7 +68,7 @@ func runValidate(ctx context.Context, paths []string, configFile string, stdout,
 	steps := 0
 	for _, c := range cs {
 		files[c.Pos.File] = true
-		steps += len(c.Steps)
+		steps += len(c.Steps) + len(c.Finally)
 	}
 	summary := fmt.Sprintf("ok: %d checks, %d steps in %d files", len(cs), steps, len(files))
 	if cfg != nil {

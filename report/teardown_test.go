@@ -132,3 +132,21 @@ func TestJSONMarksFinallySteps(t *testing.T) {
 		t.Errorf("finally steps in the JSON report: %v\n%s", got, b.String())
 	}
 }
+
+// Rule: the curl replay of a run names finally steps and says why a
+// skipped one did not run.
+func TestCurlNamesFinallySteps(t *testing.T) {
+	var b bytes.Buffer
+	if err := Curl(&b, teardownResults()[1]); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# step 3: finally: delete: passed\n",
+		`# step 4: finally: audit: skipped: needs the capture "audit_id" (step "use" did not capture it)` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("curl lacks %q in:\n%s", want, out)
+		}
+	}
+}

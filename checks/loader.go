@@ -442,9 +442,9 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node, all *[]secretV
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
-// IsSecretName reports whether an environment variable (or capture) name
-// looks like a credential's (API_TOKEN, DB_PASSWORD): its value is then
-// never printed.
+// IsSecretName reports whether an environment variable name looks like a
+// credential's (API_TOKEN, DB_PASSWORD): its value is then never printed.
+// (Capture and parameter names follow credentialName.)
 func IsSecretName(name string) bool { return secretName.MatchString(name) }
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {

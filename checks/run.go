@@ -120,7 +120,10 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 	sibling := k
 	sibling.getBody = !k.getBody
 	if c, ok := r.clients[sibling]; ok {
-		c = r.newClient(k, c.GetClient())
+		// The same pool (the Transport), not the same http.Client:
+		// newClient sets its redirect policy, which requests in flight
+		// on the sibling read.
+		c = r.newClient(k, &http.Client{Transport: c.GetClient().Transport})
 		r.clients[k] = c
 		return c
 	}

@@ -14,6 +14,9 @@ type File struct {
 	// Defaults apply to every check of the file (see defaults.go).
 	Defaults *FileDefaults `yaml:"defaults"`
 	Checks   []*Check      `yaml:"checks"`
+	// Secrets names more environment variables whose values are secrets,
+	// whatever they are called (see secret_names.go).
+	Secrets []string `yaml:"secrets"`
 }
 
 // Check is one declarative check: ordered steps run as one attempt,
@@ -30,6 +33,9 @@ type Check struct {
 	// Request holds request fields applied to every step (see defaults.go).
 	Request *SharedRequest `yaml:"request"`
 	Steps   []*Step        `yaml:"steps"`
+	// Finally are teardown steps, run after Steps in every attempt
+	// whatever Steps did (see finally.go).
+	Finally []*Step `yaml:"finally"`
 	// Contract expands into steps run before Steps (see contract.go).
 	Contract *Contract `yaml:"contract"`
 	// Semantics says what HTTP semantics findings do: strict, warn or off

@@ -73,6 +73,9 @@ func Explain(c *Check) ([]byte, error) {
 		steps.Content = append(steps.Content, sn)
 	}
 	yAdd(cn, "steps", steps)
+	if fin := explainFinally(c); fin != nil {
+		yAdd(cn, "finally", fin)
+	}
 
 	root := yMap("checks", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{cn}})
 	root.HeadComment = fmt.Sprintf("check %s (%s)", c.Name, c.Pos)
@@ -121,14 +124,14 @@ func explainSecrets(c *Check) []string {
 		}
 	}
 	for name, v := range c.Vars {
-		if secretName.MatchString(name) && v != "" {
+		if credentialName(name) && v != "" {
 			out = append(out, v)
 		}
 	}
 	if c.Request != nil {
 		out = append(out, urlSecrets(c.Request.BaseURL, c.Vars)...)
 	}
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s == nil {
 			continue
 		}

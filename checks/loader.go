@@ -103,6 +103,10 @@ type LoadOptions struct {
 	// MaxNodes bounds the nodes one YAML document may expand to with its
 	// aliases followed; 0 means yamlstrict.DefaultMaxNodes.
 	MaxNodes int
+	// Secrets names environment variables whose values are secrets
+	// besides those whose name says so (assay.yaml's secrets:), as a
+	// check file's own secrets: list does.
+	Secrets []string
 }
 
 // DefaultMaxFileSize is the largest file the loader reads: 16 MiB.
@@ -318,6 +322,8 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			break // one error: walking the document is what must not happen
 		}
 		defaults.applyFileDefaults(d, root, o.MaxNodes)
+		d.CheckSecretNames(root)
+		d.Secret = o.secretNames(yamlstrict.SecretNames(root))
 		secrets := o.expandChecksEnv(d, root, &fileSecrets)
 		prints := fingerprints(root, o.MaxNodes)
 		var f File
@@ -441,15 +447,15 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node, all *[]secretV
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
-// IsSecretName reports whether an environment variable (or capture) name
-// looks like a credential's (API_TOKEN, DB_PASSWORD): its value is then
-// never printed.
+// IsSecretName reports whether an environment variable name looks like a
+// credential's (API_TOKEN, DB_PASSWORD): its value is then never printed.
+// (Capture and parameter names follow credentialName.)
 func IsSecretName(name string) bool { return secretName.MatchString(name) }
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {
 	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
-		if secrets != nil && val != "" && secretName.MatchString(name) {
-			*secrets = appendSecret(*secrets, secretValue{value: val, ref: reference(name)})
+		if secrets != nil && val != "" && d.SecretRef(name) {
+			*secrets = appendSecret(*secrets, secretValue{value: val, ref: envReference(name)})
 		}
 	})
 }
@@ -551,6 +557,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 		compileStep(d, c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
 	}
 	compileContract(d, c, path, captured, stepNames)
+	compileFinally(d, c, path, captured, stepNames)
 	compileOpenAPI(d, c, path)
 	// Literal credentials have no source to refer to; one equal to an
 	// environment secret's value keeps that secret's reference.
@@ -565,7 +572,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 // are not templates), which are secrets.
 func (c *Check) Auth() ([]string, bool) {
 	var out []string
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s == nil || s.Request.Auth == nil {
 			continue
 		}
@@ -666,7 +673,7 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if cp.Group != 0 && cp.Regex == "" {
 			d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "group applies to a regex capture only")
 		}
-		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name), ref: reference(name)}
+		nc := namedCapture{name: name, c: cp, secret: credentialName(name), ref: reference(name)}
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}
@@ -776,7 +783,7 @@ func checkRefs(d *decoder, c *Check, t Template, path string, captured map[strin
 
 // capturedBy names the first step of c that captures name, if any.
 func capturedBy(c *Check, name string) string {
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s != nil && s.Capture[name] != nil {
 			return s.Name
 		}

@@ -120,7 +120,10 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 	sibling := k
 	sibling.getBody = !k.getBody
 	if c, ok := r.clients[sibling]; ok {
-		c = r.newClient(k, c.GetClient())
+		// The same pool (the Transport), not the same http.Client:
+		// newClient sets its redirect policy, which requests in flight
+		// on the sibling read.
+		c = r.newClient(k, &http.Client{Transport: c.GetClient().Transport})
 		r.clients[k] = c
 		return c
 	}
@@ -180,8 +183,9 @@ func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
 
 // Run executes the check with its retries and returns the result. It never
-// panics on a bad peer and always returns within the check's timeout per
-// attempt (plus backoff between attempts) or when ctx ends.
+// panics on a bad peer and always returns within the check's
+// AttemptTimeout per attempt (plus backoff between attempts) or when ctx
+// ends.
 func (r *Runner) Run(ctx context.Context, c *Check) *Result {
 	res := &Result{Check: c.Name, File: c.Pos.File, Labels: c.Labels, Tags: c.Tags, Started: r.opts.Now()}
 	for i := 0; ; i++ {
@@ -238,7 +242,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	}
 	data := map[string]any{"vars": c.tmplVars}
 	hist := newExchangeHistory()
-	a.Steps = make([]StepResult, 0, len(c.Steps))
+	a.Steps = make([]StepResult, 0, len(c.Steps)+len(c.Finally))
 	for i, s := range c.Steps {
 		if !a.Passed {
 			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
@@ -259,6 +263,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 		}
 		a.Steps = append(a.Steps, sr)
 	}
+	r.runFinally(parent, c, &a, data, rd, hist)
 	// Captured secrets are known only now; scrub everything once more.
 	for i := range a.Steps {
 		rd.step(&a.Steps[i], i)
@@ -401,7 +406,7 @@ func (s *Step) render(ctx context.Context, data map[string]any) (*renderedReques
 }
 
 func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
-	s := c.Steps[i]
+	s := c.stepAt(i)
 	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
 	fail := func(reason Reason, msg string) StepResult {
 		sr.Passed, sr.Reason = false, reason

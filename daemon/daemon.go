@@ -51,7 +51,8 @@ type Annotator interface {
 // Options configure a Daemon.
 type Options struct {
 	Config *config.Config
-	// Load reads the checks; nil means checks.Load(Config.Checks.Dir).
+	// Load reads the checks; nil means checks.Load(Config.Checks.Dir),
+	// with the config's secrets.
 	Load     func() ([]*checks.Check, error)
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -160,7 +161,8 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Load == nil {
 		dir := opts.Config.Checks.Dir
-		opts.Load = func() ([]*checks.Check, error) { return checks.Load(followRoot(dir)) }
+		lo := checks.LoadOptions{Secrets: opts.Config.Secrets}
+		opts.Load = func() ([]*checks.Check, error) { return lo.Load(followRoot(dir)) }
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner, verdicts: map[string]int{}, inflight: map[string]int{}}
 	d.idle = sync.NewCond(&d.inflightMu)

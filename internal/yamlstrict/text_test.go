@@ -110,11 +110,12 @@ func TestNestedDefaultsExpand(t *testing.T) {
 	d := &Decoder{File: "e.yaml"}
 	d.ExpandEnv(n, lookup, nil)
 	wantErrors(t, d, `e.yaml:1:4: a: environment variable MISSING is not set (use ${MISSING:-default} for a default)`)
-	// seen hears of a variable used through a default.
+	// seen hears of a variable used through a default, and of the
+	// default the outer variable took.
 	seen := map[string]string{}
 	d = &Decoder{File: "e.yaml"}
 	d.ExpandEnv(parse(t, "a: ${X:-${B}}\n"), lookup, func(k, v string) { seen[k] = v })
-	if seen["B"] != "b" || len(seen) != 1 {
+	if seen["B"] != "b" || seen["X"] != "b" || len(seen) != 2 {
 		t.Errorf("seen %v", seen)
 	}
 }

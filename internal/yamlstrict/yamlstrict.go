@@ -93,6 +93,8 @@ type Decoder struct {
 	rawLookup func(string) (string, bool)
 	// secret holds the scalars whose value holds a secret.
 	secret map[*yaml.Node]bool
+	// files caches the files ${file:PATH} read (see fileref.go).
+	files map[string]fileRead
 }
 
 // Read reads a file the document names, with ReadFile.

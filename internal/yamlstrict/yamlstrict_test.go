@@ -300,8 +300,10 @@ m:
 	if _, ok := v.M["${HOST}"]; !ok {
 		t.Errorf("map keys must not be expanded: %v", v.M)
 	}
-	// seen hears of the variables whose values were used, not of defaults.
-	if want := map[string]string{"HOST": "h", "PORT": "8080", "EMPTY": ""}; !reflect.DeepEqual(seen, want) {
+	// seen hears of the variables whose values were used, and of the
+	// default a variable took (so that a secret variable's default is
+	// secret too).
+	if want := map[string]string{"HOST": "h", "PORT": "8080", "EMPTY": "", "UNSET": "x"}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("seen = %v, want %v", seen, want)
 	}
 }

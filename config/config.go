@@ -250,7 +250,7 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlstrict.Errors{yamlstrict.SyntaxError(file, err)}
+		return nil, yamlstrict.Errors{yamlstrict.SyntaxError(file, data, err)}
 	}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]

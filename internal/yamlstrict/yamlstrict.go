@@ -220,6 +220,12 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		nv := reflect.New(v.Type().Elem())
 		d.Decode(n, nv.Elem(), path)
+		if e := v.Type().Elem(); e.Kind() == reflect.Struct && !v.Type().Implements(unmarshalerType) && n.Kind != yaml.MappingNode {
+			// The error is reported: a value that is no mapping leaves no
+			// struct behind, whose empty fields would be reported again,
+			// at no position.
+			return
+		}
 		v.Set(nv)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)

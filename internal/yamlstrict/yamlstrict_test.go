@@ -385,11 +385,31 @@ func TestSyntaxError(t *testing.T) {
 			t.Errorf("%q parsed", tt.src)
 			continue
 		}
-		if got := SyntaxError("s.yaml", err).Error(); got != tt.want {
+		if got := SyntaxError("s.yaml", []byte(tt.src), err).Error(); got != tt.want {
 			t.Errorf("%q: %s\nwant %s\n(yaml.v3: %v)", tt.src, got, tt.want, err)
 		}
 	}
-	if got := SyntaxError("s.yaml", errors.New("read: boom")).Error(); got != "s.yaml: invalid YAML: read: boom" {
+	if got := SyntaxError("s.yaml", nil, errors.New("read: boom")).Error(); got != "s.yaml: invalid YAML: read: boom" {
 		t.Errorf("an error that is not yaml's: %s", got)
+	}
+}
+
+// TestSyntaxErrorsAreOnALineOfTheFile: yaml.v3 puts the end of a text
+// whose last line has no line break on a line after it; an error there
+// (found by fuzzing) is on the last line, not past it.
+func TestSyntaxErrorsAreOnALineOfTheFile(t *testing.T) {
+	for _, tt := range []struct{ src, want string }{
+		{"a:\n  b: 0\nc:d: {", `s.yaml:3:1: invalid YAML: did not find expected node content`},
+		{"a: {", `s.yaml:1:1: invalid YAML: did not find expected node content`},
+		{"a: 1\r\nb: [", `s.yaml:2:1: invalid YAML: did not find expected node content`},
+	} {
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(tt.src), &n)
+		if err == nil {
+			t.Fatalf("%q parsed", tt.src)
+		}
+		if got := SyntaxError("s.yaml", []byte(tt.src), err).Error(); got != tt.want {
+			t.Errorf("%q: %s\nwant %s\n(yaml.v3: %v)", tt.src, got, tt.want, err)
+		}
 	}
 }

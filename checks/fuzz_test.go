@@ -1,11 +1,9 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/fuzzprop"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/theory/jsonpath"
 	"go.yaml.in/yaml/v3"
@@ -30,53 +29,19 @@ import (
 // within the package's limits needs, far less than a hang.
 const fuzzTimeLimit = 10 * time.Second
 
-// within fails t when f does not return within limit.
-func within(t *testing.T, limit time.Duration, what string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-		t.Fatalf("%s did not return within %v", what, limit)
-	}
-}
-
-// printableLine reports why s cannot be printed as one line of a
-// terminal ("" when it can): no line break and no control character (an
-// escape sequence in a message would drive the terminal).
-func printableLine(s string) string {
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r':
-			return "a line break"
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return fmt.Sprintf("control character %U", r)
-		case r == 0x2028 || r == 0x2029:
-			return fmt.Sprintf("line separator %U", r)
-		}
-	}
-	if !utf8.ValidString(s) {
-		return "invalid UTF-8"
-	}
-	return ""
-}
-
 // fuzzSecret is the value of the secret variables of the fuzz
 // environment: characters every encoding escapes differently between two
 // distinctive runs, which no error may show.
 const fuzzSecret = `Zq7xW3vK/+ &<é>"\{{ .x }}Hm7TpLc9`
 
-// fuzzSecretRuns are the distinctive parts of fuzzSecret.
-var fuzzSecretRuns = []string{"Zq7xW3vK", "Hm7TpLc9"}
+// fuzzHidden are what no message may show: the distinctive parts of
+// fuzzSecret and the marker of the files checks may name.
+var fuzzHidden = []string{"Zq7xW3vK", "Hm7TpLc9", plantedMarker}
 
-// plantedMarker is the content of files the fuzzed checks may name
-// (schemas, certificates, specs): no message may quote it.
+// plantedMarker is in the files the fuzzed checks may name that are not
+// what a field names (a shadow file, a PEM file of no certificate): no
+// message may quote them. (A real JSON Schema may be quoted: its compile
+// error shows a bad pattern.)
 const plantedMarker = "PLANTEDxMARKERq42"
 
 // fuzzEnv is the environment the fuzzed check files read.
@@ -93,70 +58,6 @@ var fuzzEnv = map[string]string{
 func fuzzLookup(name string) (string, bool) {
 	v, ok := fuzzEnv[name]
 	return v, ok
-}
-
-// leaks returns the part of a secret or planted text that msg shows and
-// src does not hold (src may quote its own text), or "".
-func leaks(msg string, src []byte) string {
-	for _, run := range append([]string{plantedMarker}, fuzzSecretRuns...) {
-		for i := 0; i+5 <= len(run); i++ {
-			part := run[i : i+5]
-			if strings.Contains(msg, part) && !bytes.Contains(src, []byte(part)) {
-				return part
-			}
-		}
-	}
-	return ""
-}
-
-// lineLengths are the lengths in characters of the lines of data, as
-// yamlstrict.CheckText counts lines (\n, \r\n or \r end one).
-func lineLengths(data []byte) []int {
-	lines := []int{0}
-	for i := 0; i < len(data); {
-		r, w := utf8.DecodeRune(data[i:])
-		switch {
-		case r == '\n' || r == '\r' && (i+1 == len(data) || data[i+1] != '\n'):
-			lines = append(lines, 0)
-		case r == '\r':
-		default:
-			lines[len(lines)-1]++
-		}
-		i += w
-	}
-	return lines
-}
-
-// checkPositions fails t for an error that is not one printable line, or
-// whose position is not in file.
-func checkErrors(t *testing.T, file string, data []byte, errs yamlstrict.Errors) {
-	t.Helper()
-	utf16 := bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF})
-	lines := lineLengths(data)
-	for _, e := range errs {
-		msg := e.Error()
-		if why := printableLine(msg); why != "" {
-			t.Errorf("error with %s: %q", why, msg)
-		}
-		if e.Pos.File != file {
-			t.Errorf("error names file %q, want %q: %s", e.Pos.File, file, msg)
-		}
-		if p := leaks(msg, data); p != "" {
-			t.Errorf("error shows %q of a secret or of a file the check names: %s", p, msg)
-		}
-		if utf16 || e.Pos.Line == 0 {
-			continue
-		}
-		// yaml.v3 also ends lines at U+0085, U+2028 and U+2029, which
-		// editors do not; its positions past one are only bounded.
-		if e.Pos.Line < 0 || e.Pos.Line > len(lines)+bytes.Count(data, []byte("\u0085"))+bytes.Count(data, []byte("\u2028"))+bytes.Count(data, []byte("\u2029")) {
-			t.Errorf("error at line %d of a file of %d lines: %s", e.Pos.Line, len(lines), msg)
-			continue
-		}
-		if e.Pos.Column < 1 || e.Pos.Line <= len(lines) && e.Pos.Column > lines[e.Pos.Line-1]+1 && !bytes.ContainsAny(data, "\u0085\u2028\u2029") {
-			t.Errorf("error at column %d: %s", e.Pos.Column, msg)
-		}
-	}
 }
 
 // plantFiles writes the files fuzzed checks may name into dir.
@@ -194,8 +95,8 @@ func FuzzLoadChecks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var cs []*Check
 		var errs LoadErrors
-		within(t, fuzzTimeLimit, "parsing a check file", func() { cs, errs = o.parse(file, data) })
-		checkErrors(t, file, data, errs)
+		fuzzprop.Within(t, fuzzTimeLimit, "parsing a check file", func() { cs, errs = o.parse(file, data) })
+		fuzzprop.CheckErrors(t, file, data, errs, fuzzHidden...)
 		if len(errs) > 0 {
 			// Deterministic: the same file, the same errors.
 			_, again := o.parse(file, data)
@@ -307,7 +208,7 @@ func FuzzTemplate(f *testing.F) {
 		}
 		tm, err := NewTemplate(src)
 		if err != nil {
-			if why := printableLine(err.Error()); why != "" {
+			if why := fuzzprop.NotOneLine(err.Error()); why != "" {
 				t.Errorf("parse error with %s: %q", why, err)
 			}
 			return
@@ -315,7 +216,7 @@ func FuzzTemplate(f *testing.F) {
 		data := templateData(value)
 		out, rerr := renderWithin(t, tm, data)
 		if rerr != nil {
-			if why := printableLine(rerr.Error()); why != "" {
+			if why := fuzzprop.NotOneLine(rerr.Error()); why != "" {
 				t.Errorf("render error with %s: %q", why, rerr)
 			}
 			if !strings.HasPrefix(rerr.Error(), "cannot render ") {
@@ -345,7 +246,7 @@ func renderWithin(t *testing.T, tm Template, data map[string]any) (out string, e
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzRenderDeadline)
 	defer cancel()
-	within(t, fuzzRenderDeadline+fuzzTimeLimit, "rendering a template", func() { out, err = tm.RenderContext(ctx, data) })
+	fuzzprop.Within(t, fuzzRenderDeadline+fuzzTimeLimit, "rendering a template", func() { out, err = tm.RenderContext(ctx, data) })
 	return out, err
 }
 
@@ -378,7 +279,7 @@ func checkEnvIsLiteral(t *testing.T, src, value, out string, rerr error) {
 // one printable line; a query that parses prints as text that parses to
 // the same query (the loader and reports show it); evaluation returns in
 // bounded time (jsonWorkBudget) even without a deadline; and every result
-// is printable, its actual cut at actualLimit.
+// is one line, its actual cut at actualLimit.
 func FuzzJSONPath(f *testing.F) {
 	for _, s := range jsonPathSeeds() {
 		f.Add(s[0], []byte(s[1]))
@@ -390,7 +291,7 @@ func FuzzJSONPath(f *testing.F) {
 		}
 		jp, err := jsonpath.Parse(query)
 		if err != nil {
-			if why := printableLine(oneLine(err.Error())); why != "" {
+			if why := fuzzprop.NotOneLine(oneLine(err.Error())); why != "" {
 				t.Errorf("parse error with %s: %q", why, oneLine(err.Error()))
 			}
 			return
@@ -405,7 +306,7 @@ func FuzzJSONPath(f *testing.F) {
 		a := jsonAssertion(query, jp, &Predicate{Exists: &exists})
 		r := &response{status: 200, body: body}
 		var res []AssertionResult
-		within(t, fuzzTimeLimit, "a JSONPath query", func() { res = a.eval(r, nil) })
+		fuzzprop.Within(t, fuzzTimeLimit, "a JSONPath query", func() { res = a.eval(r, nil) })
 		checkResults(t, res)
 		if doc, err := r.JSON(); err == nil && len(body) < 1<<16 {
 			checkJSONCut(t, doc)
@@ -435,14 +336,15 @@ func checkJSONCut(t *testing.T, x any) {
 	}
 }
 
-// checkResults fails t for an assertion result that is not printable or
-// whose actual is longer than actualLimit and its cut mark.
+// checkResults fails t for an assertion result that is not one line or
+// whose actual is longer than actualLimit and its cut mark. (Control
+// characters of a response may stay: the reports escape them.)
 func checkResults(t *testing.T, res []AssertionResult) {
 	t.Helper()
 	for _, ar := range res {
 		for what, s := range map[string]string{"expected": ar.Expected, "actual": ar.Actual, "message": ar.Message} {
-			if why := printableLine(s); why != "" {
-				t.Errorf("%s of %s with %s: %q", what, ar.Name, why, s)
+			if strings.ContainsAny(s, "\n\r") {
+				t.Errorf("%s of %s with a line break: %q", what, ar.Name, s)
 			}
 		}
 		if limit := actualLimit + len(Redacted) + len(moreBytes(1<<30)); len(ar.Actual) > limit && !strings.HasPrefix(ar.Actual, "not evaluated") {
@@ -457,7 +359,7 @@ func checkResults(t *testing.T, res []AssertionResult) {
 // line at a position inside the predicate's text; a comparison that
 // loads compares numbers (gt: abc is a load error, issue 13); evaluation
 // returns soon after the step's deadline (regular expressions included);
-// results are printable, their actual cut at actualLimit.
+// results are one line, their actual cut at actualLimit.
 func FuzzPredicate(f *testing.F) {
 	for _, s := range predicateSeeds() {
 		f.Add([]byte(s[0]), []byte(s[1]))
@@ -474,13 +376,13 @@ func FuzzPredicate(f *testing.F) {
 		d := &decoder{File: file}
 		root := doc.Content[0]
 		if !d.LimitNodes(root, "", 10_000) {
-			checkErrors(t, file, src, d.Errs)
+			fuzzprop.CheckErrors(t, file, src, d.Errs, fuzzHidden...)
 			return
 		}
 		d.ExpandEnv(root, fuzzLookup, nil)
 		var p Predicate
-		within(t, fuzzTimeLimit, "decoding a predicate", func() { d.Into(root, &p, "expect.json.$.a") })
-		checkErrors(t, file, src, d.Errs)
+		fuzzprop.Within(t, fuzzTimeLimit, "decoding a predicate", func() { d.Into(root, &p, "expect.json.$.a") })
+		fuzzprop.CheckErrors(t, file, src, d.Errs, fuzzHidden...)
 		if len(d.Errs) > 0 {
 			return
 		}
@@ -494,7 +396,7 @@ func FuzzPredicate(f *testing.F) {
 		r := &response{status: 200, body: actual, ctx: ctx}
 		data := templateData(string(actual))
 		var res []AssertionResult
-		within(t, fuzzRenderDeadline+fuzzTimeLimit, "evaluating a predicate", func() {
+		fuzzprop.Within(t, fuzzRenderDeadline+fuzzTimeLimit, "evaluating a predicate", func() {
 			res = p.eval(r, "json $.a", value, true, false, data)
 			res = append(res, p.eval(r, "header X", string(actual), utf8.Valid(actual), true, data)...)
 		})
@@ -526,7 +428,7 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 		var hidden string
-		within(t, fuzzTimeLimit, "redacting", func() { hidden = rd.str(text) })
+		fuzzprop.Within(t, fuzzTimeLimit, "redacting", func() { hidden = rd.str(text) })
 		if again := rd.str(hidden); again != hidden {
 			t.Errorf("not idempotent: %q, then %q", hidden, again)
 		}

@@ -413,3 +413,21 @@ func TestSyntaxErrorsAreOnALineOfTheFile(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldPathsArePrintable: a field path holds the keys as written,
+// which may be any text ("\e[2J" in a quoted key, a tab); an error shows
+// them escaped, so that it stays one line that drives no terminal (found
+// by fuzzing the global config).
+func TestFieldPathsArePrintable(t *testing.T) {
+	for _, tt := range []struct{ field, want string }{
+		{"sto0\t0", `s.yaml:1:1: sto0\t0: unknown field`},
+		{"a.\x1b[2J.b", `s.yaml:1:1: a.\x1b[2J.b: unknown field`},
+		{"a\u2028b\u0085c\xffé d", `s.yaml:1:1: a\u2028b\u0085c\xffé d: unknown field`},
+		{"checks[0].name", `s.yaml:1:1: checks[0].name: unknown field`},
+	} {
+		e := &Error{Pos: Position{File: "s.yaml", Line: 1, Column: 1}, Field: tt.field, Msg: "unknown field"}
+		if got := e.Error(); got != tt.want {
+			t.Errorf("%q: %s, want %s", tt.field, got, tt.want)
+		}
+	}
+}

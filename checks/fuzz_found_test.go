@@ -129,3 +129,18 @@ func TestJSONPathUnionsAreBudgeted(t *testing.T) {
 		t.Errorf("a cheap union: %v, %v", nodes, err)
 	}
 }
+
+// TestTemplateSyntaxErrorsArePrintable: text/template's parse error
+// quotes a bad character constant as is, and a double-quoted YAML string
+// can hold any character: the error escapes it (found by FuzzTemplate).
+func TestTemplateSyntaxErrorsArePrintable(t *testing.T) {
+	_, err := NewTemplate("{{'0\x01'")
+	if want := `invalid template "{{'0\x01'": malformed character constant: '0\x01'`; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	src := "checks:\n  - name: c1\n    steps: [ { request: { url: \"http://127.0.0.1:1/{{'\\e[2J'\" } } ]\n"
+	_, errs := LoadOptions{LookupEnv: fuzzLookup}.parse("c.yaml", []byte(src))
+	if len(errs) == 0 || strings.Contains(errs.Error(), "\x1b") || !strings.Contains(errs.Error(), `malformed character constant: '\x1b[2J'`) {
+		t.Errorf("errors: %q", errs.Error())
+	}
+}

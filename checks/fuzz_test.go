@@ -266,6 +266,11 @@ func checkEnvIsLiteral(t *testing.T, src, value, out string, rerr error) {
 		t.Fatalf("src parses alone but not after a ${VAR}: %v", err)
 	}
 	got, gerr := renderWithin(t, tm, templateData(value))
+	for _, err := range []error{rerr, gerr} {
+		if err != nil && strings.Contains(err.Error(), "stopped: ") {
+			return // at the deadline, which a busy machine may reach once and not twice
+		}
+	}
 	switch {
 	case (gerr == nil) != (rerr == nil):
 		t.Errorf("after a ${VAR}: %q, %v; alone: %q, %v", got, gerr, out, rerr)

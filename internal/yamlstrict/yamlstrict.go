@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/assay-monitor/assay/internal/safefile"
 	"go.yaml.in/yaml/v3"
 )
@@ -39,39 +40,16 @@ type Error struct {
 	Msg   string
 }
 
+// Error renders the error as one line. The file name, the keys of the
+// field path and what a message quotes from a library (a template's bad
+// character constant) are text as written: what is not printable in them
+// ("\e[2J" in a quoted key) is escaped, so that the line drives no
+// terminal.
 func (e *Error) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+		return oneline.Clean(fmt.Sprintf("%s: %s", e.Pos, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, printablePath(e.Field), e.Msg)
-}
-
-// printablePath is a field path with the characters a terminal would
-// interpret (a key may hold any: "\e[2J": 1) escaped as Go escapes them,
-// and the rest as it is.
-func printablePath(p string) string {
-	clean := true
-	for _, r := range p {
-		if !strconv.IsPrint(r) && r != ' ' || r == utf8.RuneError {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return p
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); {
-		r, w := utf8.DecodeRuneInString(p[i:])
-		if strconv.IsPrint(r) && r != utf8.RuneError || r == ' ' {
-			b.WriteString(p[i : i+w])
-		} else {
-			q := strconv.Quote(p[i : i+w])
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += w
-	}
-	return b.String()
+	return oneline.Clean(fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Msg))
 }
 
 // Errors is every problem found; it is an error itself so that callers can

@@ -414,20 +414,25 @@ func TestSyntaxErrorsAreOnALineOfTheFile(t *testing.T) {
 	}
 }
 
-// TestFieldPathsArePrintable: a field path holds the keys as written,
-// which may be any text ("\e[2J" in a quoted key, a tab); an error shows
-// them escaped, so that it stays one line that drives no terminal (found
-// by fuzzing the global config).
-func TestFieldPathsArePrintable(t *testing.T) {
-	for _, tt := range []struct{ field, want string }{
-		{"sto0\t0", `s.yaml:1:1: sto0\t0: unknown field`},
-		{"a.\x1b[2J.b", `s.yaml:1:1: a.\x1b[2J.b: unknown field`},
-		{"a\u2028b\u0085c\xffé d", `s.yaml:1:1: a\u2028b\u0085c\xffé d: unknown field`},
-		{"checks[0].name", `s.yaml:1:1: checks[0].name: unknown field`},
+// TestErrorsArePrintable: an error's file name, field path (keys as
+// written: "\e[2J" in a quoted key, a tab) and message (what a library
+// quotes as is) may hold any text; the error shows it escaped, so that it
+// stays one line that drives no terminal (found by fuzzing the global
+// config and templates).
+func TestErrorsArePrintable(t *testing.T) {
+	for _, tt := range []struct {
+		file, field, msg, want string
+	}{
+		{"s.yaml", "sto0\t0", "unknown field", `s.yaml:1:1: sto0\t0: unknown field`},
+		{"s.yaml", "a.\x1b[2J.b", "unknown field", `s.yaml:1:1: a.\x1b[2J.b: unknown field`},
+		{"s.yaml", "a\u2028b\u0085c\xffé d", "unknown field", `s.yaml:1:1: a\u2028b\u0085c\xffé d: unknown field`},
+		{"s.yaml", "checks[0].url", "malformed character constant: '0\x01'", `s.yaml:1:1: checks[0].url: malformed character constant: '0\x01'`},
+		{"x\x1b]0;pwned\a.yaml", "", "not a check file", `x\x1b]0;pwned\a.yaml:1:1: not a check file`},
+		{"s.yaml", "checks[0].name", `invalid name "a\"b"`, `s.yaml:1:1: checks[0].name: invalid name "a\"b"`},
 	} {
-		e := &Error{Pos: Position{File: "s.yaml", Line: 1, Column: 1}, Field: tt.field, Msg: "unknown field"}
+		e := &Error{Pos: Position{File: tt.file, Line: 1, Column: 1}, Field: tt.field, Msg: tt.msg}
 		if got := e.Error(); got != tt.want {
-			t.Errorf("%q: %s, want %s", tt.field, got, tt.want)
+			t.Errorf("%q %q: %s, want %s", tt.field, tt.msg, got, tt.want)
 		}
 	}
 }

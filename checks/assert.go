@@ -531,11 +531,12 @@ func (r *response) formatValue(x any) string {
 	if s, ok := x.(string); ok && plainJSONString(s) {
 		return r.rd.cut(`"`+s+`"`, actualLimit) // as json.Marshal writes it
 	}
-	b, err := json.Marshal(x)
-	if err != nil {
+	// Only what the cut keeps is encoded (see json_cut.go).
+	total, ok := jsonLen(x)
+	if !ok {
 		return r.rd.cut(fmt.Sprint(x), actualLimit)
 	}
-	return r.rd.cut(string(b), actualLimit)
+	return r.rd.cutPrefix(jsonPrefix(x, r.rd.window(total, actualLimit)), actualLimit, total)
 }
 
 // plainJSONString reports whether json.Marshal writes s as is between

@@ -536,14 +536,16 @@ func compileCheck(d *decoder, c *Check, path string) {
 		c.tmplVars[k] = c.Vars[k]
 	}
 	compileShared(d, c, path)
-	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") {
+	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") && !reported(d, path+".contract") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
 	}
 	captured := map[string]bool{}
 	stepNames := map[string]bool{}
 	for i, s := range c.Steps {
 		if s == nil {
-			d.ErrAt(at(fmt.Sprintf("%s.steps[%d]", path, i)), fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
+			if sp := fmt.Sprintf("%s.steps[%d]", path, i); !reported(d, sp) {
+				d.ErrAt(at(sp), sp, "empty step")
+			}
 			continue
 		}
 		if s.Name == "" {
@@ -652,7 +654,9 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		cp := s.Capture[name]
 		cpath := path + ".capture." + name
 		if cp == nil {
-			d.ErrAt(at(cpath), cpath, "empty capture")
+			if !reported(d, cpath) {
+				d.ErrAt(at(cpath), cpath, "empty capture")
+			}
 			continue
 		}
 		if !captureNameRe.MatchString(name) || name == "vars" {

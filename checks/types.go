@@ -13,6 +13,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/theory/jsonpath"
 	"go.yaml.in/yaml/v3"
@@ -174,8 +175,10 @@ func NewTemplate(s string) (Template, error) {
 // templateSyntaxError words a parse error of the template src.
 func templateSyntaxError(src string, err error) error {
 	// "template: :1: unclosed action": the name and line say nothing here.
+	// The rest may quote src as is ("malformed character constant:
+	// '\x01'"): it is escaped.
 	msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
-	return fmt.Errorf("invalid template %q: %s", src, msg+bareNameHint(msg))
+	return fmt.Errorf("invalid template %q: %s", src, oneline.Clean(msg)+bareNameHint(msg))
 }
 
 // compiled sets the parsed forms of t from pt: the fast form and a lazy

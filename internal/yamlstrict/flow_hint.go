@@ -14,7 +14,7 @@ const maxHintScan = 64 << 10
 // ({ password: ${P:-x} }, where YAML reads the "{" of "${" as the start of
 // another mapping), the error is at the "${" and says to quote it.
 func SyntaxErrorIn(file string, data []byte, err error) *Error {
-	e := SyntaxError(file, err)
+	e := SyntaxError(file, data, err)
 	if e.Pos.Line == 0 || !strings.Contains(e.Msg, "did not find expected ','") {
 		return e
 	}

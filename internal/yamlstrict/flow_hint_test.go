@@ -58,7 +58,7 @@ func TestSyntaxErrorInKeepsOtherErrors(t *testing.T) {
 		t.Fatal("no error")
 	}
 	got := SyntaxErrorIn("f.yaml", data, err)
-	if want := SyntaxError("f.yaml", err); got.Error() != want.Error() {
+	if want := SyntaxError("f.yaml", data, err); got.Error() != want.Error() {
 		t.Errorf("%v, want %v", got, want)
 	}
 	if got := SyntaxErrorIn("f.yaml", nil, errors.New("yaml: something")); got.Error() != "f.yaml:1:1: invalid YAML: something" {

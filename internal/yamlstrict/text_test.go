@@ -178,11 +178,11 @@ func TestSyntaxErrorsQuoteLittle(t *testing.T) {
 	if err == nil {
 		t.Fatal("parsed")
 	}
-	got := SyntaxError("s.yaml", err).Error()
+	got := SyntaxError("s.yaml", nil, err).Error()
 	if strings.Contains(got, long) || !strings.Contains(got, `unknown anchor "`+strings.Repeat("x", 40)+`"…`) {
 		t.Errorf("got %s", got)
 	}
-	if got := SyntaxError("s.yaml", errors.New("yaml: "+strings.Repeat("y ", 500))).Error(); len(got) > 200 {
+	if got := SyntaxError("s.yaml", nil, errors.New("yaml: "+strings.Repeat("y ", 500))).Error(); len(got) > 200 {
 		t.Errorf("%d bytes: %s", len(got), got)
 	}
 }

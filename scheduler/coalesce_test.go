@@ -86,16 +86,16 @@ func step(t *testing.T, s *scheduler.Scheduler, clk *wakeClock, log *startLog, t
 }
 
 // TestRunsDueWithinASlotFireInOneWakeUp: 100 checks every second, each at
-// its own spread time, wake the scheduler about once per 100 ms slot
-// rather than once per run; without coalescing, once per run.
+// its own spread time, wake the scheduler once per 200 ms slot rather
+// than once per run; without coalescing, once per run.
 func TestRunsDueWithinASlotFireInOneWakeUp(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		coalesce         time.Duration
 		minArms, maxArms int64
 	}{
-		// Two seconds of ten slots each (a few slots may hold no run).
-		{"coalesced", 0, 10, 20},
+		// Two seconds of five slots each, about 20 runs in every one.
+		{"coalesced", 0, 10, 12},
 		// One wake-up per distinct spread time: nearly one per run.
 		{"off", -1, 150, 200},
 	} {
@@ -114,14 +114,14 @@ func TestRunsDueWithinASlotFireInOneWakeUp(t *testing.T) {
 				t.Errorf("the scheduler woke %d times for 200 runs, want %d to %d", arms, tc.minArms, tc.maxArms)
 			}
 			if tc.coalesce == 0 {
-				if got := s.Slot(); got != 100*time.Millisecond {
-					t.Errorf("slot %s, want 100ms at 100 runs a second", got)
+				if got := s.Slot(); got != 200*time.Millisecond {
+					t.Errorf("slot %s, want 200ms at 100 runs a second", got)
 				}
 				log.mu.Lock()
 				defer log.mu.Unlock()
 				for name, ts := range log.starts {
 					for _, ts := range ts {
-						if ts.Sub(start)%(100*time.Millisecond) != 0 {
+						if ts.Sub(start)%(200*time.Millisecond) != 0 {
 							t.Errorf("%s started at %s, not on a slot boundary", name, ts.Sub(start))
 						}
 					}
@@ -145,8 +145,8 @@ func TestNoRunStartsBeforeItsSpreadTime(t *testing.T) {
 	s := scheduler.New(scheduler.Options{Run: log.run, Observer: log, Clock: clk})
 	s.Update(cs)
 	slot := s.Slot()
-	if slot != 100*time.Millisecond {
-		t.Fatalf("slot %s, want 100ms at 50 runs a second", slot)
+	if slot != 200*time.Millisecond {
+		t.Fatalf("slot %s, want 200ms at 50 runs a second", slot)
 	}
 	s.Start()
 	defer stop(t, s)
@@ -178,36 +178,38 @@ func TestNoRunStartsBeforeItsSpreadTime(t *testing.T) {
 	}
 }
 
-// TestTheSlotHoldsAboutSixteenRuns: the slot shrinks as the scheduled
+// TestTheSlotHoldsAtMost24Runs: the slot shrinks as the scheduled
 // rate grows, so that a slot's runs start together without waiting for
 // a worker (it holds no more runs than there are workers), and never
-// exceeds Options.Coalesce or a tenth of the shortest interval.
-func TestTheSlotHoldsAboutSixteenRuns(t *testing.T) {
+// exceeds Options.Coalesce or a fifth of the shortest interval.
+func TestTheSlotHoldsAtMost24Runs(t *testing.T) {
 	for _, tc := range []struct {
 		checks      []*checks.Check
 		coalesce    time.Duration
 		want        time.Duration
 		concurrency int
 	}{
-		{manyChecks(1, "@every 1m"), 0, 100 * time.Millisecond, 0},
-		{manyChecks(100, "@every 1s"), 0, 100 * time.Millisecond, 0},
+		{manyChecks(1, "@every 1m"), 0, 200 * time.Millisecond, 0},
+		{manyChecks(100, "@every 1s"), 0, 200 * time.Millisecond, 0},
 		{manyChecks(300, "@every 1s"), 0, 50 * time.Millisecond, 0},
-		{manyChecks(1000, "@every 1s"), 0, 10 * time.Millisecond, 0},
-		{manyChecks(2000, "@every 1s"), 0, 5 * time.Millisecond, 0},
-		{manyChecks(10000, "@every 10s"), 0, 10 * time.Millisecond, 0},
-		{manyChecks(10000, "@every 1s"), 0, time.Millisecond, 0},
+		{manyChecks(1000, "@every 1s"), 0, 20 * time.Millisecond, 0},
+		{manyChecks(2000, "@every 1s"), 0, 10 * time.Millisecond, 0},
+		{manyChecks(10000, "@every 10s"), 0, 20 * time.Millisecond, 0},
+		{manyChecks(10000, "@every 1s"), 0, 2 * time.Millisecond, 0},
+		// Above 24,000 runs a second, the shortest slot all the same.
 		{manyChecks(50000, "@every 1s"), 0, time.Millisecond, 0},
 		// Rates add up: 6,000 a minute and one every second are 101/s.
-		{append(manyChecks(6000, "@every 1m"), check("fast", "@every 1s")), 0, 100 * time.Millisecond, 0},
+		{append(manyChecks(6000, "@every 1m"), check("fast", "@every 1s")), 0, 200 * time.Millisecond, 0},
+		{manyChecks(6000, "@every 1m"), 0, 200 * time.Millisecond, 0},
 		{manyChecks(100, "@every 1s"), 20 * time.Millisecond, 20 * time.Millisecond, 0},
 		{manyChecks(100, "@every 1s"), -1, 0, 0},
-		{nil, 0, 100 * time.Millisecond, 0},
+		{nil, 0, 200 * time.Millisecond, 0},
 		// Three workers: about three runs a slot at most.
 		{manyChecks(100, "@every 1s"), 0, 20 * time.Millisecond, 3},
 		{manyChecks(100, "@every 1s"), 0, 10 * time.Millisecond, 1},
 		// robfig's shortest interval is a second, and the longest slot
-		// a tenth of it, whatever Options.Coalesce allows.
-		{manyChecks(10, "@every 300ms"), time.Second, 100 * time.Millisecond, 0},
+		// a fifth of it, whatever Options.Coalesce allows.
+		{manyChecks(10, "@every 300ms"), time.Second, 200 * time.Millisecond, 0},
 	} {
 		name := fmt.Sprintf("%d_checks_coalesce_%s_concurrency_%d", len(tc.checks), tc.coalesce, tc.concurrency)
 		if len(tc.checks) > 0 {

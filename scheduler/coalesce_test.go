@@ -274,3 +274,39 @@ func TestCoalescedRunsKeepTheConcurrencyLimit(t *testing.T) {
 		t.Errorf("%d checks ran, want the %d due by %s", len(rec.runs), due, first.Sub(start))
 	}
 }
+
+// TestAFirstRunIsWithinOneIntervalOfLoadingOnASlotBoundary: checks loaded
+// at any moment first fire within one interval, on a slot boundary after
+// the load: a spread time just before the load whose slot boundary is
+// still ahead fires at that boundary, not one interval and a slot later.
+func TestAFirstRunIsWithinOneIntervalOfLoadingOnASlotBoundary(t *testing.T) {
+	cs := manyChecks(100, "@every 1s")
+	pulled := 0
+	for k := range 40 {
+		now := start.Add(time.Duration(k) * 37 * time.Millisecond)
+		s := scheduler.New(scheduler.Options{Run: newRecorder(false).run, Clock: clocktest.New(now)})
+		exact := scheduler.New(scheduler.Options{Run: newRecorder(false).run, Clock: clocktest.New(now), Coalesce: -1})
+		s.Update(cs)
+		exact.Update(cs)
+		slot := s.Slot()
+		for _, c := range cs {
+			next, _ := s.NextRun(c.Name)
+			spread, _ := exact.NextRun(c.Name)
+			if !next.After(now) || next.Sub(now) > time.Second || next.Sub(start)%slot != 0 {
+				t.Fatalf("loaded at +%s, %s first fires at +%s: want a %s boundary in (load, load+1s]",
+					now.Sub(start), c.Name, next.Sub(start), slot)
+			}
+			// Never before the spread time it stands for, this interval's
+			// or the one before.
+			if d := next.Sub(spread); !(d >= 0 && d < slot) && !(d >= -time.Second && d < slot-time.Second) {
+				t.Fatalf("loaded at +%s, %s first fires at +%s for spread time +%s", now.Sub(start), c.Name, next.Sub(start), spread.Sub(start))
+			}
+			if next.Before(spread) {
+				pulled++
+			}
+		}
+	}
+	if pulled == 0 {
+		t.Errorf("no first run was pulled in to the slot boundary ahead of its load")
+	}
+}

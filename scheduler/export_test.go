@@ -4,7 +4,7 @@ import "time"
 
 // QueueState is what a test needs to know that the scheduler is quiet.
 type QueueState struct {
-	// Queued runs wait for a slot; Enqueued counts every run ever queued;
+	// Queued runs wait for a worker; Enqueued counts every run ever queued;
 	// Busy counts checks with a run queued or in flight.
 	Queued, Busy int
 	Enqueued     uint64

@@ -177,6 +177,7 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 	defer s.mu.Unlock()
 	now := s.opts.Clock.Now()
 	var d Diff
+	var planned []*entry
 	keep := make(map[string]bool, len(cs))
 	for _, c := range cs {
 		keep[c.Name] = true
@@ -190,6 +191,7 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 			e = &entry{check: c, index: -1}
 			s.entries[c.Name] = e
 			s.plan(e, sched, now)
+			planned = append(planned, e)
 			d.Added = append(d.Added, c.Name)
 			continue
 		}
@@ -204,6 +206,7 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 			}
 			e.check = c
 			s.plan(e, sched, now)
+			planned = append(planned, e)
 		}
 		e.check = c
 		d.Changed = append(d.Changed, c.Name)
@@ -219,6 +222,9 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 		d.Removed = append(d.Removed, name)
 	}
 	s.slot = s.chooseSlot()
+	for _, e := range planned {
+		s.pullIn(e, now)
+	}
 	s.poke()
 	return d
 }

@@ -235,7 +235,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	if len(rec.runs) != 10 {
 		t.Errorf("%d checks ran, want 10", len(rec.runs))
 	}
-	// Runs that waited for a slot report it as lateness.
+	// Runs that waited for a worker report it as lateness.
 	if len(rec.late) != 10 {
 		t.Errorf("%d lateness observations, want 10", len(rec.late))
 	}

@@ -465,7 +465,7 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	runtime.ReadMemStats(&ms)
 	res.HeapEnd, res.StackEnd, res.SysEnd, res.Goroutines = ms.HeapInuse, ms.StackInuse, ms.Sys, runtime.NumGoroutine()
 	// After the peak was read: this gather is not part of it.
-	if mfs, err := reg.Gather(); err == nil {
+	if mfs, err := d.Gatherer().Gather(); err == nil {
 		res.CheckSeries, res.CheckTextSamples = countSeries(mfs)
 	}
 	if heapProfile != "" {

@@ -12,13 +12,13 @@ import (
 // The per-check series are not gathered through a prometheus.Registry.
 // Registry.Gather has every sample written by a Collector into a
 // dto.Metric of its own, hashes its labels to check that no two are
-// alike, and copies it into its family: about 400 bytes and a
-// microsecond a sample, 45 MB and half a second for the 110,000 samples
-// of 10,000 checks, held until the scrape is written. Here the samples
-// are written straight into their families from slabs of dto values
-// (about 170 bytes each), and the checks (unique names from one
-// validated config) need no such check. The registry still knows their
-// descriptions, so nothing else can register the same names.
+// alike, and copies it into its family: 44 MB and 0.25 to 0.45 s of CPU
+// for the 110,000 samples of 10,000 checks, held until the scrape is
+// written. Here the samples are written straight into their families
+// from slabs of dto values: 33 MB allocated (25 MB of it held) and 0.1
+// to 0.15 s. The checks (unique names from one validated config) need
+// no uniqueness check. The registry still knows their descriptions, so
+// nothing else can register the same names.
 
 // family describes one per-check metric family.
 type family struct {
@@ -70,52 +70,124 @@ func (d describer) Describe(ch chan<- *prometheus.Desc) {
 
 func (describer) Collect(chan<- prometheus.Metric) {}
 
-// Gatherer returns a Gatherer of g's families and the per-check ones,
-// sorted by name: what /metrics serves. g is the registry New was given
-// (or one that gathers it).
-func (m *Metrics) Gatherer(g prometheus.Gatherer) prometheus.Gatherer {
-	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		mfs, err := g.Gather()
-		own := m.gather()
-		if len(own) == 0 {
-			return mfs, err
-		}
-		mfs = append(mfs, own...)
-		slices.SortStableFunc(mfs, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-		return mfs, err
-	})
+// Exposition is what /metrics serves: the families of a registry and
+// the per-check ones, sorted by name.
+type Exposition struct {
+	m     *Metrics
+	g     prometheus.Gatherer
+	reuse bool // each family's samples in the memory of the one before
 }
 
-// slab hands out zeroed values from chunks: one allocation per 512.
-type slab[T any] struct{ free []T }
+// Gatherer returns the exposition of g's families and the per-check
+// ones. g is the registry New was given (or one that gathers it).
+func (m *Metrics) Gatherer(g prometheus.Gatherer) *Exposition { return &Exposition{m: m, g: g} }
+
+// Gather implements prometheus.Gatherer: every family at once.
+func (e *Exposition) Gather() ([]*dto.MetricFamily, error) {
+	var all []*dto.MetricFamily
+	keep := Exposition{e.m, e.g, false}
+	err := keep.stream(func(mf *dto.MetricFamily) error {
+		all = append(all, mf)
+		return nil
+	})
+	return all, err
+}
+
+// Stream calls yield with each family in name order, building each
+// per-check family only when its turn comes, in the memory of the one
+// before: a family must not be used after yield returns. A scrape so
+// allocates for its largest family only (the phases: half the samples).
+// A failed gather of the registry yields nothing.
+func (e *Exposition) Stream(yield func(*dto.MetricFamily) error) error {
+	reuse := Exposition{e.m, e.g, true}
+	return reuse.stream(yield)
+}
+
+func (e *Exposition) stream(yield func(*dto.MetricFamily) error) error {
+	mfs, err := e.g.Gather()
+	if err != nil {
+		return err
+	}
+	all := e.m.snapshot()
+	// One family's samples at a time: after yield returns, the next
+	// family is written over them (the largest, the phases, is half of
+	// all), unless they are all kept (Gather).
+	b := &builder{}
+	i := 0
+	for _, f := range families {
+		for ; i < len(mfs) && mfs[i].GetName() < f.name; i++ {
+			if err := yield(mfs[i]); err != nil {
+				return err
+			}
+		}
+		if mf := b.family(all, f); mf != nil {
+			if err := yield(mf); err != nil {
+				return err
+			}
+		}
+		if e.reuse {
+			b.reuse()
+		} else {
+			b = &builder{}
+		}
+	}
+	for ; i < len(mfs); i++ {
+		if err := yield(mfs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slab hands out zeroed values from chunks of 512, one allocation each.
+// After reuse, the chunks it holds are handed out again.
+type slab[T any] struct {
+	chunks [][]T
+	at, i  int // next: chunks[at][i]
+}
 
 func (s *slab[T]) next() *T {
-	if len(s.free) == 0 {
-		s.free = make([]T, 512)
+	if s.at < len(s.chunks) && s.i == len(s.chunks[s.at]) {
+		s.at, s.i = s.at+1, 0
 	}
-	p := &s.free[0]
-	s.free = s.free[1:]
+	if s.at == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]T, 512))
+	}
+	p := &s.chunks[s.at][s.i]
+	s.i++
 	return p
 }
 
-// builder collects the samples of one scrape.
+// reuse hands the values out again, zeroed: the caller is done with them.
+func (s *slab[T]) reuse() {
+	for _, c := range s.chunks[:min(s.at+1, len(s.chunks))] {
+		clear(c)
+	}
+	s.at, s.i = 0, 0
+}
+
+// builder collects the samples of one family.
 type builder struct {
+	fam      *family
 	metrics  slab[dto.Metric]
 	gauges   slab[dto.Gauge]
 	counters slab[dto.Counter]
 	floats   slab[float64]
-	byFam    map[*family][]*dto.Metric
+	out      []*dto.Metric
 }
 
-func (b *builder) add(f *family, labels []*dto.LabelPair) *dto.Metric {
+func (b *builder) add(labels []*dto.LabelPair) *dto.Metric {
 	m := b.metrics.next()
 	m.Label = labels // shared and never changed, as client_golang's own metrics do
-	b.byFam[f] = append(b.byFam[f], m)
+	b.out = append(b.out, m)
 	return m
 }
 
 func (b *builder) gauge(f *family, labels []*dto.LabelPair, v float64) {
-	m := b.add(f, labels)
+	if f != b.fam {
+		return
+	}
+	m := b.add(labels)
 	g, fv := b.gauges.next(), b.floats.next()
 	*fv = v
 	g.Value = fv
@@ -123,16 +195,18 @@ func (b *builder) gauge(f *family, labels []*dto.LabelPair, v float64) {
 }
 
 func (b *builder) counter(f *family, labels []*dto.LabelPair, v float64, created *timestamppb.Timestamp) {
-	m := b.add(f, labels)
+	if f != b.fam {
+		return
+	}
+	m := b.add(labels)
 	c, fv := b.counters.next(), b.floats.next()
 	*fv = v
 	c.Value, c.CreatedTimestamp = fv, created
 	m.Counter = c
 }
 
-// gather writes the families of every configured check, checks in name
-// order.
-func (m *Metrics) gather() []*dto.MetricFamily {
+// snapshot is the configured checks in name order.
+func (m *Metrics) snapshot() []*checkSeries {
 	m.mu.Lock()
 	all := make([]*checkSeries, 0, len(m.loaded))
 	for _, s := range m.loaded {
@@ -140,22 +214,33 @@ func (m *Metrics) gather() []*dto.MetricFamily {
 	}
 	m.mu.Unlock()
 	slices.SortFunc(all, func(a, b *checkSeries) int { return strings.Compare(a.labels[0], b.labels[0]) })
-	b := &builder{byFam: make(map[*family][]*dto.Metric, len(families))}
+	return all
+}
+
+// family writes family f of the checks all; nil when none has a sample.
+func (b *builder) family(all []*checkSeries, f *family) *dto.MetricFamily {
+	b.fam = f
 	for _, s := range all {
 		s.write(b)
 	}
-	var out []*dto.MetricFamily
-	for _, f := range families {
-		ms := b.byFam[f]
-		if len(ms) == 0 {
-			continue
-		}
-		out = append(out, &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: &f.typ, Metric: ms})
+	if len(b.out) == 0 {
+		return nil
 	}
-	return out
+	return &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: &f.typ, Metric: b.out}
 }
 
-// write adds the samples of s: reasons, steps and phases in name order.
+// reuse makes b write its next family over the last one.
+func (b *builder) reuse() {
+	b.metrics.reuse()
+	b.gauges.reuse()
+	b.counters.reuse()
+	b.floats.reuse()
+	clear(b.out)
+	b.out = b.out[:0]
+}
+
+// write adds the samples of s in b's family: reasons, steps and phases
+// in name order.
 func (s *checkSeries) write(b *builder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,9 +258,9 @@ func (s *checkSeries) write(b *builder) {
 	if s.skippedAt != nil {
 		b.counter(&famSkipped, s.checkOnly, s.skipped, s.skippedAt)
 	}
-	if s.duration != nil {
+	if s.duration != nil && b.fam == &famDuration {
 		// The copy is the scrape's: encoding runs after the lock is released.
-		b.add(&famDuration, s.base).Histogram = s.duration.write()
+		b.add(s.base).Histogram = s.duration.write()
 	}
 	if s.hasResult {
 		b.gauge(&famSuccess, s.base, s.success)

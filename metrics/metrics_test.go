@@ -3,7 +3,9 @@ package metrics_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/assay-monitor/assay/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -257,5 +260,78 @@ func TestInvalidUTF8NeverFailsAScrape(t *testing.T) {
 		if !strings.Contains(buf.String(), want+"\n") {
 			t.Errorf("no %s in\n%s", want, buf.String())
 		}
+	}
+}
+
+// The exposition streams every family once, in name order, the
+// registry's and the per-check ones merged.
+func TestExpositionStreamsFamiliesInNameOrder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Options{UserLabels: []string{"team"}, GoCollectors: true})
+	m.SetChecks([]*checks.Check{ck("api", "1", "get")})
+	m.Record(context.Background(), result("api", false, checks.ReasonTimeout, 0))
+	m.Skipped("api")
+	var names []string
+	if err := m.Gatherer(reg).Stream(func(mf *dto.MetricFamily) error {
+		names = append(names, mf.GetName())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(names) || len(slices.Compact(slices.Clone(names))) != len(names) {
+		t.Errorf("families not sorted and unique: %v", names)
+	}
+	for _, want := range []string{"assay_check_duration_seconds", "assay_check_failures_total", "assay_check_skipped_runs_total",
+		"assay_step_phase_duration_seconds", "assay_scheduler_lateness_seconds", "go_goroutines", "process_cpu_seconds_total"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no %s in %v", want, names)
+		}
+	}
+	// A yield error stops the stream.
+	n := 0
+	stop := errors.New("stop")
+	if err := m.Gatherer(reg).Stream(func(*dto.MetricFamily) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("Stream after an error: %v, %d families", err, n)
+	}
+}
+
+// Streamed families, each written over the last one's memory, encode to
+// exactly what the gathered ones (each in memory of its own) do; 600
+// checks fill several slab chunks.
+func TestStreamedFamiliesEncodeAsGatheredOnes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Options{UserLabels: []string{"team"}, ClassicHistograms: true})
+	var cs []*checks.Check
+	for i := range 600 {
+		cs = append(cs, ck(fmt.Sprintf("c%03d", i), "1", "get"))
+	}
+	m.SetChecks(cs)
+	for i, c := range cs {
+		m.Record(context.Background(), result(c.Name, i%2 == 0, checks.Reasons[i%len(checks.Reasons)], 200+i))
+		if i%3 == 0 {
+			m.Skipped(c.Name)
+		}
+	}
+	encode := func(each func(func(*dto.MetricFamily) error) error) string {
+		var buf bytes.Buffer
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeProtoText))
+		if err := each(func(mf *dto.MetricFamily) error { return enc.Encode(mf) }); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	e := m.Gatherer(reg)
+	streamed := encode(e.Stream)
+	gathered := encode(func(yield func(*dto.MetricFamily) error) error {
+		mfs, err := e.Gather()
+		for _, mf := range mfs {
+			if err := yield(mf); err != nil {
+				return err
+			}
+		}
+		return err
+	})
+	if streamed != gathered || !strings.Contains(streamed, `"c599"`) {
+		t.Errorf("streamed and gathered families differ (%d and %d bytes)", len(streamed), len(gathered))
 	}
 }

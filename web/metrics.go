@@ -151,8 +151,10 @@ var gzipPool = sync.Pool{New: func() any {
 
 // yielder lets the goroutines that wait run before each write: the
 // encoder writes 4 kB at a time (text) or a family at a time (protobuf),
-// and a scrape of 10,000 checks keeps a core busy for 0.1 s or more,
-// in which the scheduler would otherwise start checks late.
+// and a scrape of 10,000 checks keeps a core busy for 0.1 s or more, in
+// which the scheduler's goroutines would otherwise wait for the runtime
+// to preempt it (every 10 ms). A cheap guard: its effect on the bench's
+// lateness was within the noise of a shared machine.
 type yielder struct{ w io.Writer }
 
 func (y yielder) Write(p []byte) (int, error) {

@@ -147,10 +147,12 @@ type Manager struct {
 	// last read. See unsaved.go.
 	unsaved       []*unsavedChange
 	unsavedEvents int
-	memSeq        int64
-	marks         map[int64]mark
-	storeQueues   map[string]bool
-	storeFailing  bool
+	// maxUnsaved bounds unsavedEvents (maxUnsavedEvents; tests lower it).
+	maxUnsaved   int
+	memSeq       int64
+	marks        map[int64]mark
+	storeQueues  map[string]bool
+	storeFailing bool
 
 	wake chan struct{}
 	// onAttempt, set by tests, is told the outcome of every attempt.
@@ -179,7 +181,7 @@ func New(opts Options) (*Manager, error) {
 		checks:    map[string]*checks.Check{}, states: map[string]*checkState{}, persisted: map[string][]byte{},
 		dirty: map[string]outbox.Change{}, epochs: map[string]int64{},
 		marks: map[int64]mark{}, storeQueues: map[string]bool{},
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), maxUnsaved: maxUnsavedEvents,
 	}
 	if opts.FlushTimeout <= 0 {
 		m.opts.FlushTimeout = 10 * time.Second

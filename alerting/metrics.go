@@ -8,6 +8,7 @@ type metrics struct {
 	outbox        *prometheus.GaugeVec
 	delivery      *prometheus.HistogramVec
 	request       *prometheus.HistogramVec
+	dropped       prometheus.Counter
 }
 
 // newMetrics registers the alerting metrics; the counters of every
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer, notifiers []string, firing, unsaved f
 			Help:    "Duration of one notification delivery attempt, by notifier.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"notifier"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "assay_alert_events_dropped_total",
+			Help: "Alert events dropped from memory, oldest first, because more than 10,000 waited for a store that could not write them.",
+		}),
 	}
 	for _, n := range notifiers {
 		for _, o := range []string{OutcomeDelivered, OutcomeDropped} {
@@ -47,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, notifiers []string, firing, unsaved f
 		m.outbox.WithLabelValues(n)
 	}
 	if reg != nil {
-		reg.MustRegister(m.notifications, m.failures, m.outbox, m.delivery, m.request,
+		reg.MustRegister(m.notifications, m.failures, m.outbox, m.delivery, m.request, m.dropped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "assay_alerts_firing",
 				Help: "Checks whose alert is firing (failing past their failure threshold).",

@@ -24,7 +24,8 @@ import (
 // retried without its backoff; the marks are written again on every scan.
 
 // maxUnsavedEvents bounds the events held in memory; beyond it the
-// oldest pending ones are dropped (and logged).
+// oldest pending ones are dropped (logged, and counted in
+// assay_alert_events_dropped_total).
 const maxUnsavedEvents = 10000
 
 // unsavedChange is an alert step the store could not write yet.
@@ -140,12 +141,12 @@ func (m *Manager) supersede(q, kind string) {
 func (m *Manager) trimUnsaved() {
 	dropped := 0
 	for _, u := range m.unsaved {
-		if m.unsavedEvents <= maxUnsavedEvents {
+		if m.unsavedEvents <= m.maxUnsaved {
 			break
 		}
 		kept := u.events[:0]
 		for _, me := range u.events {
-			if m.unsavedEvents > maxUnsavedEvents && !me.inflight {
+			if m.unsavedEvents > m.maxUnsaved && !me.inflight {
 				m.unsavedEvents--
 				dropped++
 				continue
@@ -155,6 +156,7 @@ func (m *Manager) trimUnsaved() {
 		u.events = kept
 	}
 	if dropped > 0 {
+		m.metrics.dropped.Add(float64(dropped))
 		m.log.Error("alerting: too many alert events wait in memory for the store; the oldest were dropped", "dropped", dropped)
 	}
 }

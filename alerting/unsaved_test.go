@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/store"
 	"github.com/assay-monitor/assay/store/outbox"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var errDiskFull = errors.New("database or disk is full (13)")
@@ -351,5 +353,43 @@ func TestALockedDatabaseStillPages(t *testing.T) {
 	reqs := r.got()
 	if len(reqs) != 1 || eventOf(t, reqs[0]).Kind != KindFiring || reqs[0].header.Get(HeaderIdempotencyKey) != a.e.Key {
 		t.Fatalf("receiver got %d requests, want the one firing event under its key", len(reqs))
+	}
+}
+
+// TestEventsHeldInMemoryAreBoundedAndTheDroppedCounted: beyond the bound
+// of events waiting in memory for a store that cannot write, the oldest
+// are dropped, and every one dropped is counted in
+// assay_alert_events_dropped_total (the newest are kept).
+func TestEventsHeldInMemoryAreBoundedAndTheDroppedCounted(t *testing.T) {
+	h := &harness{t: t, path: filepath.Join(t.TempDir(), "assay.db"), clock: newFakeClock(t0),
+		notifiers: map[string]*NotifierConfig{"hook": webhookAt("http://127.0.0.1:1/")}, wrap: failWrites(allWrites...)}
+	h.open(checks.AlertPolicy{})
+	t.Cleanup(func() { h.stop(); h.store.Close() })
+	var yaml strings.Builder
+	yaml.WriteString("checks:\n")
+	for i := range 5 {
+		fmt.Fprintf(&yaml, "  - name: c%d\n    schedule: \"@every 1m\"\n    alert: { notify: [hook], failures: 1 }\n    steps: [{ name: get, request: { url: \"http://127.0.0.1:1/\" } }]\n", i)
+	}
+	cs := mustChecks(t, yaml.String())
+	h.m.SetChecks(cs)
+	h.m.maxUnsaved = 3
+	// No delivery worker: every firing stays pending in memory.
+	for _, c := range cs {
+		h.run(c, false)
+	}
+	if n := h.m.UnsavedEvents(); n != 3 {
+		t.Fatalf("%d events in memory, want the bound, 3", n)
+	}
+	if v := testutil.ToFloat64(h.m.metrics.dropped); v != 2 {
+		t.Fatalf("assay_alert_events_dropped_total = %v, want 2", v)
+	}
+	var kept []string
+	for _, u := range h.m.unsaved {
+		for range u.events {
+			kept = append(kept, u.change.Check)
+		}
+	}
+	if got := strings.Join(kept, " "); got != "c2 c3 c4" {
+		t.Fatalf("kept the events of %q, want the newest: c2 c3 c4", got)
 	}
 }

@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&cfg.assayBin, "assay", "", "assay binary for the `assay test` figure (default: go build ./cmd/assay)")
 	flag.IntVar(&cfg.cpuChunk, "cpu-chunk", 600, "simple checks per CPU round and side (contract: a third)")
 	flag.IntVar(&cfg.cpuRounds, "cpu-rounds", 0, "CPU rounds (default 40, quick 16)")
-	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, test")
+	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, test, cluster (cluster only when named)")
 	// Child flags.
 	dir := flag.String("dir", "", "internal: checks directory of a fleet child")
 	n := flag.Int("n", 0, "internal: checks in a fleet child")
@@ -270,6 +270,16 @@ func run(cfg benchConfig) error {
 			what: "database and WAL at the start of the window (retention 1m, reached during the warm-up)"})
 		add(figure{name: "history_db_end_bytes", value: float64(rOn.DBEnd), unit: "bytes", human: mib(rOn.DBEnd), target: "about the start",
 			what: fmt.Sprintf("database and WAL at the end of the window, %.0f s and %.0f results later", rOn.WindowSecs, rOn.DBWritten)})
+	}
+
+	// Not in a plain run: it needs Debian's PostgreSQL (installed by
+	// .ci/run) and takes a few minutes.
+	if cfg.only != "" && want("cluster") {
+		f, err := runCluster(cfg, tmp, target, progress)
+		if err != nil {
+			return err
+		}
+		addClusterFigures(add, f)
 	}
 
 	if want("test") {

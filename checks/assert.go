@@ -221,12 +221,8 @@ func jsonAssertion(path string, jp *jsonpath.Path, p *Predicate) assertion {
 				expected = "a query the engine can afford"
 			}
 			return []AssertionResult{result(label, false, expected, err.Error())}
-		case singular && len(nodes) == 0:
-			return p.eval(r, label, nil, false, false, data)
-		case singular:
-			return p.eval(r, label, nodes[0], true, false, data)
 		}
-		return p.eval(r, label, []any(nodes), len(nodes) > 0, false, data)
+		return p.evalJSON(r, label, path, nodes, singular, data)
 	}}
 }
 
@@ -535,11 +531,12 @@ func (r *response) formatValue(x any) string {
 	if s, ok := x.(string); ok && plainJSONString(s) {
 		return r.rd.cut(`"`+s+`"`, actualLimit) // as json.Marshal writes it
 	}
-	b, err := json.Marshal(x)
-	if err != nil {
+	// Only what the cut keeps is encoded (see json_cut.go).
+	total, ok := jsonLen(x)
+	if !ok {
 		return r.rd.cut(fmt.Sprint(x), actualLimit)
 	}
-	return r.rd.cut(string(b), actualLimit)
+	return r.rd.cutPrefix(jsonPrefix(x, r.rd.window(total, actualLimit)), actualLimit, total)
 }
 
 // plainJSONString reports whether json.Marshal writes s as is between

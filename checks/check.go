@@ -11,7 +11,12 @@ import (
 
 // File is the top level of a check file.
 type File struct {
-	Checks []*Check `yaml:"checks"`
+	// Defaults apply to every check of the file (see defaults.go).
+	Defaults *FileDefaults `yaml:"defaults"`
+	Checks   []*Check      `yaml:"checks"`
+	// Secrets names more environment variables whose values are secrets,
+	// whatever they are called (see secret_names.go).
+	Secrets []string `yaml:"secrets"`
 }
 
 // Check is one declarative check: ordered steps run as one attempt,
@@ -25,7 +30,12 @@ type Check struct {
 	Labels      map[string]string `yaml:"labels"`
 	Tags        []string          `yaml:"tags"`
 	Vars        map[string]string `yaml:"vars"`
-	Steps       []*Step           `yaml:"steps"`
+	// Request holds request fields applied to every step (see defaults.go).
+	Request *SharedRequest `yaml:"request"`
+	Steps   []*Step        `yaml:"steps"`
+	// Finally are teardown steps, run after Steps in every attempt
+	// whatever Steps did (see finally.go).
+	Finally []*Step `yaml:"finally"`
 	// Contract expands into steps run before Steps (see contract.go).
 	Contract *Contract `yaml:"contract"`
 	// Semantics says what HTTP semantics findings do: strict, warn or off
@@ -39,6 +49,9 @@ type Check struct {
 	// SLO is the check's availability objective (see slo.go); the engine
 	// ignores it, the SLO metrics read it through EffectiveSLO.
 	SLO *SLO `yaml:"slo"`
+	// Cookies: false turns off the cookie jar each attempt has (see
+	// cookies.go).
+	Cookies *bool `yaml:"cookies"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`
@@ -82,6 +95,8 @@ type Step struct {
 	Pos        Position `yaml:"-"`
 	assertions []assertion
 	captures   []namedCapture
+	// url says how a relative URL becomes absolute (see relative_url.go).
+	url urlPlan
 }
 
 // Request describes the HTTP request of a step. String fields may hold
@@ -140,6 +155,8 @@ type Expect struct {
 	ETag ETagExpect `yaml:"etag"`
 	// Allow asserts on the methods the Allow header lists.
 	Allow *AllowExpect `yaml:"allow"`
+	// Cookies asserts on the cookies the response sets, by name.
+	Cookies map[string]*CookieExpect `yaml:"cookies"`
 }
 
 // BodyExpect asserts on the response body as text.
@@ -175,6 +192,13 @@ type Predicate struct {
 	Matches     *Template  `yaml:"matches"`
 	In          []*Value   `yaml:"in"`
 	Empty       *bool      `yaml:"empty"`
+	// The list predicates (jsonpath_list.go) see the nodes a non-singular
+	// query selects, or the elements of an array value.
+	Count    *Predicate    `yaml:"count"`
+	Includes *Value        `yaml:"includes"`
+	Any      *Predicate    `yaml:"any"`
+	All      *Predicate    `yaml:"all"`
+	Nth      NthPredicates `yaml:"nth"`
 
 	Pos Position `yaml:"-"`
 	// re is Matches compiled at load when it is not a template.
@@ -189,6 +213,9 @@ type Capture struct {
 	Regex  string   `yaml:"regex"`
 	Group  int      `yaml:"group"`
 	Status bool     `yaml:"status"`
+	// Cookie is the name of a cookie the response sets; its value is
+	// always secret.
+	Cookie string `yaml:"cookie"`
 	// Secret keeps the captured value out of every output; captures whose
 	// name looks like a credential (token, secret, password, key) are
 	// secret by default.

@@ -45,6 +45,11 @@ type Contract struct {
 	JSON *Value    `yaml:"json"`
 	// ExpectStatus is the status of the successful write; default 204.
 	ExpectStatus *StatusExpect `yaml:"expect_status"`
+	// WriteETag is "optional" (default) or "required": whether the
+	// successful write must carry the new ETag itself. RFC 9110 §9.3.4
+	// lets a server answer a PUT without one (Apache mod_dav does); the
+	// contract then learns it from a GET after the write.
+	WriteETag string `yaml:"write_etag"`
 	// RequirePrecondition adds a step: a write without If-Match must be
 	// refused with 428 (RFC 6585 §3).
 	RequirePrecondition bool `yaml:"require_precondition"`
@@ -65,6 +70,9 @@ type Contract struct {
 
 	// steps are the expanded steps, in order.
 	steps []*Step
+	// newETag is the step of conditional-update that proves the write
+	// changed the ETag (see contract_write_etag.go).
+	newETag *Step
 }
 
 // Capture names the conditional-update contract defines for later steps.
@@ -136,6 +144,7 @@ func compileContract(d *decoder, c *Check, path string, captured, stepNames map[
 		}
 	}
 	d.Errs = kept
+	hintUnchangedETag(ct.newETag)
 	ct.steps = steps
 	c.Steps = append(c.Steps, steps...)
 }
@@ -205,6 +214,9 @@ func expandConditionalUpdate(d *decoder, ct *Contract, cpath string, at func(str
 			ok = false
 		}
 	}
+	if !checkWriteETag(d, ct, cpath, at) {
+		ok = false
+	}
 	if !ok {
 		return nil
 	}
@@ -234,6 +246,11 @@ func expandConditionalUpdate(d *decoder, ct *Contract, cpath string, at func(str
 	if expectWrite.Raw == "204" {
 		update.Expect.Body = &BodyExpect{Empty: boolPtr(true)}
 	}
+	reread := learnWriteETag(ct, update)
+	ct.newETag = update
+	if reread != nil {
+		ct.newETag = reread
+	}
 	stale := &Step{
 		Name:    fmt.Sprintf("stale write: %s with the old If-Match gets 412", m),
 		Request: ct.write(contractETag),
@@ -248,6 +265,9 @@ func expandConditionalUpdate(d *decoder, ct *Contract, cpath string, at func(str
 		},
 	}
 	steps := []*Step{read, update, stale, unchanged}
+	if reread != nil {
+		steps = []*Step{read, update, reread, stale, unchanged}
+	}
 	if ct.RequirePrecondition {
 		steps = append(steps, &Step{
 			Name:    fmt.Sprintf("unconditional write: %s without If-Match gets 428", m),
@@ -276,8 +296,8 @@ func expandConditionalUpdate(d *decoder, ct *Contract, cpath string, at func(str
 
 func expandMethodNotAllowed(d *decoder, ct *Contract, cpath string, at func(string) Position) []*Step {
 	ok := true
-	if ct.Method != "" || ct.Body != nil || ct.JSON != nil || ct.ExpectStatus != nil || ct.RequirePrecondition || ct.NotModified != nil {
-		d.ErrAt(ct.Pos, cpath, "method, body, json, expect_status, require_precondition and not_modified belong to the %s contract", ContractConditionalUpdate)
+	if ct.Method != "" || ct.Body != nil || ct.JSON != nil || ct.ExpectStatus != nil || ct.RequirePrecondition || ct.NotModified != nil || ct.WriteETag != "" {
+		d.ErrAt(ct.Pos, cpath, "method, body, json, expect_status, write_etag, require_precondition and not_modified belong to the %s contract", ContractConditionalUpdate)
 		ok = false
 	}
 	allowed, tried := methodsOf(ct.Allowed), methodsOf(ct.Methods)

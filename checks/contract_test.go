@@ -19,6 +19,7 @@ checks:
       type: conditional-update
       url: "{{ .vars.base }}/documents/42"
       json: { title: "synthetic probe" }
+      write_etag: required
       require_precondition: true
 `
 
@@ -75,7 +76,7 @@ checks:
       not_modified: false
 `)
 	got := stepNames(c)
-	if len(got) != 5 || got[0] != "login" || !strings.Contains(got[2], "PUT with If-Match") {
+	if len(got) != 6 || got[0] != "login" || !strings.Contains(got[2], "PUT with If-Match") || got[3] != "read after write: GET returns a new strong ETag" {
 		t.Fatalf("steps: %v", got)
 	}
 	w := c.Steps[2]
@@ -98,7 +99,7 @@ func TestContractLoadErrors(t *testing.T) {
 		{"no methods", "type: method-not-allowed\n      url: http://x/y\n      allowed: [GET]", "checks[0].contract.methods: list the methods to try"},
 		{"no allowed", "type: method-not-allowed\n      url: http://x/y\n      methods: [POST]", "checks[0].contract.allowed: list the methods the resource supports"},
 		{"allowed and tried", "type: method-not-allowed\n      url: http://x/y\n      allowed: [GET, POST]\n      methods: [POST]", "POST is both allowed and tried for a 405"},
-		{"bad url once", "type: conditional-update\n      url: not-a-url\n      json: {a: 1}", `expected an absolute http or https URL, got "not-a-url"`},
+		{"bad url once", "type: conditional-update\n      url: not-a-url\n      json: {a: 1}", `relative URL "not-a-url" and no base_url to resolve it against`},
 		{"unknown var", "type: conditional-update\n      url: \"{{ .vars.nope }}/x\"\n      json: {a: 1}", `unknown var "nope"`},
 	}
 	for _, c := range cases {

@@ -141,6 +141,7 @@ func compileHTTPExpect(d *decoder, s *Step, path string) {
 		}
 		s.assertions = append(s.assertions, allowAssertion(a))
 	}
+	compileCookieExpect(d, s, path)
 }
 
 // methodsOf sorts and deduplicates method names.

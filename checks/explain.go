@@ -48,11 +48,19 @@ func Explain(c *Check) ([]byte, error) {
 	if c.Semantics != "" {
 		yAdd(cn, "semantics", yStr(string(c.Semantics)))
 	}
+	if !c.cookiesOn() {
+		yAdd(cn, "cookies", yBool(false))
+	}
 	if c.OpenAPI != nil {
 		yAdd(cn, "openapi", openapiNode(c.OpenAPI))
 	}
 	if len(c.Vars) > 0 {
 		yAdd(cn, "vars", yStringMap(c.Vars))
+	}
+	if c.Request != nil && c.Request.BaseURL != "" {
+		// The steps carry the rest of the block; a URL relative as
+		// written still needs its base.
+		yAdd(cn, "request", yFlow(yMap("base_url", yStr(c.Request.BaseURL))))
 	}
 	steps := &yaml.Node{Kind: yaml.SequenceNode}
 	for i, s := range c.Steps {
@@ -65,6 +73,9 @@ func Explain(c *Check) ([]byte, error) {
 		steps.Content = append(steps.Content, sn)
 	}
 	yAdd(cn, "steps", steps)
+	if fin := explainFinally(c); fin != nil {
+		yAdd(cn, "finally", fin)
+	}
 
 	root := yMap("checks", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{cn}})
 	root.HeadComment = fmt.Sprintf("check %s (%s)", c.Name, c.Pos)
@@ -113,11 +124,14 @@ func explainSecrets(c *Check) []string {
 		}
 	}
 	for name, v := range c.Vars {
-		if secretName.MatchString(name) && v != "" {
+		if credentialName(name) && v != "" {
 			out = append(out, v)
 		}
 	}
-	for _, s := range c.Steps {
+	if c.Request != nil {
+		out = append(out, urlSecrets(c.Request.BaseURL, c.Vars)...)
+	}
+	for _, s := range c.allSteps() {
 		if s == nil {
 			continue
 		}
@@ -270,6 +284,10 @@ func expectNode(e *Expect) *yaml.Node {
 	n := yMap()
 	if e.Status != nil {
 		yAdd(n, "status", statusNode(e.Status))
+	} else {
+		st := yStr("2xx")
+		st.LineComment = "default: the step sets no status"
+		yAdd(n, "status", st)
 	}
 	if len(e.Headers) > 0 {
 		hn := yMap()
@@ -329,11 +347,21 @@ func expectNode(e *Expect) *yaml.Node {
 		}
 		yAdd(n, "allow", yFlow(an))
 	}
+	if len(e.Cookies) > 0 {
+		cn := yMap()
+		for _, k := range sortedKeys(e.Cookies) {
+			yAdd(cn, k, cookieExpectNode(e.Cookies[k]))
+		}
+		yAdd(n, "cookies", cn)
+	}
 	return n
 }
 
 // statusNode writes a status expectation back in the form it is read.
 func statusNode(s *StatusExpect) *yaml.Node {
+	if s.any {
+		return yStr(statusAny)
+	}
 	items := make([]*yaml.Node, 0, len(s.ranges))
 	for _, r := range s.ranges {
 		switch {
@@ -357,7 +385,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	}
 	onlyEquals := p.Equals != nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil && p.Type == "" &&
 		p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil && p.Lte == nil && p.Contains == nil &&
-		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil
+		p.NotContains == nil && p.Matches == nil && p.In == nil && p.Empty == nil && !p.hasListKeys()
 	if onlyEquals {
 		if _, isMap := p.Equals.V.(map[string]any); !isMap {
 			return yFlow(yAny(p.Equals.V))
@@ -404,6 +432,7 @@ func predicateNode(p *Predicate) *yaml.Node {
 	if p.Empty != nil {
 		yAdd(n, "empty", yBool(*p.Empty))
 	}
+	listPredicateNodes(n, p)
 	return yFlow(n)
 }
 
@@ -421,6 +450,8 @@ func captureNode(c *Capture) *yaml.Node {
 		}
 	case c.Status:
 		yAdd(n, "status", yBool(true))
+	case c.Cookie != "":
+		yAdd(n, "cookie", yStr(c.Cookie))
 	}
 	if c.Secret != nil {
 		yAdd(n, "secret", yBool(*c.Secret))

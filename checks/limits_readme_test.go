@@ -43,6 +43,8 @@ func TestREADMEListsEveryLimit(t *testing.T) {
 		{"files one JSON Schema loads", strconv.Itoa(checks.MaxSchemaFiles)},
 		{"text one template renders", safefile.Size(checks.MaxTemplateOutput)},
 		{"range iterations and `{{ template }}` calls", thousands(checks.MaxTemplateSteps)},
+		{"cookies one attempt's jar stores", thousands(checks.MaxJarCookies)},
+		{"the name and value of a cookie the jar stores", strconv.Itoa(checks.MaxCookieSize) + " bytes"},
 	} {
 		found := false
 		for _, line := range strings.Split(section, "\n") {

@@ -103,6 +103,10 @@ type LoadOptions struct {
 	// MaxNodes bounds the nodes one YAML document may expand to with its
 	// aliases followed; 0 means yamlstrict.DefaultMaxNodes.
 	MaxNodes int
+	// Secrets names environment variables whose values are secrets
+	// besides those whose name says so (assay.yaml's secrets:), as a
+	// check file's own secrets: list does.
+	Secrets []string
 }
 
 // DefaultMaxFileSize is the largest file the loader reads: 16 MiB.
@@ -296,6 +300,7 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 	var out []*Check
 	// fileSecrets are every secret the file uses, hidden in its errors.
 	var fileSecrets []secretValue
+	var defaults defaultsCopies
 	for ctx.Err() == nil {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -303,19 +308,22 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			break
 		}
 		if err != nil {
-			d.Errs = append(d.Errs, yamlstrict.SyntaxError(file, err))
+			d.Errs = append(d.Errs, yamlstrict.SyntaxErrorIn(file, data, err))
 			break
 		}
 		if len(doc.Content) == 0 {
 			continue
 		}
 		root := doc.Content[0]
-		if yamlstrict.Foreign(root, "checks") {
+		if yamlstrict.Foreign(root, "checks", "defaults") {
 			return nil, LoadErrors{&LoadError{Pos: Position{File: file}, Msg: notCheckFile}}
 		}
 		if !d.LimitNodes(root, "", o.MaxNodes) {
 			break // one error: walking the document is what must not happen
 		}
+		defaults.applyFileDefaults(d, root, o.MaxNodes)
+		d.CheckSecretNames(root)
+		d.Secret = o.secretNames(yamlstrict.SecretNames(root))
 		secrets := o.expandChecksEnv(d, root, &fileSecrets)
 		prints := fingerprints(root, o.MaxNodes)
 		var f File
@@ -333,13 +341,16 @@ func (o LoadOptions) parseContext(ctx context.Context, file string, data []byte)
 			if i < len(secrets) {
 				c.secrets = secrets[i]
 			}
+			defaults.share(c)
 			compileCheck(d, c, fmt.Sprintf("checks[%d]", i))
 			for _, sv := range c.secrets {
 				fileSecrets = appendSecret(fileSecrets, sv)
 			}
 			out = append(out, c)
 		}
+		defaults.checkDefaultCaptures(d, &f)
 	}
+	d.Errs = defaults.report(d.Errs)
 	hideSecrets(d.Errs, fileSecrets)
 	return out, d.Errs
 }
@@ -436,15 +447,15 @@ func (o LoadOptions) expandChecksEnv(d *decoder, root *yaml.Node, all *[]secretV
 // secretName matches environment variable names whose values are credentials.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api_?key|private|credential|auth)`)
 
-// IsSecretName reports whether an environment variable (or capture) name
-// looks like a credential's (API_TOKEN, DB_PASSWORD): its value is then
-// never printed.
+// IsSecretName reports whether an environment variable name looks like a
+// credential's (API_TOKEN, DB_PASSWORD): its value is then never printed.
+// (Capture and parameter names follow credentialName.)
 func IsSecretName(name string) bool { return secretName.MatchString(name) }
 
 func (o LoadOptions) expandEnv(d *decoder, n *yaml.Node, path string, secrets *[]secretValue) {
 	d.ExpandEnvAt(n, path, o.LookupEnv, func(name, val string) {
-		if secrets != nil && val != "" && secretName.MatchString(name) {
-			*secrets = appendSecret(*secrets, secretValue{value: val, ref: reference(name)})
+		if secrets != nil && val != "" && d.SecretRef(name) {
+			*secrets = appendSecret(*secrets, secretValue{value: val, ref: envReference(name)})
 		}
 	})
 }
@@ -524,14 +535,17 @@ func compileCheck(d *decoder, c *Check, path string) {
 		}
 		c.tmplVars[k] = c.Vars[k]
 	}
-	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") {
+	compileShared(d, c, path)
+	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") && !reported(d, path+".contract") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
 	}
 	captured := map[string]bool{}
 	stepNames := map[string]bool{}
 	for i, s := range c.Steps {
 		if s == nil {
-			d.ErrAt(at(fmt.Sprintf("%s.steps[%d]", path, i)), fmt.Sprintf("%s.steps[%d]", path, i), "empty step")
+			if sp := fmt.Sprintf("%s.steps[%d]", path, i); !reported(d, sp) {
+				d.ErrAt(at(sp), sp, "empty step")
+			}
 			continue
 		}
 		if s.Name == "" {
@@ -545,6 +559,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 		compileStep(d, c, s, fmt.Sprintf("%s.steps[%d]", path, i), captured)
 	}
 	compileContract(d, c, path, captured, stepNames)
+	compileFinally(d, c, path, captured, stepNames)
 	compileOpenAPI(d, c, path)
 	// Literal credentials have no source to refer to; one equal to an
 	// environment secret's value keeps that secret's reference.
@@ -559,7 +574,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 // are not templates), which are secrets.
 func (c *Check) Auth() ([]string, bool) {
 	var out []string
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s == nil || s.Request.Auth == nil {
 			continue
 		}
@@ -590,10 +605,8 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		if up := path + ".request.url"; !reported(d, up) {
 			d.ErrAt(at(path+".request"), up, "a request needs a url")
 		}
-	} else if !r.URL.Templated() {
-		if u, err := url.Parse(r.URL.Raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			d.ErrAt(r.URL.Pos, path+".request.url", "expected an absolute http or https URL, got %q", r.URL.Raw)
-		}
+	} else if msg := planURL(c, s); msg != "" {
+		d.ErrAt(r.URL.Pos, path+".request.url", "%s", msg)
 	}
 	bodies := 0
 	for _, set := range []bool{r.Body != nil, r.JSON != nil, r.Form != nil} {
@@ -610,9 +623,6 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 	if r.MaxRedirects != nil && *r.MaxRedirects < 0 {
 		d.ErrAt(at(path+".request.max_redirects"), path+".request.max_redirects", "must be 0 or more")
 	}
-	if r.MaxBody == 0 {
-		r.MaxBody = DefaultMaxBody
-	}
 	if r.Proxy != "" {
 		if u, err := url.Parse(r.Proxy); err != nil || u.Host == "" {
 			d.ErrAt(at(path+".request.proxy"), path+".request.proxy", "expected a proxy URL like http://proxy:3128, got %q", r.Proxy)
@@ -623,6 +633,12 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			tp := yamlstrict.JoinPath(path+".request.tls", field)
 			d.ErrAt(d.ValuePos(tp, at(path+".request.tls")), tp, "%v", err)
 		}
+	}
+	// The check's request block fills in what the step does not set; it
+	// was checked once, in compileShared.
+	inheritRequest(c, s, captured)
+	if r.MaxBody == 0 {
+		r.MaxBody = DefaultMaxBody
 	}
 
 	// Every template may use vars and the captures of earlier steps.
@@ -638,31 +654,34 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 		cp := s.Capture[name]
 		cpath := path + ".capture." + name
 		if cp == nil {
-			d.ErrAt(at(cpath), cpath, "empty capture")
+			if !reported(d, cpath) {
+				d.ErrAt(at(cpath), cpath, "empty capture")
+			}
 			continue
 		}
 		if !captureNameRe.MatchString(name) || name == "vars" {
 			d.ErrAt(d.KeyPos(cpath, cp.Pos), cpath, "invalid capture name %q: use letters, digits and '_', not starting with a digit, and not \"vars\"", name)
 		}
 		n := 0
-		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status} {
+		for _, set := range []bool{cp.Header != "", !cp.JSON.IsZero(), cp.Regex != "", cp.Status, cp.Cookie != ""} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
 			if !reported(d, cpath) {
-				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex and status")
+				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex, cookie and status")
 			}
 			continue
 		}
 		if cp.Group != 0 && cp.Regex == "" {
 			d.ErrAt(d.ValuePos(cpath+".group", cp.Pos), cpath+".group", "group applies to a regex capture only")
 		}
-		nc := namedCapture{name: name, c: cp, secret: secretName.MatchString(name), ref: reference(name)}
+		nc := namedCapture{name: name, c: cp, secret: credentialName(name), ref: reference(name)}
 		if cp.Secret != nil {
 			nc.secret = *cp.Secret
 		}
+		compileCookieCapture(d, cp, cpath, &nc)
 		if cp.Regex != "" {
 			re, err := regexp.Compile(cp.Regex)
 			if err != nil {
@@ -722,7 +741,7 @@ func (s *Step) templates() []Template {
 	if e.TLS != nil {
 		ts = append(ts, e.TLS.DaysRemaining.templates()...)
 	}
-	return ts
+	return append(ts, e.cookieTemplates()...)
 }
 
 func (p *Predicate) templates() []Template {
@@ -739,7 +758,8 @@ func (p *Predicate) templates() []Template {
 	if p.Matches != nil {
 		ts = append(ts, *p.Matches)
 	}
-	return append(ts, p.Length.templates()...)
+	ts = append(ts, p.Length.templates()...)
+	return append(ts, p.listTemplates()...)
 }
 
 func checkRefs(d *decoder, c *Check, t Template, path string, captured map[string]bool) {
@@ -767,7 +787,7 @@ func checkRefs(d *decoder, c *Check, t Template, path string, captured map[strin
 
 // capturedBy names the first step of c that captures name, if any.
 func capturedBy(c *Check, name string) string {
-	for _, s := range c.Steps {
+	for _, s := range c.allSteps() {
 		if s != nil && s.Capture[name] != nil {
 			return s.Name
 		}
@@ -796,18 +816,19 @@ func listOrNone(names []string) string {
 
 func compileExpect(d *decoder, s *Step, path string) {
 	e := &s.Expect
-	if e.Status != nil {
-		s.assertions = append(s.assertions, statusAssertion(e.Status))
+	if st := effectiveStatus(e); !st.any {
+		s.assertions = append(s.assertions, statusAssertion(st))
 	}
 	for _, name := range sortedKeys(e.Headers) {
 		if p := e.Headers[name]; p != nil {
 			s.assertions = append(s.assertions, headerAssertion(name, p))
 		}
 	}
-	if b := e.Body; b != nil && *b == (BodyExpect{}) {
+	rejectListPredicates(d, e, path)
+	if b := e.Body; b != nil && *b == (BodyExpect{}) && !reported(d, path+".body") {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining == nil {
+	if e.TLS != nil && e.TLS.DaysRemaining == nil && !reported(d, path+".tls") {
 		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
 	}
 	if b := e.Body; b != nil {
@@ -831,7 +852,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 		}
 		jp, err := jsonpath.Parse(p)
 		if err != nil {
-			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "invalid JSONPath %q: %s", p, oneLine(err.Error()))
+			d.ErrAt(d.KeyPos(yamlstrict.JoinPath(path+".json", p), pred.Pos), path+".json", "%s", jsonPathError(p, err))
 			continue
 		}
 		s.assertions = append(s.assertions, jsonAssertion(p, jp, pred))

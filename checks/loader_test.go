@@ -530,7 +530,7 @@ func TestLoadErrors(t *testing.T) {
           etag: { header: ETag, status: true }
 `,
 			want: []string{
-				`c.yaml:6:17: checks[0].steps[0].capture.etag: set exactly one of header, json, regex and status`,
+				`c.yaml:6:17: checks[0].steps[0].capture.etag: set exactly one of header, json, regex, cookie and status`,
 			},
 		},
 		{

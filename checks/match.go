@@ -218,17 +218,23 @@ const jsonWorkBudget = 1 << 28
 // errTooExpensive says that a JSONPath query was not run.
 type errTooExpensive struct {
 	values, depth, descendants int
+	// fan is fanOut of the query.
+	fan float64
 }
 
 func (e errTooExpensive) Error() string {
+	if e.fan > 1 {
+		return fmt.Sprintf("not evaluated: a query whose unions select each value up to %.0f times, with %d descendant segments (..), over a document of %d values nested %d deep is too expensive; select a narrower part of the document", e.fan, e.descendants, e.values, e.depth)
+	}
 	return fmt.Sprintf("not evaluated: a query with %d descendant segments (..) over a document of %d values nested %d deep is too expensive; select a narrower part of the document", e.descendants, e.values, e.depth)
 }
 
 // selectJSON runs jp over the body's JSON document, unless the step's
 // context is done (errStopped) or the query's worst case over this
 // document is beyond jsonWorkBudget (errTooExpensive). Each descendant
-// segment can visit every value below each value it starts from, so the
-// worst case is values × depth^descendants.
+// segment can visit every value below each value it starts from, and
+// each selector of a union select a value again, so the worst case is
+// values × depth^descendants × fanOut.
 func (r *response) selectJSON(jp *jsonpath.Path) ([]any, error) {
 	doc, err := r.JSON()
 	if err != nil {
@@ -237,20 +243,58 @@ func (r *response) selectJSON(jp *jsonpath.Path) ([]any, error) {
 	if err := stopped(r.context()); err != nil {
 		return nil, err
 	}
-	if k := descendants(jp); k > 0 {
+	if k, fan := descendants(jp), fanOut(jp.Query()); k > 0 || fan > 1 {
 		if !r.measured {
 			r.measured = true
 			r.values, r.depth = measureJSON(doc, 1)
 		}
-		work := float64(r.values)
+		work := float64(r.values) * fan
 		for range k {
 			work *= float64(r.depth)
 		}
 		if work > jsonWorkBudget {
-			return nil, errTooExpensive{values: r.values, depth: r.depth, descendants: k}
+			return nil, errTooExpensive{values: r.values, depth: r.depth, descendants: k, fan: fan}
 		}
 	}
 	return jp.Select(doc), nil
+}
+
+// fanOut is the product of the number of selectors of each segment of q
+// and of the existence tests in its filters: a value can be selected
+// once by each selector of a segment, so that $[*,*][*,*][*,*] selects
+// each value of a document nested three deep eight times, and twenty such
+// segments select it a million times, from a body of a few bytes.
+func fanOut(q *spec.PathQuery) float64 {
+	f := 1.0
+	for _, seg := range q.Segments() {
+		f *= float64(max(1, len(seg.Selectors())))
+		for _, sel := range seg.Selectors() {
+			if fs, ok := sel.(*spec.FilterSelector); ok {
+				f *= filterFanOut(fs.LogicalOr)
+			}
+		}
+	}
+	return f
+}
+
+// filterFanOut is fanOut of the queries a filter tests for existence.
+func filterFanOut(or spec.LogicalOr) float64 {
+	f := 1.0
+	for _, and := range or {
+		for _, e := range and {
+			switch x := e.(type) {
+			case *spec.ExistExpr:
+				f *= fanOut(x.PathQuery)
+			case *spec.NonExistExpr:
+				f *= fanOut(x.PathQuery)
+			case *spec.ParenExpr:
+				f *= filterFanOut(x.LogicalOr)
+			case *spec.NotParenExpr:
+				f *= filterFanOut(x.LogicalOr)
+			}
+		}
+	}
+	return f
 }
 
 // descendants counts the descendant segments of a query, those inside

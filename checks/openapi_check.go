@@ -128,11 +128,11 @@ func compileOpenAPI(d *decoder, c *Check, path string) {
 			ref.op = checkOp
 		}
 	}
-	for i, s := range c.Steps {
+	for i, s := range c.allSteps() {
 		if s == nil {
 			continue
 		}
-		spath := fmt.Sprintf("%s.steps[%d].openapi", path, i)
+		spath := c.stepPath(path, i) + ".openapi"
 		spec, op := checkSpec, checkOp
 		if ref := s.OpenAPI; ref != nil {
 			if ref.Skip {

@@ -413,12 +413,13 @@ func (rd *redactor) hideQueryCredentials(s string, step int) string {
 }
 
 // credentialParam reports whether a query parameter's (escaped) name
-// looks like a credential.
+// names a credential (see credentialName: access_token, api_key, sig;
+// not token_type).
 func credentialParam(k string) bool {
 	if name, err := url.QueryUnescape(k); err == nil {
 		k = name
 	}
-	return secretName.MatchString(k) || strings.EqualFold(k, "key") || strings.EqualFold(k, "sig")
+	return credentialName(k)
 }
 
 // plainURL reports whether raw is an http or https URL of letters,

@@ -35,6 +35,9 @@ type secretSource struct {
 	received func(r *http.Request) string
 	// basic: the request carries basic credentials (user, the secret).
 	basic bool
+	// file: the secret is in the file FILE (with a newline after it);
+	// env, if set, names the variable whose VAR_FILE names the file.
+	file bool
 }
 
 var secretSources = []secretSource{
@@ -60,6 +63,22 @@ var secretSources = []secretSource{
 	{name: "basic", env: "BASIC_PASSWORD", basic: true,
 		request:  `{ url: "BASE/PATH", auth: { basic: { username: user, password: "${BASIC_PASSWORD}" } } }`,
 		received: func(r *http.Request) string { _, p, _ := r.BasicAuth(); return p }},
+	// A header that carries no credential by its name, with a value that
+	// is secret by where it comes from: a file, a VAR_FILE whose VAR does
+	// not look secret, a name the file's secrets: list holds, the default
+	// of a secret variable.
+	{name: "file-reference", file: true,
+		request:  `{ url: "BASE/PATH", headers: { X-Custom: "${file:FILE}" } }`,
+		received: func(r *http.Request) string { return r.Header.Get("X-Custom") }},
+	{name: "var-file", env: "ACCESS_CODE", file: true,
+		request:  `{ url: "BASE/PATH", headers: { X-Code: "${ACCESS_CODE}" } }`,
+		received: func(r *http.Request) string { return r.Header.Get("X-Code") }},
+	{name: "listed-in-secrets", env: "SESSION_ID",
+		request:  `{ url: "BASE/PATH", headers: { X-Session: "${SESSION_ID}" } }`,
+		received: func(r *http.Request) string { return r.Header.Get("X-Session") }},
+	{name: "default-of-a-secret-variable",
+		request:  `{ url: "BASE/PATH", headers: { X-Default: SECRETDEFAULT } }`,
+		received: func(r *http.Request) string { return r.Header.Get("X-Default") }},
 }
 
 // echoForms are the encodings in which a server echoes what it received.
@@ -112,7 +131,9 @@ func secretFor(i int) (secret string, distinctive []string) {
 
 // Rule: redaction covers every form a secret takes. A secret sent as a
 // bearer token, a literal X-Api-Key or Authorization header, a query or
-// form value, URL userinfo or basic credentials, and echoed by the server
+// form value, URL userinfo or basic credentials, or in a header from a
+// ${file:PATH}, a VAR_FILE, a variable the secrets: list names or the
+// default of a secret variable, and echoed by the server
 // raw, percent-encoded (query, RFC 3986, path), JSON-escaped (Go, without
 // HTML escapes, PHP's "\/" and \u00xx, Python's \u00xx), Go-quoted or as
 // the base64 credentials, in a header, in the body where the evidence cut
@@ -170,11 +191,22 @@ func TestRedactionCoversEveryFormOfASecret(t *testing.T) {
 	}
 	var src strings.Builder
 	var cases []checkCase
-	src.WriteString("checks:\n")
+	src.WriteString("secrets: [SESSION_ID]\nchecks:\n")
+	dir := t.TempDir()
 	for i, s := range secretSources {
 		secret, distinctive := secretFor(i)
 		literal, _ := json.Marshal(secret) // a JSON string is a YAML string
-		if s.env != "" {
+		withDefault, _ := json.Marshal("${UNSET_PASSWORD:-" + secret + "}")
+		secretFile := filepath.Join(dir, s.name)
+		if s.file {
+			if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch {
+		case s.env != "" && s.file:
+			env[s.env+"_FILE"] = secretFile
+		case s.env != "":
 			env[s.env] = secret
 			if s.name == "userinfo" {
 				env[s.env] = strings.ReplaceAll(url.QueryEscape(secret), "+", "%20")
@@ -195,7 +227,8 @@ func TestRedactionCoversEveryFormOfASecret(t *testing.T) {
 						continue // one check holds every offset
 					}
 					path := fmt.Sprintf("%s/%s/%s/%d", kind, form, s.name, k)
-					req := strings.NewReplacer("BASE", "${BASE}", "HOSTPORT", "${HOSTPORT}", "PATH", path, "SECRET", string(literal)).Replace(s.request)
+					req := strings.NewReplacer("BASE", "${BASE}", "HOSTPORT", "${HOSTPORT}", "PATH", path, "SECRETDEFAULT", string(withDefault),
+						"SECRET", string(literal), "FILE", secretFile).Replace(s.request)
 					expect := `{ body: { equals: nope }, headers: { X-Echo-0: nope, X-Echo-1: nope, X-Echo-2: nope, X-Echo-3: nope } }`
 					if kind == "json" {
 						expect = `{ json: { $.v0: nope, $.v1: nope, $.v2: nope, $.v3: nope } }`

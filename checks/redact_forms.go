@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/assay-monitor/assay/internal/yamlstrict"
 )
 
 // keyOf is the longest run of v's bytes that no encoding of escapedForms
@@ -79,8 +81,9 @@ func formsOf(v string) []string {
 // space, and as a path segment), each as written, inside a JSON string as
 // the encoders of common languages write it (see jsonForms), each of those
 // inside a Go-quoted string (a body assertion's actual) and inside a JSON
-// string again (JSON text in a JSON value), and Go-quoted. A value of
-// plain letters and digits has one form.
+// string again (JSON text in a JSON value), Go-quoted, and single-quoted
+// as JSON Schema messages quote it. A value of plain letters and digits
+// has one form.
 func escapedForms(v string) []string {
 	forms := []string{v}
 	add := func(f string) {
@@ -98,6 +101,8 @@ func escapedForms(v string) []string {
 		}
 		add(quoteInner(base))
 	}
+	// As a JSON Schema validation message quotes a value.
+	add(yamlstrict.SingleQuotedInner(v))
 	return forms
 }
 

@@ -35,6 +35,7 @@ func (rd *redactor) addRequestSecrets(req *Request, rr *renderedRequest, step in
 	}
 	rd.addUserinfo(rr.url)
 	rd.addUserinfo(req.Proxy)
+	rd.addParamSecrets(req, rr, step)
 }
 
 // addHeaderSecret adds the value v of the sensitive header name, and the

@@ -104,8 +104,12 @@ type StepResult struct {
 	Name string `json:"name"`
 	// Passed is false for a failed or a skipped step.
 	Passed bool `json:"passed"`
-	// Skipped is true when an earlier step failed and this one never ran.
-	Skipped    bool              `json:"skipped,omitempty"`
+	// Skipped is true when an earlier step failed and this one never ran
+	// (a finally step: when a capture it needs was not taken, or the run
+	// was interrupted; Message says which).
+	Skipped bool `json:"skipped,omitempty"`
+	// Finally marks a teardown step, one of the check's finally: steps.
+	Finally    bool              `json:"finally,omitempty"`
 	Reason     Reason            `json:"reason,omitempty"`
 	Message    string            `json:"message,omitempty"`
 	Request    RequestSummary    `json:"request"`

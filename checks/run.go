@@ -120,7 +120,10 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 	sibling := k
 	sibling.getBody = !k.getBody
 	if c, ok := r.clients[sibling]; ok {
-		c = r.newClient(k, c.GetClient())
+		// The same pool (the Transport), not the same http.Client:
+		// newClient sets its redirect policy, which requests in flight
+		// on the sibling read.
+		c = r.newClient(k, &http.Client{Transport: c.GetClient().Transport})
 		r.clients[k] = c
 		return c
 	}
@@ -134,7 +137,7 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 			tr.Proxy = http.ProxyURL(u)
 		}
 	}
-	c := r.newClient(k, &http.Client{Transport: tr})
+	c := r.newClient(k, &http.Client{Transport: cookieTransport{tr}})
 	r.clients[k] = c
 	return c
 }
@@ -180,8 +183,9 @@ func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Debugf(string, ...any) {}
 
 // Run executes the check with its retries and returns the result. It never
-// panics on a bad peer and always returns within the check's timeout per
-// attempt (plus backoff between attempts) or when ctx ends.
+// panics on a bad peer and always returns within the check's
+// AttemptTimeout per attempt (plus backoff between attempts) or when ctx
+// ends.
 func (r *Runner) Run(ctx context.Context, c *Check) *Result {
 	res := &Result{Check: c.Name, File: c.Pos.File, Labels: c.Labels, Tags: c.Tags, Started: r.opts.Now()}
 	for i := 0; ; i++ {
@@ -231,13 +235,14 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	a := Attempt{Number: n, Started: r.opts.Now(), Passed: true}
 	ctx, cancel := context.WithTimeout(parent, c.Timeout.D())
 	defer cancel()
+	ctx = withCookieJar(ctx, c)
 	rd := &redactor{}
 	for _, sv := range c.secrets {
 		rd.addSecret(sv, outside)
 	}
 	data := map[string]any{"vars": c.tmplVars}
 	hist := newExchangeHistory()
-	a.Steps = make([]StepResult, 0, len(c.Steps))
+	a.Steps = make([]StepResult, 0, len(c.Steps)+len(c.Finally))
 	for i, s := range c.Steps {
 		if !a.Passed {
 			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
@@ -258,6 +263,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 		}
 		a.Steps = append(a.Steps, sr)
 	}
+	r.runFinally(parent, c, &a, data, rd, hist)
 	// Captured secrets are known only now; scrub everything once more.
 	for i := range a.Steps {
 		rd.step(&a.Steps[i], i)
@@ -400,7 +406,7 @@ func (s *Step) render(ctx context.Context, data map[string]any) (*renderedReques
 }
 
 func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
-	s := c.Steps[i]
+	s := c.stepAt(i)
 	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
 	fail := func(reason Reason, msg string) StepResult {
 		sr.Passed, sr.Reason = false, reason
@@ -408,6 +414,9 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		return sr
 	}
 	rr, err := s.render(ctx, data)
+	if err == nil {
+		err = s.resolveURL(rr, hist)
+	}
 	if err != nil {
 		return fail(ReasonTemplate, "template: "+err.Error())
 	}
@@ -446,6 +455,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	if auth != nil {
 		sr.Request.Headers["Authorization"] = []string{Redacted}
 	}
+	noteJarCookies(ctx, rr.url, sr.Request.Headers)
 	if rr.body != nil {
 		req.SetBody(rr.body)
 	}
@@ -457,6 +467,11 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	}
 	start := time.Now()
 	resp, err := req.Execute(rr.method, rr.url)
+	if resp != nil && resp.RawResponse != nil && resp.RawResponse.Request != nil {
+		hist.requested(resp.RawResponse.Request.URL)
+	} else if u, perr := url.Parse(rr.url); perr == nil {
+		hist.requested(u)
+	}
 	if err != nil {
 		sr.Timings = pt.finish(start)
 		reason, msg := classify(ctx, err, s)
@@ -468,6 +483,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 	rs := &response{status: raw.StatusCode, header: raw.Header, body: body, total: sr.Timings.Total, req: raw.Request, ctx: ctx}
 	// Secrets of this response are known before any of it is cut.
 	rd.addResponseSecrets(raw.Header)
+	rd.addRedirectSecrets(raw)
 	taken := takeSecretCaptures(s, rs, rd, i)
 	// The step adds no secret from here on: the copy is complete.
 	rs.rd = *rd
@@ -538,6 +554,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 			return fail(ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err))
 		}
 		data[nc.name] = v
+		hist.captured(nc.name)
 		if sr.Captures == nil {
 			sr.Captures = map[string]string{}
 		}
@@ -762,6 +779,8 @@ func (nc *namedCapture) take(r *response) (any, error) {
 	switch {
 	case cp.Status:
 		return float64(r.status), nil
+	case cp.Cookie != "":
+		return takeCookie(r, cp.Cookie)
 	case cp.Header != "":
 		v := r.header.Values(cp.Header)
 		if len(v) == 0 {
@@ -776,7 +795,8 @@ func (nc *namedCapture) take(r *response) (any, error) {
 		if len(nodes) == 0 {
 			return nil, fmt.Errorf("JSONPath %s matched nothing", cp.JSON.Raw)
 		}
-		if cp.JSON.p.Query().Singular() != nil {
+		if len(nodes) == 1 || cp.JSON.p.Query().Singular() != nil {
+			// One node is that node, as in assertions (jsonpath_list.go).
 			return nodes[0], nil
 		}
 		return []any(nodes), nil

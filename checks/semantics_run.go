@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/assay-monitor/assay/checks/semantics"
@@ -72,6 +73,11 @@ func (r *Runner) semanticsMode(c *Check) SemanticsMode {
 // validators the 200 carried. A write to a URL forgets it.
 type exchangeHistory struct {
 	ok map[string]http.Header
+	// last is the URL of the last request sent, and from the URL of the
+	// request each capture came from: the bases of relative references
+	// (relative_url.go).
+	last *url.URL
+	from map[string]*url.URL
 }
 
 func newExchangeHistory() *exchangeHistory {

@@ -13,6 +13,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"github.com/theory/jsonpath"
 	"go.yaml.in/yaml/v3"
@@ -174,8 +175,10 @@ func NewTemplate(s string) (Template, error) {
 // templateSyntaxError words a parse error of the template src.
 func templateSyntaxError(src string, err error) error {
 	// "template: :1: unclosed action": the name and line say nothing here.
+	// The rest may quote src as is ("malformed character constant:
+	// '\x01'"): it is escaped.
 	msg := templateErrPrefix.ReplaceAllString(err.Error(), "")
-	return fmt.Errorf("invalid template %q: %s", src, msg)
+	return fmt.Errorf("invalid template %q: %s", src, oneline.Clean(msg)+bareNameHint(msg))
 }
 
 // compiled sets the parsed forms of t from pt: the fast form and a lazy
@@ -485,13 +488,20 @@ func lookupData(data map[string]any, a, b string) (any, bool) {
 }
 
 // StatusExpect accepts a status code (200), a class ("2xx"), a range
-// ("200-299") or a list of those.
+// ("200-299") or a list of those; or "any" (no status assertion). A step
+// that sets none expects 2xx (status_default.go).
 type StatusExpect struct {
 	Raw    string
 	ranges [][2]int
+	// any is `status: any`: every status is accepted.
+	any bool
 }
 
 func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	if isAnyStatus(n) {
+		*s = StatusExpect{Raw: statusAny, any: true}
+		return
+	}
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
@@ -505,6 +515,10 @@ func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 		it = yamlstrict.Resolve(it)
 		r, ok := parseStatus(it)
 		if !ok {
+			if isAnyStatus(it) {
+				d.Errorf(it, path, "any stands alone: status: any accepts every status")
+				continue
+			}
 			d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
 			continue
 		}
@@ -542,6 +556,9 @@ func parseStatus(n *yaml.Node) ([2]int, bool) {
 
 // Match reports whether code satisfies the expectation.
 func (s *StatusExpect) Match(code int) bool {
+	if s.any {
+		return true
+	}
 	for _, r := range s.ranges {
 		if code >= r[0] && code <= r[1] {
 			return true
@@ -563,7 +580,7 @@ func (j *JSONPath) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	}
 	p, err := jsonpath.Parse(n.Value)
 	if err != nil {
-		d.Errorf(n, path, "invalid JSONPath %q: %s", n.Value, oneLine(err.Error()))
+		d.Errorf(n, path, "%s", jsonPathError(n.Value, err))
 		return
 	}
 	*j = JSONPath{Raw: n.Value, p: p}
@@ -575,6 +592,7 @@ func (j JSONPath) IsZero() bool { return j.p == nil }
 type predicateFields Predicate
 
 func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
+	before := len(d.Errs)
 	if n.Kind == yaml.MappingNode {
 		d.Into(n, ((*predicateFields)(p)), path)
 	} else {
@@ -585,6 +603,7 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	p.Pos = d.Pos(n)
 	p.checkComparisons(d, path)
 	p.Length.checkNumeric(d, yamlstrict.JoinPath(path, "length"))
+	p.checkList(d, path)
 	if p.Matches != nil && !p.Matches.Templated() {
 		re, err := regexp.Compile(p.Matches.Raw)
 		if err != nil {
@@ -602,8 +621,10 @@ func (p *Predicate) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if p.In != nil && len(p.In) == 0 {
 		d.Errorf(n, yamlstrict.JoinPath(path, "in"), "in needs at least one value")
 	}
-	if p.isEmpty() {
-		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty")
+	// A misspelled predicate is one error (its "did you mean"), not also
+	// an empty assertion.
+	if p.isEmpty() && len(d.Errs) == before {
+		d.Errorf(n, path, "an assertion needs at least one of equals, not_equals, exists, absent, type, length, gt, gte, lt, lte, contains, not_contains, matches, in, empty, count, includes, any, all, nth")
 	}
 }
 
@@ -611,7 +632,7 @@ func (p *Predicate) isEmpty() bool {
 	return p.Equals == nil && p.NotEquals == nil && p.Exists == nil && p.Absent == nil &&
 		p.Type == "" && p.Length == nil && p.Gt == nil && p.Gte == nil && p.Lt == nil &&
 		p.Lte == nil && p.Contains == nil && p.NotContains == nil && p.Matches == nil &&
-		p.In == nil && p.Empty == nil
+		p.In == nil && p.Empty == nil && !p.hasListKeys()
 }
 
 // regexpError renders a regexp compile error without its redundant

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,10 @@ type Config struct {
 	Cluster  Cluster  `yaml:"cluster"`
 	// Notifiers are the alert receivers that checks name in alert.notify.
 	Notifiers map[string]*alerting.NotifierConfig `yaml:"notifiers"`
+	// Secrets names environment variables whose values are secrets
+	// whatever they are called, in this file and in every check file
+	// (pass it to checks.LoadOptions.Secrets).
+	Secrets []string `yaml:"secrets"`
 
 	// File is where the config was read from ("" for built-in defaults).
 	File string `yaml:"-"`
@@ -229,7 +234,7 @@ func Load(path string) (*Config, error) {
 }
 
 // topLevel are the keys of a config file.
-var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "cluster", "notifiers"}
+var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "cluster", "notifiers", "secrets"}
 
 // Parse validates config content; file names positions in errors, and
 // relative paths in it are relative to file's directory (see ResolvePath).
@@ -255,7 +260,7 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlstrict.Errors{yamlstrict.SyntaxError(file, err)}
+		return nil, yamlstrict.Errors{yamlstrict.SyntaxErrorIn(file, data, err)}
 	}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
@@ -267,8 +272,10 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 		if !d.LimitNodes(root, "", 0) {
 			return nil, d.Errs
 		}
+		d.CheckSecretNames(root)
+		d.Secret = secretNames(yamlstrict.SecretNames(root))
 		d.ExpandEnv(root, os.LookupEnv, func(name, value string) {
-			if checks.IsSecretName(name) {
+			if d.SecretRef(name) {
 				secrets = append(secrets, value)
 			}
 		})
@@ -322,4 +329,10 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	c.resolvePaths()
 	c.applyDefaults()
 	return c, d.Errs
+}
+
+// secretNames is the test of a variable name of the config file: a
+// credential-looking name or one its secrets: list holds.
+func secretNames(listed []string) func(string) bool {
+	return func(name string) bool { return checks.IsSecretName(name) || slices.Contains(listed, name) }
 }

@@ -51,7 +51,8 @@ type Annotator interface {
 // Options configure a Daemon.
 type Options struct {
 	Config *config.Config
-	// Load reads the checks; nil means checks.Load(Config.Checks.Dir).
+	// Load reads the checks; nil means checks.Load(Config.Checks.Dir),
+	// with the config's secrets.
 	Load     func() ([]*checks.Check, error)
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
@@ -160,7 +161,8 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Load == nil {
 		dir := opts.Config.Checks.Dir
-		opts.Load = func() ([]*checks.Check, error) { return checks.Load(followRoot(dir)) }
+		lo := checks.LoadOptions{Secrets: opts.Config.Secrets}
+		opts.Load = func() ([]*checks.Check, error) { return lo.Load(followRoot(dir)) }
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, runner: opts.Runner, verdicts: map[string]int{}, inflight: map[string]int{}}
 	d.idle = sync.NewCond(&d.inflightMu)
@@ -326,6 +328,9 @@ func (d *Daemon) reload() error {
 	for _, s := range d.opts.OwnedSetters {
 		s.SetChecks(ownedCS)
 	}
+	if d.opts.Cluster != nil {
+		d.status.KeepResultsOf(ownedCS)
+	}
 	d.forgetVerdicts(cs)
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
@@ -377,6 +382,9 @@ func (d *Daemon) ownershipChanged() {
 	for _, s := range d.opts.OwnedSetters {
 		s.SetChecks(owned)
 	}
+	// A check that moved away: its latest result is the new owner's, in
+	// the store, not the last one run here.
+	d.status.KeepResultsOf(owned)
 	diff := d.sched.Update(owned)
 	d.log.Info("cluster: running the checks this replica owns", "owned", len(owned), "of", len(cs),
 		"added", len(diff.Added), "removed", len(diff.Removed))

@@ -71,6 +71,19 @@ func (p *pageRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// count returns how many distinct events of kind check received.
+func (p *pageRecorder) count(check, kind string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	for _, h := range p.hits {
+		if h.check == check && h.kind == kind {
+			seen[h.key] = true
+		}
+	}
+	return len(seen)
+}
+
 // firings returns the distinct firing keys of check.
 func (p *pageRecorder) firings(check string) []string {
 	p.mu.Lock()
@@ -307,6 +320,29 @@ func TestClusterOneOwnerNoDuplicateRuns(t *testing.T) {
 		if ci, ok := r.info(t); !ok || len(ci.Members) != 3 {
 			t.Errorf("replica %d sees members %+v", i, ci.Members)
 		}
+		// Any replica's API and status page show every check, with a
+		// recent result, whoever runs it (from the shared store).
+		var list struct {
+			Checks []struct {
+				Name       string
+				LastResult *struct{ Started time.Time } `json:"last_result"`
+			}
+		}
+		code, body := httpDo(t, http.MethodGet, r.base+"/api/v1/checks")
+		if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list.Checks) != c.total {
+			t.Fatalf("replica %d: GET /api/v1/checks: %d, %d checks (%v), want %d", i, code, len(list.Checks), err, c.total)
+		}
+		for _, ch := range list.Checks {
+			if ch.LastResult == nil || ch.LastResult.Started.Before(since) {
+				t.Errorf("replica %d shows %s without a result since %s: %+v", i, ch.Name, since.Format("15:04:05"), ch.LastResult)
+			}
+		}
+		_, page := httpDo(t, http.MethodGet, r.base+"/")
+		for _, ch := range c.checkNames() {
+			if !strings.Contains(page, ch) {
+				t.Errorf("replica %d's status page does not show %s", i, ch)
+			}
+		}
 	}
 }
 
@@ -401,9 +437,16 @@ func TestClusterPausedReplicaIsFenced(t *testing.T) {
 }
 
 // PostgreSQL restarts under load: the replicas keep running their checks,
-// keep the results in memory meanwhile, reconnect and write them all.
+// keep the results in memory meanwhile, page from memory for a check that
+// starts failing during the outage, reconnect and write it all: every run,
+// and the incident with its one firing (never a second page after).
 func TestClusterSurvivesAPostgresRestart(t *testing.T) {
-	c := newCluster(t, "", 10*time.Second, "")
+	pages := &pageRecorder{}
+	hs := httptest.NewServer(pages)
+	defer hs.Close()
+	// A lease long enough that the outage ends before the replicas'
+	// deadlines: they keep running their checks throughout.
+	c := newCluster(t, "", 30*time.Second, hs.URL)
 	c.start(3, "")
 	c.awaitOwnedOnce(30*time.Second, 0, 1, 2)
 	time.Sleep(2 * time.Second)
@@ -412,18 +455,56 @@ func TestClusterSurvivesAPostgresRestart(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
+	const failing = "documents-conditional-update"
+	setFault(t, os.Getenv("DEMO_API_URL"), "ignore-if-match")
+	poll(t, 15*time.Second, 100*time.Millisecond, "the firing of "+failing+" while PostgreSQL is down", func() (bool, string) {
+		return len(pages.firings(failing)) == 1, fmt.Sprint(pages.firings(failing))
+	})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
 	// Buffered results reach the store within a few flushes.
 	c.awaitNoGaps(30*time.Second, down.Add(-time.Second), up.Add(2*time.Second))
+	poll(t, 20*time.Second, 200*time.Millisecond, "the incident of "+failing+" stored", func() (bool, string) {
+		var page struct{ Incidents []struct{ Check, ID string } }
+		code, body := httpDo(t, http.MethodGet, c.replicas[0].base+"/api/v1/incidents?open=true&check="+failing)
+		if code != 200 || json.Unmarshal([]byte(body), &page) != nil {
+			return false, fmt.Sprintf("%d %s", code, body)
+		}
+		return len(page.Incidents) == 1, body
+	})
 	for i, r := range c.replicas {
 		code, body := httpDo(t, http.MethodGet, r.base+"/metrics")
-		if v, ok := metricValue(body, "assay_history_dropped_results_total"); code != 200 || !ok || v != 0 {
-			t.Errorf("replica %d dropped %v results", i, v)
+		for _, m := range []string{"assay_history_dropped_results_total", "assay_alert_events_dropped_total"} {
+			if v, ok := metricValue(body, m); code != 200 || !ok || v != 0 {
+				t.Errorf("replica %d: %s = %v", i, m, v)
+			}
 		}
+	}
+	setFault(t, os.Getenv("DEMO_API_URL"), "")
+	poll(t, 15*time.Second, 100*time.Millisecond, "the resolution of "+failing, func() (bool, string) {
+		return pages.count(failing, "resolved") == 1, fmt.Sprint(pages.count(failing, "resolved"))
+	})
+	if f := pages.firings(failing); len(f) != 1 {
+		t.Fatalf("%d firing events for one incident of %s across the restart: %v", len(f), failing, f)
+	}
+}
+
+// setFault switches the demo API's fault (empty: none).
+func setFault(t *testing.T, demo, fault string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, demo+"/-/fault", strings.NewReader(fault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT /-/fault %q: %s", fault, resp.Status)
 	}
 }
 

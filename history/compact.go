@@ -26,7 +26,7 @@ func Compact(r *checks.Result) *checks.Result {
 
 func compactStep(s *checks.StepResult) checks.StepResult {
 	c := checks.StepResult{
-		Name: s.Name, Passed: s.Passed, Skipped: s.Skipped, Reason: s.Reason, Message: s.Message,
+		Name: s.Name, Passed: s.Passed, Skipped: s.Skipped, Finally: s.Finally, Reason: s.Reason, Message: s.Message,
 		Request:  checks.RequestSummary{Method: s.Request.Method, URL: s.Request.URL, Auth: s.Request.Auth},
 		Timings:  s.Timings,
 		TLS:      s.TLS,

@@ -140,9 +140,13 @@ func (m *Metrics) SetChecks(cs []*checks.Check) {
 	for _, c := range cs {
 		keep[c.Name] = true
 		lv := m.labelValues(c)
-		steps := make([]string, len(c.Steps))
-		for i, s := range c.Steps {
-			steps[i] = s.Name
+		// Finally steps (teardown) have their step series too.
+		steps := make([]string, 0, len(c.Steps)+len(c.Finally))
+		for _, s := range c.Steps {
+			steps = append(steps, s.Name)
+		}
+		for _, s := range c.Finally {
+			steps = append(steps, s.Name)
 		}
 		old, ok := m.loaded[c.Name]
 		if ok && old.fingerprint == c.Fingerprint {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,10 @@ type pathStep struct {
 // /items/2/price" (a JSON pointer). ok is false for other assertions and
 // for paths that may select several values (wildcards, filters, slices,
 // descendants): those mark nothing rather than a guess.
+// predicateSuffix ends the name of an assertion by a predicate on the
+// value of the path before it (checks' jsonpath_list.go names them).
+var predicateSuffix = regexp.MustCompile(` (length|count|any|all|nth -?[0-9]+)$`)
+
 func assertionPath(name string) (steps []pathStep, ok bool) {
 	if len(name) > maxPathLen {
 		return nil, false
@@ -39,9 +44,10 @@ func assertionPath(name string) (steps []pathStep, ok bool) {
 		if steps, ok := jsonPathSteps(p); ok {
 			return steps, true
 		}
-		// "json $.items length" is the length predicate of $.items.
-		if p, found := strings.CutSuffix(p, " length"); found {
-			return jsonPathSteps(p)
+		// "json $.items length" is the length predicate of $.items, and
+		// count, any, all and "nth 2" its list predicates.
+		if m := predicateSuffix.FindStringIndex(p); m != nil {
+			return jsonPathSteps(p[:m[0]])
 		}
 		return nil, false
 	}

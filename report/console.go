@@ -101,6 +101,8 @@ func (c *console) stepLines(r *checks.Result) {
 	for i := range r.Steps() {
 		s := &r.Steps()[i]
 		switch {
+		case s.Skipped && s.Finally:
+			c.line("      %s  %s  (%s)", c.paint(ansiDim, "skip"), c.paint(ansiDim, stepName(s, i)), skippedMessage(s))
 		case s.Skipped:
 			c.line("      %s  %s", c.paint(ansiDim, "skip"), c.paint(ansiDim, stepName(s, i)))
 		case s.Passed:
@@ -136,6 +138,9 @@ func (c *console) failureBlock(r *checks.Result) {
 		return
 	}
 	s := &steps[idx]
+	if s.Finally {
+		c.teardownLines(steps, s)
+	}
 	c.line("    step:     %s  (%d of %d)", c.paint(ansiBold, stepName(s, idx)), idx+1, len(steps))
 	c.line("    reason:   %s", reasonOr(s.Reason, r.Reason))
 	msg := s.Message
@@ -143,6 +148,9 @@ func (c *console) failureBlock(r *checks.Result) {
 		msg = stepMessage(s)
 	}
 	c.line("    message:  %s", indent(clean(msg), "              "))
+	if !s.Finally {
+		c.teardownLines(steps, s)
+	}
 
 	for _, a := range s.Assertions {
 		if a.Passed {

@@ -80,7 +80,15 @@ func verdict(passed, skipped bool, reason checks.Reason, msg string) string {
 }
 
 func curlStep(b *strings.Builder, n int, s *checks.StepResult, capturedBy map[string]int) {
-	fmt.Fprintf(b, "# step %d: %s: %s\n", n, commentText(s.Name), verdict(s.Passed, s.Skipped, s.Reason, s.Message))
+	v := verdict(s.Passed, s.Skipped, s.Reason, s.Message)
+	name := commentText(s.Name)
+	if s.Finally {
+		name = finallyPrefix + name
+		if s.Skipped {
+			v = commentText(skippedMessage(s))
+		}
+	}
+	fmt.Fprintf(b, "# step %d: %s: %s\n", n, name, v)
 	if s.Skipped {
 		return
 	}

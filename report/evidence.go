@@ -105,6 +105,10 @@ func failedHeaders(as []checks.AssertionResult) map[string]bool {
 		if !ok {
 			name, ok = strings.CutPrefix(a.Name, "openapi header ")
 		}
+		if !ok && strings.HasPrefix(a.Name, "cookie ") {
+			// A cookie assertion looks at the Set-Cookie fields.
+			name, ok = "Set-Cookie", true
+		}
 		if ok && name != "" {
 			if out == nil {
 				out = map[string]bool{}

@@ -108,8 +108,9 @@ const maxMessage = 500
 // step carries <failure message type="reason"> with the failed assertions,
 // findings, the request and the response (status, headers, body excerpt,
 // diff against the last passing run) in its body; a step that never ran
-// carries <skipped>. A check that failed outside any step gets one extra
-// testcase named after the check. Text is escaped, and characters XML 1.0
+// carries <skipped>. The check's finally steps are test cases too, named
+// "finally: NAME"; a skipped one says why. A check that failed outside any
+// step gets one extra testcase named after the check. Text is escaped, and characters XML 1.0
 // forbids are replaced, so the document is always well formed.
 func WriteJUnit(w io.Writer, results []*checks.Result, suiteName string) error {
 	doc := junitTestsuites{Name: oneLine(suiteName)}
@@ -164,7 +165,7 @@ func junitSuite(r *checks.Result) junitTestsuite {
 		switch {
 		case s.Skipped:
 			tc.Time = seconds(0)
-			tc.Skipped = &junitSkipped{Message: "not run: an earlier step failed"}
+			tc.Skipped = &junitSkipped{Message: skippedMessage(s)}
 			ts.Skipped++
 		case !s.Passed:
 			tc.Failure = &junitFailure{

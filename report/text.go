@@ -141,12 +141,17 @@ func statusLine(resp *checks.ResponseSummary) string {
 // stepFailed reports whether a step ran and failed.
 func stepFailed(s *checks.StepResult) bool { return !s.Passed && !s.Skipped }
 
-// stepName is the step's name, or "step N" when it has none.
+// stepName is the step's name, or "step N" when it has none; a finally
+// step's is "finally: NAME".
 func stepName(s *checks.StepResult, i int) string {
+	name := fmt.Sprintf("step %d", i+1)
 	if s.Name != "" {
-		return oneLine(s.Name)
+		name = oneLine(s.Name)
 	}
-	return fmt.Sprintf("step %d", i+1)
+	if s.Finally {
+		return finallyPrefix + name
+	}
+	return name
 }
 
 // stepMessage is a one-line description of why a step failed.

@@ -480,11 +480,12 @@ func (s *Scheduler) run(j job) {
 	s.opts.Run(ctx, j.c, j.planned)
 }
 
-// RunDeadline bounds one run of a check: every attempt's timeout plus the
-// longest backoffs between them.
+// RunDeadline bounds one run of a check: every attempt's timeout (with
+// its teardown's, see checks.Check.AttemptTimeout) plus the longest
+// backoffs between them.
 func RunDeadline(c *checks.Check) time.Duration {
 	n := time.Duration(c.Retries.Count)
-	return c.Timeout.D()*(n+1) + c.Retries.MaxBackoff.D()*n + time.Second
+	return c.AttemptTimeout()*(n+1) + c.Retries.MaxBackoff.D()*n + time.Second
 }
 
 // spread is the check's deterministic offset within its interval, from a

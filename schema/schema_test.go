@@ -225,7 +225,13 @@ var rejected = []docCase{
 	{name: "no steps", at: "/checks/0", yaml: check("    description: nothing to do\n")},
 	{name: "empty steps", at: "/checks/0/steps", yaml: check("    steps: []\n")},
 	{name: "missing url", at: "/checks/0/steps/0/request", yaml: check("    steps: [{ request: { method: GET } }]\n")},
-	{name: "relative url", at: "/checks/0/steps/0/request/url", yaml: check("    steps: [{ request: { url: /x } }]\n")},
+	{name: "url of another scheme", at: "/checks/0/steps/0/request/url", yaml: check("    steps: [{ request: { url: \"ftp://127.0.0.1/x\" } }]\n")},
+	{name: "url with a port and no scheme", at: "/checks/0/steps/0/request/url", yaml: check("    steps: [{ request: { url: \"localhost:8787/x\" } }]\n")},
+	{name: "relative base_url", at: "/defaults/base_url", yaml: "defaults: { base_url: /api }\n" + check("    steps: [{ request: { url: /x } }]\n")},
+	{name: "unknown defaults field", at: "/defaults", yaml: "defaults: { steps: [] }\n" + check("    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n")},
+	{name: "url or method in the check's request", at: "/checks/0/request", yaml: check("    request: { url: \"http://127.0.0.1:8787/x\" }\n    steps: [{ request: { url: /x } }]\n")},
+	{name: "status any in a list", at: "/checks/0/steps/0/expect/status", yaml: step(`        expect: { status: [200, any] }
+`)},
 	{name: "duration without unit", at: "/checks/0/timeout", yaml: check(`    timeout: 10
     steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
 `)},
@@ -305,6 +311,15 @@ var rejected = []docCase{
 `)},
 	{name: "slo window negative", at: "/checks/0/slo/window", yaml: check(`    slo: { objective: 99.9%, window: -7d }
     steps: [{ request: { url: "http://127.0.0.1:8787/x" } }]
+`)},
+
+	{name: "nth index not a number", mention: "invalid propertyName 'first'", yaml: step(`        expect: { json: { "$.a[*]": { nth: { first: x } } } }
+`)},
+	{name: "cookie same_site unknown", at: "/checks/0/steps/0/expect/cookies/sid/same_site", yaml: step(`        expect: { cookies: { sid: { same_site: sometimes } } }
+`)},
+	{name: "empty cookie assertion", at: "/checks/0/steps/0/expect/cookies/sid", yaml: step(`        expect: { cookies: { sid: {} } }
+`)},
+	{name: "write_etag unknown", at: "/checks/0/contract/write_etag", yaml: check(`    contract: { type: conditional-update, url: "http://127.0.0.1:8787/doc", body: x, write_etag: sometimes }
 `)},
 
 	// The loader accepts these but they do not do what they seem to.
@@ -455,8 +470,59 @@ var accepted = []docCase{
 		"  - name: b\n    schedule: \"*/5 * * * *\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
 		"  - name: c\n    schedule: \"30 */5 * * * *\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n" +
 		"  - name: d\n    schedule: \"@every 1m30s\"\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n"},
+	{name: "defaults and relative urls", yaml: `defaults:
+  vars: { id: "42" }
+  base_url: "http://127.0.0.1:8787/api/"
+  headers: { Accept: application/json }
+  auth: { bearer: "${ASSAY_SCHEMA_TEST_TOKEN:-abc}" }
+  tls: { insecure_skip_verify: true }
+  timeout: 10s
+  labels: { team: docs }
+  schedule: "@every 30s"
+  semantics: strict
+  alert: { notify: [ops], failures: 2 }
+` + check(`    request:
+      base_url: "http://127.0.0.1:8787/"
+      headers: { X-Client: assay }
+      query: { v: 2 }
+      timeout: 2s
+      follow_redirects: false
+      max_redirects: 3
+      proxy: http://127.0.0.1:3128
+      max_body: 1MiB
+    steps:
+      - request: { url: /documents }
+        capture: { loc: { header: Location } }
+      - request: { url: "documents/{{ .vars.id }}" }
+      - request: { url: "?page=2" }
+      - request: { url: "{{ .loc }}" }
+        expect: { status: any }
+`)},
 	{name: "several documents", yaml: check("    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n") +
 		"---\nchecks:\n  - name: t2\n    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n"},
+	{name: "list predicates", yaml: step(`        expect:
+          json:
+            "$.items[*].sku": { includes: y, count: { gte: 1 }, nth: { 0: x, -1: { matches: '^z' } } }
+            "$.items[*].qty": { any: { gt: 8 }, all: { type: integer } }
+            "$.orders[*].lines": { all: { count: { gte: 1 } } }
+            $.tags: { count: 2 }
+`)},
+	{name: "cookies", yaml: check(`    cookies: false
+    steps:
+      - request: { url: "http://127.0.0.1:8787/login" }
+        expect:
+          cookies:
+            session: { exists: true, http_only: true, secure: true, same_site: Lax, max_age: { gte: 3600 }, value: { matches: '^[a-f0-9]+$' }, path: /, domain: example.com, expires: { lte: 86400 } }
+            tracking: { exists: false }
+        capture: { sid: { cookie: session } }
+`)},
+	{name: "conditional-update write_etag", yaml: check(`    contract:
+      type: conditional-update
+      url: "http://127.0.0.1:8787/doc"
+      method: PUT
+      body: x
+      write_etag: required
+`)},
 }
 
 // parse loads a document with the loader, from a file in a fresh directory.
@@ -544,24 +610,26 @@ func sortedKeys[V any](m map[string]V) []string {
 // decoder reads field by field to the schema object describing it. A new
 // struct needs an entry here and a $def in checks.schema.json.
 var objectDefs = map[reflect.Type]string{
-	reflect.TypeFor[checks.File]():        "",
-	reflect.TypeFor[checks.Check]():       "/$defs/check",
-	reflect.TypeFor[checks.AlertPolicy](): "/$defs/alert",
-	reflect.TypeFor[checks.Retries]():     "/$defs/retriesObject",
-	reflect.TypeFor[checks.Step]():        "/$defs/step",
-	reflect.TypeFor[checks.Request]():     "/$defs/request",
-	reflect.TypeFor[checks.Auth]():        "/$defs/auth",
-	reflect.TypeFor[checks.BasicAuth]():   "/$defs/basicAuth",
-	reflect.TypeFor[checks.TLSOptions]():  "/$defs/requestTLS",
-	reflect.TypeFor[checks.Expect]():      "/$defs/expect",
-	reflect.TypeFor[checks.BodyExpect]():  "/$defs/bodyExpect",
-	reflect.TypeFor[checks.TLSExpect]():   "/$defs/tlsExpect",
-	reflect.TypeFor[checks.Predicate]():   "/$defs/predicateObject",
-	reflect.TypeFor[checks.Capture]():     "/$defs/capture",
-	reflect.TypeFor[checks.Contract]():    "/$defs/contract",
-	reflect.TypeFor[checks.OpenAPIRef]():  "/$defs/openapiRef",
-	reflect.TypeFor[checks.AllowExpect](): "/$defs/allowExpect",
-	reflect.TypeFor[checks.SLO]():         "/$defs/slo",
+	reflect.TypeFor[checks.File]():          "",
+	reflect.TypeFor[checks.Check]():         "/$defs/check",
+	reflect.TypeFor[checks.AlertPolicy]():   "/$defs/alert",
+	reflect.TypeFor[checks.Retries]():       "/$defs/retriesObject",
+	reflect.TypeFor[checks.Step]():          "/$defs/step",
+	reflect.TypeFor[checks.Request]():       "/$defs/request",
+	reflect.TypeFor[checks.Auth]():          "/$defs/auth",
+	reflect.TypeFor[checks.BasicAuth]():     "/$defs/basicAuth",
+	reflect.TypeFor[checks.TLSOptions]():    "/$defs/requestTLS",
+	reflect.TypeFor[checks.Expect]():        "/$defs/expect",
+	reflect.TypeFor[checks.BodyExpect]():    "/$defs/bodyExpect",
+	reflect.TypeFor[checks.TLSExpect]():     "/$defs/tlsExpect",
+	reflect.TypeFor[checks.Predicate]():     "/$defs/predicateObject",
+	reflect.TypeFor[checks.Capture]():       "/$defs/capture",
+	reflect.TypeFor[checks.Contract]():      "/$defs/contract",
+	reflect.TypeFor[checks.OpenAPIRef]():    "/$defs/openapiRef",
+	reflect.TypeFor[checks.AllowExpect]():   "/$defs/allowExpect",
+	reflect.TypeFor[checks.SLO]():           "/$defs/slo",
+	reflect.TypeFor[checks.FileDefaults]():  "/$defs/fileDefaults",
+	reflect.TypeFor[checks.SharedRequest](): "/$defs/sharedRequest",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

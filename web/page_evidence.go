@@ -47,7 +47,9 @@ type attemptBrief struct {
 
 // stepView is one step of the deciding attempt.
 type stepView struct {
-	Name          string
+	Name string
+	// Finally marks a teardown step (the check's finally:).
+	Finally       bool
 	State         string // passed, failed or skipped
 	Open          bool   // failed steps are unfolded
 	Reason        string
@@ -194,7 +196,7 @@ func (ev *evidenceView) link(l linker, name string, cq checkQuery) {
 }
 
 func newStepView(s *checks.StepResult) stepView {
-	sv := stepView{Name: short(s.Name, 300), Reason: string(s.Reason), Message: short(s.Message, maxCellText)}
+	sv := stepView{Name: short(s.Name, 300), Finally: s.Finally, Reason: string(s.Reason), Message: short(s.Message, maxCellText)}
 	switch {
 	case s.Skipped:
 		sv.State = "skipped"

@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,5 +86,35 @@ func TestStatusForgetsRemovedChecksAndIgnoresUnknownResults(t *testing.T) {
 	st.SetChecks([]*checks.Check{{Name: "a"}})
 	if _, r, _ := st.Check("a"); r != nil {
 		t.Errorf("re-added check a kept a result from before its removal")
+	}
+}
+
+// A check that moved to another replica is shown from the shared store,
+// not from the result this process ran before it moved (which would show
+// it passing while its new owner sees it fail).
+func TestStatusShowsAMovedCheckFromTheStore(t *testing.T) {
+	h := &fakeHistory{}
+	st := web.NewStatus(nil)
+	st.SetHistory(h)
+	cs := []*checks.Check{{Name: "a"}, {Name: "b"}}
+	st.SetChecks(cs)
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range cs {
+		r := &checks.Result{Check: c.Name, Passed: true, Started: t0}
+		st.Record(context.Background(), r)
+		h.add(r)
+	}
+	// b moves away; its new owner stores a failed run.
+	st.KeepResultsOf(cs[:1])
+	h.add(&checks.Result{Check: "b", Passed: false, Started: t0.Add(time.Minute), Reason: checks.ReasonAssertion, Message: "status: expected 200, got 500"})
+	got := map[string]string{}
+	for _, s := range st.Summaries() {
+		if s.LastResult == nil {
+			t.Fatalf("%s has no last result", s.Name)
+		}
+		got[s.Name] = fmt.Sprintf("%v %s", s.LastResult.Passed, s.LastResult.Started.Format("15:04"))
+	}
+	if want := map[string]string{"a": "true 12:00", "b": "false 12:01"}; !maps.Equal(got, want) {
+		t.Fatalf("last results %v, want %v (b from the store)", got, want)
 	}
 }

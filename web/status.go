@@ -104,6 +104,23 @@ func (s *Status) SetChecks(cs []*checks.Check) {
 	}
 }
 
+// KeepResultsOf forgets the latest results of checks not in owned: with
+// replicas sharing a store, a check another replica runs now is shown
+// from the store, never from a result this process ran before it moved.
+func (s *Status) KeepResultsOf(owned []*checks.Check) {
+	keep := make(map[string]bool, len(owned))
+	for _, c := range owned {
+		keep[c.Name] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name := range s.latest {
+		if !keep[name] {
+			delete(s.latest, name)
+		}
+	}
+}
+
 // Record implements checks.Sink.
 func (s *Status) Record(_ context.Context, r *checks.Result) {
 	s.mu.Lock()

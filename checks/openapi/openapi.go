@@ -248,10 +248,19 @@ func originOf(err error) *openapi3.Location {
 func newSpec(file string, doc *openapi3.T) *Spec {
 	s := &Spec{File: file, doc: doc}
 	for _, srv := range doc.Servers {
-		if srv == nil || strings.Contains(srv.URL, "{") {
+		if srv == nil {
 			continue
 		}
-		if u, err := url.Parse(srv.URL); err == nil {
+		raw := srv.URL
+		for name, v := range srv.Variables {
+			if v != nil { // a variable stands for its default
+				raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+			}
+		}
+		if strings.Contains(raw, "{") {
+			continue
+		}
+		if u, err := url.Parse(raw); err == nil {
 			if p := strings.TrimSuffix(u.Path, "/"); p != "" {
 				s.bases = append(s.bases, p)
 			}

@@ -176,11 +176,14 @@ func field(h http.Header, name string) (string, bool) {
 	return strings.Join(vs, ", "), true
 }
 
-// quote renders a header value for Expected/Actual, or "absent", secrets
-// hidden before it is cut.
+// quote renders a header value for Expected/Actual, "absent" or "empty",
+// secrets hidden before it is cut.
 func (r *reporter) quote(v string, present bool) string {
 	if !present {
 		return "absent"
+	}
+	if v == "" {
+		return "empty"
 	}
 	if r.redact != nil {
 		v = r.redact(v)

@@ -179,6 +179,17 @@ var noArgDirectives = map[string]bool{
 // the argument forms the directives define. redact, when set, hides
 // secrets in an excerpt of v before it is cut.
 func checkCacheControl(v string, redact func(string) string) []string {
+	problems := cacheControlProblems(v, redact)
+	if len(problems) > maxProblems {
+		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more", len(problems)-maxProblems))
+	}
+	return problems
+}
+
+// maxProblems is how many problems of one field a finding lists.
+const maxProblems = 3
+
+func cacheControlProblems(v string, redact func(string) string) []string {
 	excerpt := func(s string) string {
 		if redact != nil {
 			s = redact(s)
@@ -217,7 +228,7 @@ func checkCacheControl(v string, redact func(string) string) []string {
 		if n == 0 {
 			return append(problems, fmt.Sprintf("expected a directive name (a token) at %q", excerpt(s)))
 		}
-		name := strings.ToLower(s[:n])
+		written, name := s[:n], strings.ToLower(s[:n])
 		s = s[n:]
 		if s == "" || s[0] != '=' {
 			if deltaSecondsArgs[name] {
@@ -236,16 +247,18 @@ func checkCacheControl(v string, redact func(string) string) []string {
 				m++
 			}
 			if m == 0 {
-				return append(problems, fmt.Sprintf("%s=: expected a token or a quoted string as the argument", name))
+				return append(problems, fmt.Sprintf("%s=: expected a token or a quoted string as the argument", excerpt(written)))
 			}
 			arg, s = s[:m], s[m:]
 		}
+		// The argument is quoted as an excerpt: it may be long, or hold
+		// a secret. The names of interest are short.
 		switch {
 		case deltaSecondsArgs[name] && quoted:
-			problems = append(problems, fmt.Sprintf(`%s="%s": the argument must be in token form (%s=%s), not quoted`, name, arg, name, arg))
+			problems = append(problems, fmt.Sprintf(`%s="%s": the argument must be in token form, not quoted`, name, excerpt(arg)))
 		case deltaSecondsArgs[name]:
 			if !allDigits(arg) { // a huge value is valid: it means 2^31 (RFC 9111 §1.2.2)
-				problems = append(problems, fmt.Sprintf("%s=%s: the argument must be delta-seconds (a non-negative integer)", name, arg))
+				problems = append(problems, fmt.Sprintf("%s=%s: the argument must be delta-seconds (a non-negative integer)", name, excerpt(arg)))
 			}
 		case noArgDirectives[name]:
 			problems = append(problems, fmt.Sprintf("%s takes no argument", name))

@@ -75,8 +75,8 @@ func TestRunAcceptsTheExampleConfig(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("assay run did not start within 30s:\n%s", logs)
 	}
-	if started["checks"] != float64(7) || started["dir"] != filepath.Join("..", "..", "checks.d") {
-		t.Errorf("started with %v checks from %v, want 7 from ../../checks.d", started["checks"], started["dir"])
+	if started["checks"] != float64(8) || started["dir"] != filepath.Join("..", "..", "checks.d") {
+		t.Errorf("started with %v checks from %v, want 8 from ../../checks.d", started["checks"], started["dir"])
 	}
 	resp, err := http.Get("http://" + started["listen"].(string) + "/readyz")
 	if err != nil {

@@ -65,6 +65,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newTestCmd(),
 		newValidateCmd(),
 		newExplainCmd(),
+		newInitCmd(),
 		newDemoAPICmd(),
 		newNotifyCmd(),
 		newReplayCmd(),

@@ -53,7 +53,11 @@ func runValidate(ctx context.Context, paths []string, configFile string, stdout,
 		}
 	}
 	paths = orDefault(paths)
-	cs, err := loadChecks(ctx, paths, stderr)
+	var opts checks.LoadOptions
+	if cfg != nil {
+		opts.Secrets = cfg.Secrets
+	}
+	cs, err := loadChecksWith(ctx, opts, paths, stderr)
 	if err != nil {
 		return err
 	}
@@ -64,7 +68,7 @@ func runValidate(ctx context.Context, paths []string, configFile string, stdout,
 	steps := 0
 	for _, c := range cs {
 		files[c.Pos.File] = true
-		steps += len(c.Steps)
+		steps += len(c.Steps) + len(c.Finally)
 	}
 	summary := fmt.Sprintf("ok: %d checks, %d steps in %d files", len(cs), steps, len(files))
 	if cfg != nil {
@@ -148,7 +152,12 @@ func noChecks(paths []string) error {
 // loadChecks loads and prints every error, one per line; an interrupt
 // (ctx done) stops the load.
 func loadChecks(ctx context.Context, paths []string, stderr io.Writer) ([]*checks.Check, error) {
-	cs, err := checks.LoadContext(ctx, orDefault(paths)...)
+	return loadChecksWith(ctx, checks.LoadOptions{}, paths, stderr)
+}
+
+// loadChecksWith is loadChecks with options (the secrets of assay.yaml).
+func loadChecksWith(ctx context.Context, opts checks.LoadOptions, paths []string, stderr io.Writer) ([]*checks.Check, error) {
+	cs, err := opts.LoadContext(ctx, orDefault(paths)...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err

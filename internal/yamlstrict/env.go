@@ -19,10 +19,12 @@ const maxEnvNesting = 8
 // under n (keys are left alone); $$ is a literal $. A default may itself
 // hold references: ${A:-${B:-x}} is A, else B, else x. A variable that is
 // unset, with no default, is an error at its position, and the value is
-// then not decoded (no second error for the same mistake). seen, if not
-// nil, is told every variable used and its value (callers treat some as
-// secrets). Nodes that expansion changed keep their text as written, for
-// Source.
+// then not decoded (no second error for the same mistake). ${file:PATH}
+// is the content of a file (see fileref.go). seen, if not nil, is told
+// every variable used and its value, the default for one that takes its
+// default, and every file read as "file:PATH" (callers treat some as
+// secrets, see SecretRef). Nodes that expansion changed keep their text as
+// written, for Source.
 func (d *Decoder) ExpandEnv(n *yaml.Node, lookup func(string) (string, bool), seen func(name, value string)) {
 	d.ExpandEnvAt(n, "", lookup, seen)
 }
@@ -30,7 +32,7 @@ func (d *Decoder) ExpandEnv(n *yaml.Node, lookup func(string) (string, bool), se
 // ExpandEnvAt is ExpandEnv for a node found at the field path, so that
 // errors name the field as decoding would.
 func (d *Decoder) ExpandEnvAt(n *yaml.Node, path string, lookup func(string) (string, bool), seen func(name, value string)) {
-	d.rawLookup, d.lookup = lookup, withFiles(lookup)
+	d.rawLookup, d.lookup = lookup, d.withFileRefs(withFiles(lookup))
 	d.expandAt(n, path, d.lookup, seen)
 }
 
@@ -57,7 +59,7 @@ func (d *Decoder) expandAt(n *yaml.Node, path string, lookup func(string) (strin
 		}
 		secret := false
 		see := func(name, value string) {
-			if value != "" && ((d.Secret != nil && d.Secret(name)) || fromFile(d.rawLookup, name)) {
+			if value != "" && d.SecretRef(name) {
 				secret = true
 			}
 			if seen != nil {
@@ -65,7 +67,9 @@ func (d *Decoder) expandAt(n *yaml.Node, path string, lookup func(string) (strin
 			}
 		}
 		out, changed := expandRefs(n.Value, 0, lookup, see, func(name string) {
-			if err := fileError(d.rawLookup, name); err != nil {
+			if msg, ok := d.fileRefProblem(name); ok {
+				d.Errorf(n, path, "%s", msg)
+			} else if err := fileError(d.rawLookup, name); err != nil {
 				d.Errorf(n, path, "environment variable %s is not set, and %s_FILE names a file that cannot be read: %v", name, name, err)
 			} else {
 				d.Errorf(n, path, "environment variable %s is not set (use ${%s:-default} for a default)", name, name)
@@ -211,6 +215,11 @@ func expandRefs(s string, level int, lookup func(string) (string, bool), seen fu
 			b.WriteString(val)
 		case hasDef:
 			v, _ := expandRefs(def, level+1, lookup, seen, missing)
+			// The default stands for the variable: the default of a
+			// secret variable is as secret as its value would be.
+			if seen != nil {
+				seen(name, v)
+			}
 			b.WriteString(v)
 		default:
 			missing(name)
@@ -226,6 +235,9 @@ func expandRefs(s string, level int, lookup func(string) (string, bool), seen fu
 func parseRef(s string, i int) (name, def string, hasDef bool, end int, ok bool) {
 	if !strings.HasPrefix(s[i:], "${") {
 		return "", "", false, 0, false
+	}
+	if name, end, ok := parseFileRef(s, i); ok {
+		return name, "", false, end, true
 	}
 	j := i + 2
 	k := j

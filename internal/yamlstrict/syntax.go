@@ -1,6 +1,8 @@
 package yamlstrict
 
 import (
+	"bytes"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,8 +31,10 @@ var parserProblems = map[string]bool{
 // SyntaxError turns an error of yaml.v3's parser into an Error at the
 // 1-based line it names. yaml.v3 gives no column, so the column is 1, and
 // the line is where the construct at fault starts (an unclosed '{' is
-// reported where it opens). An error without a line is on line 1.
-func SyntaxError(file string, err error) *Error {
+// reported where it opens). An error without a line is on line 1. data is
+// the text parsed (nil: unknown): yaml.v3 puts the end of a text whose
+// last line has no line break on a line after it, which is the last line.
+func SyntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	m := yamlErrLine.FindStringSubmatch(msg)
 	if m == nil {
@@ -42,6 +46,9 @@ func SyntaxError(file string, err error) *Error {
 		pos.Line, _ = strconv.Atoi(m[1])
 		if parserProblems[msg] {
 			pos.Line++
+		}
+		if n := lineCount(data); data != nil && pos.Line > n {
+			pos.Line = n
 		}
 	}
 	return &Error{Pos: pos, Msg: "invalid YAML: " + quietSyntax(msg)}
@@ -60,4 +67,21 @@ func quietSyntax(msg string) string {
 		return q
 	})
 	return truncate(strings.Join(strings.Fields(msg), " "), 160)
+}
+
+// lineCount is the number of lines of data as yaml.v3 counts them (a
+// line break is \n, \r\n, \r, U+0085, U+2028 or U+2029; the text after
+// the last one is a line, even when empty); unbounded for a UTF-16 text,
+// which is not counted.
+func lineCount(data []byte) int {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		return math.MaxInt
+	}
+	n := 1 + bytes.Count(data, []byte("\u0085")) + bytes.Count(data, []byte("\u2028")) + bytes.Count(data, []byte("\u2029"))
+	for i, c := range data {
+		if c == '\n' || c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			n++
+		}
+	}
+	return n
 }

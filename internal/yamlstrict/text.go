@@ -108,8 +108,19 @@ func Foreign(n *yaml.Node, keys ...string) bool {
 	return true
 }
 
+// SingleQuotedInner is s as libraries that quote with single quotes
+// write it between them: santhosh-tekuri/jsonschema's messages (a bad
+// pattern, a value that does not match one) Go-quote it, then leave '"'
+// as is and put a backslash before each single quote.
+func SingleQuotedInner(s string) string {
+	q := strconv.Quote(s)
+	q = strings.ReplaceAll(q[1:len(q)-1], `\"`, `"`)
+	return strings.ReplaceAll(q, `'`, `\'`)
+}
+
 // HideValues replaces, in the messages of errs, each value (of at least 3
-// bytes) as it is, Go-quoted and percent-encoded, and also the start of it
+// bytes) as it is, Go-quoted (with double or single quotes) and
+// percent-encoded, and also the start of it
 // where a message cut it ("…"), with mask: the last line of defence of
 // secrets that a message quoted.
 func HideValues(errs Errors, values []string, mask string) {
@@ -119,7 +130,7 @@ func HideValues(errs Errors, values []string, mask string) {
 			continue
 		}
 		q := strconv.Quote(v)
-		forms = append(forms, v, q[1:len(q)-1], url.QueryEscape(v), url.PathEscape(v))
+		forms = append(forms, v, q[1:len(q)-1], SingleQuotedInner(v), url.QueryEscape(v), url.PathEscape(v))
 	}
 	if len(forms) == 0 {
 		return

@@ -110,11 +110,12 @@ func TestNestedDefaultsExpand(t *testing.T) {
 	d := &Decoder{File: "e.yaml"}
 	d.ExpandEnv(n, lookup, nil)
 	wantErrors(t, d, `e.yaml:1:4: a: environment variable MISSING is not set (use ${MISSING:-default} for a default)`)
-	// seen hears of a variable used through a default.
+	// seen hears of a variable used through a default, and of the
+	// default the outer variable took.
 	seen := map[string]string{}
 	d = &Decoder{File: "e.yaml"}
 	d.ExpandEnv(parse(t, "a: ${X:-${B}}\n"), lookup, func(k, v string) { seen[k] = v })
-	if seen["B"] != "b" || len(seen) != 1 {
+	if seen["B"] != "b" || seen["X"] != "b" || len(seen) != 2 {
 		t.Errorf("seen %v", seen)
 	}
 }
@@ -177,11 +178,11 @@ func TestSyntaxErrorsQuoteLittle(t *testing.T) {
 	if err == nil {
 		t.Fatal("parsed")
 	}
-	got := SyntaxError("s.yaml", err).Error()
+	got := SyntaxError("s.yaml", nil, err).Error()
 	if strings.Contains(got, long) || !strings.Contains(got, `unknown anchor "`+strings.Repeat("x", 40)+`"…`) {
 		t.Errorf("got %s", got)
 	}
-	if got := SyntaxError("s.yaml", errors.New("yaml: "+strings.Repeat("y ", 500))).Error(); len(got) > 200 {
+	if got := SyntaxError("s.yaml", nil, errors.New("yaml: "+strings.Repeat("y ", 500))).Error(); len(got) > 200 {
 		t.Errorf("%d bytes: %s", len(got), got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/assay-monitor/assay/internal/safefile"
 	"go.yaml.in/yaml/v3"
 )
@@ -39,11 +40,16 @@ type Error struct {
 	Msg   string
 }
 
+// Error renders the error as one line. The file name, the keys of the
+// field path and what a message quotes from a library (a template's bad
+// character constant) are text as written: what is not printable in them
+// ("\e[2J" in a quoted key) is escaped, so that the line drives no
+// terminal.
 func (e *Error) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
+		return oneline.Clean(fmt.Sprintf("%s: %s", e.Pos, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Msg)
+	return oneline.Clean(fmt.Sprintf("%s: %s: %s", e.Pos, e.Field, e.Msg))
 }
 
 // Errors is every problem found; it is an error itself so that callers can
@@ -93,6 +99,8 @@ type Decoder struct {
 	rawLookup func(string) (string, bool)
 	// secret holds the scalars whose value holds a secret.
 	secret map[*yaml.Node]bool
+	// files caches the files ${file:PATH} read (see fileref.go).
+	files map[string]fileRead
 }
 
 // Read reads a file the document names, with ReadFile.
@@ -220,6 +228,12 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		nv := reflect.New(v.Type().Elem())
 		d.Decode(n, nv.Elem(), path)
+		if e := v.Type().Elem(); e.Kind() == reflect.Struct && !v.Type().Implements(unmarshalerType) && n.Kind != yaml.MappingNode {
+			// The error is reported: a value that is no mapping leaves no
+			// struct behind, whose empty fields would be reported again,
+			// at no position.
+			return
+		}
 		v.Set(nv)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)

@@ -300,8 +300,10 @@ m:
 	if _, ok := v.M["${HOST}"]; !ok {
 		t.Errorf("map keys must not be expanded: %v", v.M)
 	}
-	// seen hears of the variables whose values were used, not of defaults.
-	if want := map[string]string{"HOST": "h", "PORT": "8080", "EMPTY": ""}; !reflect.DeepEqual(seen, want) {
+	// seen hears of the variables whose values were used, and of the
+	// default a variable took (so that a secret variable's default is
+	// secret too).
+	if want := map[string]string{"HOST": "h", "PORT": "8080", "EMPTY": "", "UNSET": "x"}; !reflect.DeepEqual(seen, want) {
 		t.Errorf("seen = %v, want %v", seen, want)
 	}
 }
@@ -385,11 +387,54 @@ func TestSyntaxError(t *testing.T) {
 			t.Errorf("%q parsed", tt.src)
 			continue
 		}
-		if got := SyntaxError("s.yaml", err).Error(); got != tt.want {
+		if got := SyntaxError("s.yaml", []byte(tt.src), err).Error(); got != tt.want {
 			t.Errorf("%q: %s\nwant %s\n(yaml.v3: %v)", tt.src, got, tt.want, err)
 		}
 	}
-	if got := SyntaxError("s.yaml", errors.New("read: boom")).Error(); got != "s.yaml: invalid YAML: read: boom" {
+	if got := SyntaxError("s.yaml", nil, errors.New("read: boom")).Error(); got != "s.yaml: invalid YAML: read: boom" {
 		t.Errorf("an error that is not yaml's: %s", got)
+	}
+}
+
+// TestSyntaxErrorsAreOnALineOfTheFile: yaml.v3 puts the end of a text
+// whose last line has no line break on a line after it; an error there
+// (found by fuzzing) is on the last line, not past it.
+func TestSyntaxErrorsAreOnALineOfTheFile(t *testing.T) {
+	for _, tt := range []struct{ src, want string }{
+		{"a:\n  b: 0\nc:d: {", `s.yaml:3:1: invalid YAML: did not find expected node content`},
+		{"a: {", `s.yaml:1:1: invalid YAML: did not find expected node content`},
+		{"a: 1\r\nb: [", `s.yaml:2:1: invalid YAML: did not find expected node content`},
+	} {
+		var n yaml.Node
+		err := yaml.Unmarshal([]byte(tt.src), &n)
+		if err == nil {
+			t.Fatalf("%q parsed", tt.src)
+		}
+		if got := SyntaxError("s.yaml", []byte(tt.src), err).Error(); got != tt.want {
+			t.Errorf("%q: %s\nwant %s\n(yaml.v3: %v)", tt.src, got, tt.want, err)
+		}
+	}
+}
+
+// TestErrorsArePrintable: an error's file name, field path (keys as
+// written: "\e[2J" in a quoted key, a tab) and message (what a library
+// quotes as is) may hold any text; the error shows it escaped, so that it
+// stays one line that drives no terminal (found by fuzzing the global
+// config and templates).
+func TestErrorsArePrintable(t *testing.T) {
+	for _, tt := range []struct {
+		file, field, msg, want string
+	}{
+		{"s.yaml", "sto0\t0", "unknown field", `s.yaml:1:1: sto0\t0: unknown field`},
+		{"s.yaml", "a.\x1b[2J.b", "unknown field", `s.yaml:1:1: a.\x1b[2J.b: unknown field`},
+		{"s.yaml", "a\u2028b\u0085c\xffé d", "unknown field", `s.yaml:1:1: a\u2028b\u0085c\xffé d: unknown field`},
+		{"s.yaml", "checks[0].url", "malformed character constant: '0\x01'", `s.yaml:1:1: checks[0].url: malformed character constant: '0\x01'`},
+		{"x\x1b]0;pwned\a.yaml", "", "not a check file", `x\x1b]0;pwned\a.yaml:1:1: not a check file`},
+		{"s.yaml", "checks[0].name", `invalid name "a\"b"`, `s.yaml:1:1: checks[0].name: invalid name "a\"b"`},
+	} {
+		e := &Error{Pos: Position{File: tt.file, Line: 1, Column: 1}, Field: tt.field, Msg: tt.msg}
+		if got := e.Error(); got != tt.want {
+			t.Errorf("%q %q: %s, want %s", tt.field, tt.msg, got, tt.want)
+		}
 	}
 }

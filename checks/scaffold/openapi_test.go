@@ -1,0 +1,312 @@
+package scaffold
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/checks/openapi"
+)
+
+// shopSpec exercises what the generator reads: examples of every kind, a
+// required query and header parameter, security, success statuses as a
+// code, a range and a default, names that are no check names, text that
+// the loader would expand ($, {{), writes with If-Match.
+const shopSpec = `openapi: 3.0.3
+info: { title: "Shop $HOME", version: "2" }
+servers: [{ url: "https://{host}/v1", variables: { host: { default: shop.example.com } } }]
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+paths:
+  /items:
+    get:
+      operationId: listItems
+      summary: "List ${ITEMS} and {{ .x }}"
+      parameters:
+        - { name: q, in: query, required: true, schema: { type: string }, example: "a {{ b }} $HOME ${X}" }
+        - { name: page, in: query, schema: { type: integer } }
+      responses: { "200": { description: ok } }
+  /items/{sku}:
+    parameters:
+      - name: sku
+        in: path
+        required: true
+        schema: { type: string }
+        examples: { b: { value: B-2 }, a: { value: A/1 } }
+    get:
+      operationId: "get item!"
+      security: [{ bearer: [] }]
+      parameters:
+        - { name: X-Tenant, in: header, required: true, schema: { type: string, example: t1 } }
+      responses: { "2XX": { description: ok } }
+    put:
+      operationId: putItem
+      parameters: [{ name: If-Match, in: header, schema: { type: string } }]
+      requestBody:
+        content:
+          application/merge-patch+json:
+            schema:
+              type: object
+              required: [name, count]
+              properties:
+                name: { type: string, minLength: 15 }
+                count: { type: integer, minimum: 3 }
+                tags: { type: array, items: { type: string } }
+      responses: { "200": { description: ok }, "412": { description: stale } }
+    delete:
+      parameters: [{ name: If-Match, in: header, schema: { type: string } }]
+      responses: { "204": { description: gone } }
+  /orders/{id}:
+    get:
+      parameters: [{ name: id, in: path, required: true, schema: { type: integer } }]
+      responses: { "200": { description: ok } }
+  /health:
+    get:
+      responses: { default: { description: anything } }
+  /broken:
+    get:
+      responses: { "404": { description: nope } }
+`
+
+// loadSpec writes src as dir/spec.yaml and loads it.
+func loadSpec(t *testing.T, dir, src string) *openapi.Spec {
+	t.Helper()
+	p := filepath.Join(dir, "spec.yaml")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := openapi.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// generate makes the check file of src with opts, and loads it as
+// dir/checks.yaml.
+func generate(t *testing.T, src string, opts Options) (*Generated, []*checks.Check) {
+	t.Helper()
+	dir := t.TempDir()
+	spec := loadSpec(t, dir, src)
+	opts.SpecRef = "spec.yaml"
+	g, err := FromOpenAPI(spec, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := checks.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }}.Load(writeFile(t, dir, "checks.yaml", g.File))
+	if err != nil {
+		t.Fatalf("the generated file does not load: %v\n%s", err, g.File)
+	}
+	return g, cs
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func byName(cs []*checks.Check) map[string]*checks.Check {
+	m := map[string]*checks.Check{}
+	for _, c := range cs {
+		m[c.Name] = c
+	}
+	return m
+}
+
+// Rule: a check per GET operation whose required parameters all have an
+// example, in path order, named by operationId (or by method and path
+// when that is no check name), expecting the lowest documented 2xx (2xx
+// for a range or a default response), validating against the operation;
+// the others are listed at the end with the reason; the base URL is the
+// first server with its variables' defaults.
+func TestGeneratesAGETCheckPerCallableOperation(t *testing.T) {
+	g, cs := generate(t, shopSpec, Options{Source: "api/shop.yaml"})
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Name)
+	}
+	if want := []string{"get-health", "listItems", "get-items-sku"}; !slices.Equal(names, want) {
+		t.Errorf("checks %v, want %v", names, want)
+	}
+	if g.Checks != 3 {
+		t.Errorf("Checks = %d", g.Checks)
+	}
+	wantLeftOut := []string{
+		`GET /broken: it documents no success (2xx) response`,
+		`GET /orders/{id}: path parameter "id" has no example or examples`,
+	}
+	if !slices.Equal(g.LeftOut, wantLeftOut) {
+		t.Errorf("left out:\n%s\nwant:\n%s", strings.Join(g.LeftOut, "\n"), strings.Join(wantLeftOut, "\n"))
+	}
+	file := string(g.File)
+	for _, want := range []string{
+		"# Generated by assay init --from-openapi api/shop.yaml\n# from \"Shop $HOME\" version 2 (OpenAPI 3.0.3).\n",
+		"\n# Not generated:\n#   GET /broken: it documents no success (2xx) response\n#   GET /orders/{id}: path parameter \"id\" has no example or examples\n",
+		"  # security bearer: set API_TOKEN to the bearer token\n  - name: get-items-sku\n",
+	} {
+		if !strings.Contains(file, want) {
+			t.Errorf("the file lacks %q:\n%s", want, file)
+		}
+	}
+	m := byName(cs)
+	for name, want := range map[string]string{"get-health": "2xx", "listItems": "200", "get-items-sku": "2xx"} {
+		c := m[name]
+		if c == nil {
+			continue
+		}
+		if got := c.Steps[0].Expect.Status.Raw; got != want {
+			t.Errorf("%s: status %q, want %q", name, got, want)
+		}
+		if c.Vars["base"] != "https://shop.example.com/v1" || c.OpenAPI == nil || c.OpenAPI.Spec != "spec.yaml" {
+			t.Errorf("%s: base %q, openapi %+v", name, c.Vars["base"], c.OpenAPI)
+		}
+	}
+	if c := m["listItems"]; c != nil && (c.OpenAPI.Operation != "listItems" || c.Description != "GET /items: List ${ITEMS} and {{ .x }}") {
+		t.Errorf("listItems: operation %q, description %q", c.OpenAPI.Operation, c.Description)
+	}
+}
+
+// Rule: the generated request sends what the spec's examples say, byte
+// for byte (path parameters escaped, text the loader would expand kept
+// as text), the required header, and the bearer token of the security
+// scheme from API_TOKEN; and the check passes against a server that
+// answers as documented.
+func TestGeneratedRequestSendsTheExamples(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.EscapedPath()+" q="+r.URL.Query().Get("q")+" tenant="+r.Header.Get("X-Tenant")+" auth="+r.Header.Get("Authorization"))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	_, cs := generate(t, shopSpec, Options{BaseURL: srv.URL + "/v1/"})
+	r := checks.NewRunner(checks.RunnerOptions{})
+	t.Cleanup(r.Close)
+	for _, c := range cs {
+		if res := r.Run(context.Background(), c); !res.Passed {
+			t.Errorf("%s: %s", c.Name, res.Message)
+		}
+	}
+	want := []string{
+		"/v1/health q= tenant= auth=",
+		"/v1/items q=a {{ b }} $HOME ${X} tenant= auth=",
+		"/v1/items/A%2F1 q= tenant=t1 auth=",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Rule: with Writes, a resource whose PATCH or PUT takes If-Match gets a
+// conditional-update contract: the write's JSON body is a sample of its
+// schema (required properties, within their bounds), sent with the
+// documented JSON media type, expecting the documented success status,
+// 304 left out when the GET documents none; a DELETE with If-Match is
+// listed as not generated.
+func TestWritesGenerateConditionalUpdateContracts(t *testing.T) {
+	g, cs := generate(t, shopSpec, Options{Writes: true})
+	c := byName(cs)["putItem-conditional-update"]
+	if c == nil {
+		t.Fatalf("no contract check in:\n%s", g.File)
+	}
+	ct := c.Contract
+	if ct.Method != "PUT" || ct.ExpectStatus.Raw != "200" || ct.NotModified == nil || *ct.NotModified || ct.RequirePrecondition {
+		t.Errorf("contract %+v", ct)
+	}
+	if got := ct.Headers["Content-Type"].Raw; got != "application/merge-patch+json" {
+		t.Errorf("Content-Type %q", got)
+	}
+	body, _ := ct.JSON.Render(nil)
+	if want := map[string]any{"count": float64(3), "name": "assay probe...."}; !equalJSON(body, want) {
+		t.Errorf("body %#v, want %#v", body, want)
+	}
+	if !slices.Contains(g.LeftOut, "DELETE /items/{sku}: takes If-Match, but a conditional-update contract writes with PATCH or PUT") {
+		t.Errorf("left out: %q", g.LeftOut)
+	}
+	if !strings.Contains(string(g.File), "  # the contract writes to the resource: point it at test data\n  - name: putItem-conditional-update\n") {
+		t.Errorf("no warning before the contract:\n%s", g.File)
+	}
+}
+
+func equalJSON(a, b any) bool {
+	am, ok1 := a.(map[string]any)
+	bm, ok2 := b.(map[string]any)
+	if !ok1 || !ok2 || len(am) != len(bm) {
+		return false
+	}
+	for k, v := range bm {
+		if am[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Rule: a spec that names no usable server needs --base-url; a bad
+// --base-url is refused; a spec without a callable GET is ErrNothing with
+// the reasons.
+func TestGeneratorErrors(t *testing.T) {
+	dir := t.TempDir()
+	noServer := strings.Replace(shopSpec, `servers: [{ url: "https://{host}/v1", variables: { host: { default: shop.example.com } } }]`, "", 1)
+	for _, tc := range []struct{ name, src, base, want string }{
+		{"no server", noServer, "", "the spec names no server: give the API's URL with --base-url"},
+		{"relative server", strings.Replace(shopSpec, `servers: [{ url: "https://{host}/v1", variables: { host: { default: shop.example.com } } }]`, `servers: [{ url: /v1 }]`, 1), "",
+			`the spec's first server "/v1" is not an absolute http or https URL: give the API's URL with --base-url`},
+		{"bad base", shopSpec, "ftp://x", `--base-url "ftp://x": expected an absolute http or https URL like http://127.0.0.1:8787`},
+	} {
+		_, err := FromOpenAPI(loadSpec(t, dir, tc.src), Options{BaseURL: tc.base})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	only := "openapi: 3.1.0\ninfo: { title: t, version: '1' }\nservers: [{ url: 'http://127.0.0.1:1' }]\npaths:\n  /x/{id}:\n    get:\n      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]\n      responses: { '200': { description: ok } }\n"
+	g, err := FromOpenAPI(loadSpec(t, dir, only), Options{})
+	if !errors.Is(err, ErrNothing) || len(g.LeftOut) != 1 || g.LeftOut[0] != `GET /x/{id}: path parameter "id" has no example or examples` {
+		t.Errorf("error %v, left out %q", err, g.LeftOut)
+	}
+}
+
+// Rule: the sample of a schema follows its keywords: example, const,
+// enum, default first; formats; bounds; required properties.
+func TestSampleFollowsTheSchema(t *testing.T) {
+	dir := t.TempDir()
+	spec := loadSpec(t, dir, `openapi: 3.1.0
+info: { title: t, version: "1" }
+paths: {}
+components:
+  schemas:
+    S:
+      type: object
+      required: [when, mail, kind, n, ok, list, fixed, nested]
+      properties:
+        when: { type: string, format: date-time }
+        mail: { type: string, format: email }
+        kind: { type: string, enum: [b, a] }
+        n: { type: number, maximum: 0.5 }
+        ok: { type: boolean }
+        list: { type: array, minItems: 1, items: { type: integer, default: 7 } }
+        fixed: { const: 42 }
+        nested: { type: object, properties: { x: { type: string, maxLength: 5 } } }
+        optional: { type: string }
+`)
+	got := sample(spec.Document().Components.Schemas["S"], 0)
+	want := map[string]any{"when": "2024-01-01T00:00:00Z", "mail": "probe@example.com", "kind": "b", "n": float64(0),
+		"ok": true, "list": []any{float64(7)}, "fixed": float64(42), "nested": map[string]any{"x": "assay"}}
+	if jsonValue(got) != jsonValue(want) {
+		t.Errorf("sample:\n%s\nwant:\n%s", jsonValue(got), jsonValue(want))
+	}
+}

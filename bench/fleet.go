@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/daemon"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // A fleet scenario is `assay run` on n generated simple checks in a child
@@ -93,6 +95,13 @@ type fleetResult struct {
 	QuietSamples int     `json:"quiet_lateness_samples"`
 	QuietP99     float64 `json:"quiet_lateness_p99_seconds"`
 	QuietMax     float64 `json:"quiet_lateness_max_seconds"`
+	// The same while a /metrics scrape is in flight (and 100 ms after).
+	ScrapeSamples int     `json:"scrape_lateness_samples"`
+	ScrapeP99     float64 `json:"scrape_lateness_p99_seconds"`
+	ScrapeMax     float64 `json:"scrape_lateness_max_seconds"`
+	// Per-check series at the end (see countSeries).
+	CheckSeries      int `json:"check_series"`
+	CheckTextSamples int `json:"check_text_samples"`
 	// Memory.
 	RSSIdle int64 `json:"rss_idle_bytes"`
 	// RSSRunning is the largest resident size sampled (every 100 ms) from
@@ -178,15 +187,50 @@ func gatherValue(reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
+// countSeries counts the series of gathered metrics that have a check
+// label (the per-check ones), as a Prometheus with native histograms
+// stores them (series: a native histogram is one, a classic one its
+// buckets, +Inf, _sum and _count) and as lines of the text exposition
+// (text: a histogram is its buckets, +Inf, _sum and _count, native or not).
+func countSeries(mfs []*dto.MetricFamily) (series, text int) {
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "check" }) {
+				continue
+			}
+			h := m.GetHistogram()
+			if h == nil {
+				series++
+				text++
+				continue
+			}
+			classic := len(h.GetBucket()) + 2 // _sum, _count
+			if n := len(h.GetBucket()); n == 0 || !math.IsInf(h.GetBucket()[n-1].GetUpperBound(), 1) {
+				classic++ // le="+Inf"
+			}
+			text += classic
+			if h.Schema != nil {
+				series++
+			}
+			if len(h.GetBucket()) > 0 || h.Schema == nil {
+				series += classic
+			}
+		}
+	}
+	return series, text
+}
+
 // scrapeEvery reads url now and then every d until ctx ends, and returns
-// how many scrapes succeeded.
-func scrapeEvery(ctx context.Context, url string, d time.Duration) int {
+// how many scrapes succeeded. While a scrape is in flight, and 100 ms
+// after, inScrape is in the future.
+func scrapeEvery(ctx context.Context, url string, d time.Duration, inScrape *atomic.Int64) int {
 	n := 0
 	for {
 		if ctx.Err() != nil {
 			return n
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		inScrape.Store(math.MaxInt64)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -194,6 +238,7 @@ func scrapeEvery(ctx context.Context, url string, d time.Duration) int {
 				n++
 			}
 		}
+		inScrape.Store(time.Now().Add(100 * time.Millisecond).UnixNano())
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -234,13 +279,16 @@ func (s *fleetSink) Record(_ context.Context, r *checks.Result) {
 }
 
 // latencyRecorder keeps every lateness once recording is on; d holds
-// them all, quiet those before the first /metrics scrape.
+// them all, quiet those before the first /metrics scrape, during those
+// while one is in flight.
 type latencyRecorder struct {
 	on       atomic.Bool
 	scraping *atomic.Bool
+	inScrape atomic.Int64 // see scrapeEvery
 	skipped  atomic.Int64
 	mu       sync.Mutex
 	d, quiet []time.Duration
+	during   []time.Duration
 }
 
 var traceLate = os.Getenv("BENCH_TRACE") != ""
@@ -256,6 +304,9 @@ func (l *latencyRecorder) Lateness(_ string, d time.Duration) {
 	l.d = append(l.d, d)
 	if !l.scraping.Load() {
 		l.quiet = append(l.quiet, d)
+	}
+	if time.Now().UnixNano() < l.inScrape.Load() {
+		l.during = append(l.during, d)
 	}
 	l.mu.Unlock()
 }
@@ -385,7 +436,7 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	go func() {
 		sleepCtx(scrapeCtx, 7500*time.Millisecond)
 		scraping.Store(scrapeCtx.Err() == nil)
-		scrapes <- scrapeEvery(scrapeCtx, "http://"+addr.String()+"/metrics", 15*time.Second)
+		scrapes <- scrapeEvery(scrapeCtx, "http://"+addr.String()+"/metrics", 15*time.Second, &lat.inScrape)
 	}()
 	sleepCtx(ctx, window)
 	// Give the first runs of every check a chance when the window is
@@ -413,6 +464,10 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 	res.RSSPeak, res.RSSEnd, res.RSSRunning = hwm(), rss(), rssRunning.Load()
 	runtime.ReadMemStats(&ms)
 	res.HeapEnd, res.StackEnd, res.SysEnd, res.Goroutines = ms.HeapInuse, ms.StackInuse, ms.Sys, runtime.NumGoroutine()
+	// After the peak was read: this gather is not part of it.
+	if mfs, err := d.Gatherer().Gather(); err == nil {
+		res.CheckSeries, res.CheckTextSamples = countSeries(mfs)
+	}
 	if heapProfile != "" {
 		if f, err := os.Create(strings.TrimSuffix(heapProfile, ".pprof") + "-end.pprof"); err == nil {
 			_ = pprof.WriteHeapProfile(f)
@@ -427,10 +482,15 @@ func runFleetChild(dir string, n int, every, warmup, window time.Duration, cpuPr
 		res.AllRunSecs = -1
 	}
 	lat.mu.Lock()
-	ds, quiet := slices.Clone(lat.d), slices.Clone(lat.quiet)
+	ds, quiet, during := slices.Clone(lat.d), slices.Clone(lat.quiet), slices.Clone(lat.during)
 	lat.mu.Unlock()
 	slices.Sort(ds)
 	slices.Sort(quiet)
+	slices.Sort(during)
+	res.ScrapeSamples, res.ScrapeP99 = len(during), percentile(during, 0.99).Seconds()
+	if len(during) > 0 {
+		res.ScrapeMax = during[len(during)-1].Seconds()
+	}
 	res.Samples = len(ds)
 	res.LateP50, res.LateP99 = percentile(ds, 0.50).Seconds(), percentile(ds, 0.99).Seconds()
 	if len(ds) > 0 {

@@ -149,6 +149,11 @@ type Metrics struct {
 	// Labels are check label names (from each check's labels) added to
 	// the check metrics, e.g. [team, severity]. Checks without one get "".
 	Labels []string `yaml:"labels"`
+	// ClassicHistograms adds classic buckets (_bucket{le=...}) to the
+	// per-check duration histogram, which is otherwise native only: for a
+	// Prometheus that does not scrape native histograms, at 16 more
+	// series a check.
+	ClassicHistograms bool `yaml:"classic_histograms"`
 }
 
 // Defaults of the daemon.

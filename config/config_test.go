@@ -43,3 +43,28 @@ func TestEnvironmentExpansion(t *testing.T) {
 		t.Errorf("got listen %q storage %q", c.Server.Listen, c.Storage.Path)
 	}
 }
+
+// Classic buckets of the per-check histograms are opt-in.
+func TestClassicHistogramsAreOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want bool
+	}{
+		{"", false},
+		{"metrics:\n  labels: [team]\n", false},
+		{"metrics:\n  classic_histograms: true\n", true},
+		{"metrics:\n  classic_histograms: false\n", false},
+	} {
+		c, err := config.Parse("assay.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if c.Metrics.ClassicHistograms != tc.want {
+			t.Errorf("%q: classic_histograms = %v, want %v", tc.yaml, c.Metrics.ClassicHistograms, tc.want)
+		}
+	}
+	_, err := config.Parse("assay.yaml", []byte("metrics:\n  classic_histograms: yes please\n"))
+	if want := `assay.yaml:2:23: metrics.classic_histograms: expected true or false, got string "yes please"`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error = %v\nwant prefix %s", err, want)
+	}
+}

@@ -179,7 +179,8 @@ func New(opts Options) (*Daemon, error) {
 			MaxEvidenceBody: int(opts.Config.Storage.MaxEvidenceBody)})
 	}
 	d.metrics = metrics.New(opts.Registry, metrics.Options{
-		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true})
+		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true,
+		ClassicHistograms: opts.Config.Metrics.ClassicHistograms})
 	d.sched = scheduler.New(scheduler.Options{
 		Run:         d.runCheck,
 		Observer:    observers{d.metrics, opts.Observer},
@@ -254,6 +255,10 @@ func (o observers) Skipped(check string) {
 
 // Metrics returns the daemon's metrics (for tests and extra sinks).
 func (d *Daemon) Metrics() *metrics.Metrics { return d.metrics }
+
+// Gatherer gathers what /metrics serves: Options.Registry and the
+// per-check series, which are not in the registry.
+func (d *Daemon) Gatherer() prometheus.Gatherer { return d.metrics.Gatherer(d.opts.Registry) }
 
 // Checks returns the checks currently scheduled.
 func (d *Daemon) Checks() []*checks.Check {
@@ -552,7 +557,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	limits := d.limits()
 	d.server = web.NewServer(web.Handler(web.Options{
-		Gatherer: d.opts.Registry, Status: d.status, Ready: d.Ready, Health: d.opts.Health,
+		Gatherer: d.Gatherer(), Status: d.status, Ready: d.Ready, Health: d.opts.Health,
 		Reload: d.reloads.do, History: d.opts.History, Notifications: d.opts.Notifications,
 		NotificationsChanged: d.opts.NotificationsChanged,
 		Cluster:              clusterInfo(d.opts.Cluster),

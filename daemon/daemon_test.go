@@ -90,7 +90,7 @@ func checkYAML(name, url string, extra string) string {
 type started struct {
 	d      *daemon.Daemon
 	addr   string
-	reg    *prometheus.Registry
+	reg    prometheus.Gatherer // what /metrics serves
 	res    *results
 	cancel context.CancelFunc
 	done   chan error
@@ -98,15 +98,25 @@ type started struct {
 
 func start(t *testing.T, dir string) *started {
 	t.Helper()
+	return startWith(t, dir, nil)
+}
+
+// startWith is start with the config changed by edit first.
+func startWith(t *testing.T, dir string, edit func(*config.Config)) *started {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Checks.Dir = dir
 	cfg.Checks.ReloadDebounce = checks.Duration(50 * time.Millisecond)
 	cfg.Server.ShutdownGrace = checks.Duration(5 * time.Second)
-	s := &started{reg: prometheus.NewRegistry(), res: newResults(), done: make(chan error, 1)}
-	d, err := daemon.New(daemon.Options{Config: cfg, Registry: s.reg, Sinks: []checks.Sink{s.res}})
+	if edit != nil {
+		edit(cfg)
+	}
+	s := &started{res: newResults(), done: make(chan error, 1)}
+	d, err := daemon.New(daemon.Options{Config: cfg, Registry: prometheus.NewRegistry(), Sinks: []checks.Sink{s.res}})
 	if err != nil {
 		t.Fatalf("daemon.New: %v", err)
 	}
+	s.reg = d.Gatherer()
 	a, err := d.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +147,7 @@ func (s *started) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func gauge(t *testing.T, reg *prometheus.Registry, name, check string) (float64, bool) {
+func gauge(t *testing.T, reg prometheus.Gatherer, name, check string) (float64, bool) {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -301,7 +311,7 @@ func TestFileChangesReloadAndRemovedChecksLoseTheirSeries(t *testing.T) {
 		return ok
 	})
 	for _, name := range []string{"assay_check_success", "assay_check_runs_total"} {
-		if n := testutil.CollectAndCount(s.reg, name); n != 2 {
+		if n, err := testutil.GatherAndCount(s.reg, name); err != nil || n != 2 {
 			t.Errorf("%s has %d series, want 2 (a and new; gone removed)", name, n)
 		}
 	}
@@ -401,5 +411,39 @@ func TestRunCancelledByShutdownIsNotRecorded(t *testing.T) {
 	}
 	if n := res.count("slow"); n != 0 {
 		t.Errorf("%d results recorded for a run cancelled by shutdown, want 0", n)
+	}
+}
+
+// metrics.classic_histograms adds the classic buckets of the duration
+// histogram to /metrics; without it the text exposition has only the
+// +Inf bucket, _sum and _count (the native buckets need protobuf).
+func TestClassicHistogramsConfigAddsBuckets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	for _, classic := range []bool{false, true} {
+		t.Run(fmt.Sprint("classic_histograms=", classic), func(t *testing.T) {
+			dir := t.TempDir()
+			writeChecks(t, dir, "a.yaml", "checks:"+checkYAML("a", srv.URL, ""))
+			s := startWith(t, dir, func(c *config.Config) { c.Metrics.ClassicHistograms = classic })
+			waitFor(t, "a result of a", 5*time.Second, func() bool {
+				_, ok := gauge(t, s.reg, "assay_check_success", "a")
+				return ok
+			})
+			_, body := s.get(t, "/metrics")
+			var buckets []string
+			for _, line := range strings.Split(body, "\n") {
+				if strings.HasPrefix(line, `assay_check_duration_seconds_bucket{check="a",`) {
+					le := line[strings.Index(line, "le=")+3 : strings.LastIndex(line, "}")]
+					buckets = append(buckets, le)
+				}
+			}
+			want := `"+Inf"`
+			if classic {
+				want = `"0.005" "0.01" "0.025" "0.05" "0.1" "0.25" "0.5" "1" "2.5" "5" "10" "30" "60" "+Inf"`
+			}
+			if got := strings.Join(buckets, " "); got != want {
+				t.Errorf("buckets of assay_check_duration_seconds in /metrics: %s, want %s", got, want)
+			}
+		})
 	}
 }

@@ -266,6 +266,10 @@ func TestComposePrometheusAndAlertmanager(t *testing.T) {
 			} `yaml:"static_configs"`
 		} `yaml:"scrape_configs"`
 	}
+	// The run durations are native histograms: Prometheus must scrape them.
+	if !slices.Contains(prom.Command, "--enable-feature=native-histograms") || !slices.Contains(prom.Command, "--config.file=/etc/prometheus/prometheus.yml") {
+		t.Errorf("prometheus command %q: want the image's --config.file and --enable-feature=native-histograms", prom.Command)
+	}
 	cfg := yamlDoc[promYAML](t, promConfig)
 	if len(cfg.ScrapeConfigs) != 1 || cfg.ScrapeConfigs[0].JobName != "assay" || len(cfg.ScrapeConfigs[0].StaticConfigs) != 1 {
 		t.Fatalf("scrape_configs %+v, want one job assay", cfg.ScrapeConfigs)

@@ -92,16 +92,32 @@ func TestPrometheusScrapesDaemon(t *testing.T) {
 	})
 	t.Logf("Prometheus reported e2e-pass=1 and e2e-fail=0 %v after it was ready", took.Round(time.Millisecond))
 
+	// The duration histogram reaches Prometheus as a native histogram
+	// (protobuf): its count and a quantile without _bucket series.
+	poll(t, 10*time.Second, 200*time.Millisecond, "a native duration histogram in Prometheus", func() (bool, string) {
+		count := queryValue(t, promURL, `histogram_count(assay_check_duration_seconds{check="e2e-pass"})`)
+		p99 := queryValue(t, promURL, `histogram_quantile(0.99, assay_check_duration_seconds{check="e2e-pass"})`)
+		buckets := queryValue(t, promURL, `count(assay_check_duration_seconds_bucket) or vector(0)`)
+		c, _ := strconv.ParseFloat(count, 64)
+		q, _ := strconv.ParseFloat(p99, 64)
+		return c >= 1 && q > 0 && q < 10 && buckets == "0", fmt.Sprintf("count %q, p99 %q, classic bucket series %q", count, p99, buckets)
+	})
+
 	t.Run("promtool check metrics", func(t *testing.T) {
 		code, body := httpDo(t, "GET", daemonURL+"/metrics")
 		if code != 200 {
 			t.Fatalf("GET /metrics: %d", code)
 		}
-		for _, name := range []string{"assay_check_success", "assay_check_runs_total", "assay_check_duration_seconds_bucket",
+		for _, name := range []string{"assay_check_success", "assay_check_runs_total", "assay_check_duration_seconds_count",
 			"assay_config_last_reload_successful", "assay_build_info", "go_goroutines", "process_cpu_seconds_total"} {
 			if !strings.Contains(body, "\n"+name) {
 				t.Errorf("/metrics has no %s", name)
 			}
+		}
+		// Native only by default: the text exposition has no classic
+		// bucket but +Inf; Prometheus gets the native buckets (below).
+		if strings.Contains(body, `assay_check_duration_seconds_bucket{check="e2e-pass",le="0.005"}`) {
+			t.Error("classic buckets of assay_check_duration_seconds without metrics.classic_histograms")
 		}
 		cmd := exec.Command(promtoolBin, "check", "metrics")
 		cmd.Stdin = strings.NewReader(body)
@@ -183,6 +199,9 @@ scrape_configs:
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	start(t, "prometheus", bin,
 		"--config.file="+cfg,
+		// Protobuf scrapes and native histograms (Prometheus 2.40 to 2.x;
+		// 3.x: scrape_native_histograms in the scrape config).
+		"--enable-feature=native-histograms",
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
 		"--log.level=warn",
@@ -198,6 +217,32 @@ scrape_configs:
 	})
 	t.Logf("Prometheus ready after %v on %s", took.Round(time.Millisecond), addr)
 	return u
+}
+
+// queryValue asks Prometheus for an instant vector expected to hold one
+// sample and returns its value ("" when it holds none).
+func queryValue(t *testing.T, promURL, query string) string {
+	t.Helper()
+	code, body := httpDo(t, "GET", promURL+"/api/v1/query?query="+url.QueryEscape(query))
+	if code != 200 {
+		t.Fatalf("Prometheus query %s: %d %s", query, code, body)
+	}
+	var r struct {
+		Status string
+		Data   struct {
+			Result []struct {
+				Value [2]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" {
+		t.Fatalf("Prometheus query %s: %v %s", query, err, body)
+	}
+	if len(r.Data.Result) != 1 {
+		return ""
+	}
+	v, _ := r.Data.Result[0].Value[1].(string)
+	return v
 }
 
 // querySuccess asks Prometheus for assay_check_success and returns the

@@ -4,9 +4,13 @@
 //
 // Label values come only from configuration: the check name, step names,
 // the bounded failure reasons, rule IDs, and the user labels that the
-// global config declares (metrics.labels). Counters of a configured check
-// exist at 0 from the moment it is loaded; gauges that describe a result
-// appear with its first result and vanish only when the check is removed.
+// global config declares (metrics.labels). assay_check_runs_total of a
+// configured check exists at 0 from the moment it is loaded; the counters
+// of rare events (failures by reason, skipped runs) appear with their
+// first event; gauges that describe a result appear with its first result;
+// all vanish only when the check is removed (series.go). The duration
+// histogram is a native histogram, with classic buckets only when
+// Options.ClassicHistograms asks for them.
 package metrics
 
 import (
@@ -30,9 +34,9 @@ type Metrics struct {
 	userLabels []string
 	labelNames []string // "check" then the user labels
 
-	// The per-check counters and gauges are compact series (series.go).
-	descs    descs
-	duration *prometheus.HistogramVec
+	// The per-check counters, gauges and histograms are compact series
+	// (series.go, histogram.go), gathered apart (families.go).
+	classic  bool // classic buckets on the duration histograms
 	findings *prometheus.CounterVec
 
 	lateness     prometheus.Histogram
@@ -52,24 +56,27 @@ type Options struct {
 	Version string
 	// GoCollectors adds the Go runtime and process collectors.
 	GoCollectors bool
+	// ClassicHistograms adds classic buckets (_bucket{le=...}) to the
+	// per-check duration histogram besides its native buckets: 16 more
+	// series a check, for a Prometheus that cannot scrape native
+	// histograms (config: metrics.classic_histograms).
+	ClassicHistograms bool
 }
 
-// New registers every collector on reg.
+// durationBuckets are the classic buckets of assay_check_duration_seconds
+// when Options.ClassicHistograms is set.
+var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+// New registers the daemon-wide collectors on reg, and the descriptions
+// of the per-check families, whose samples m.Gatherer(reg) adds (see
+// families.go).
 func New(reg prometheus.Registerer, opts Options) *Metrics {
 	checkLabels := append([]string{"check"}, opts.UserLabels...)
 	m := &Metrics{
+		classic:    opts.ClassicHistograms,
 		userLabels: opts.UserLabels,
 		labelNames: checkLabels,
-		descs:      newDescs(checkLabels),
 		loaded:     map[string]*checkSeries{},
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "assay_check_duration_seconds",
-			Help:                            "Duration of check runs, all attempts included.",
-			Buckets:                         []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  100,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, checkLabels),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "assay_semantics_findings_total",
 			Help: "HTTP semantics rule violations seen in responses, by rule ID.",
@@ -104,7 +111,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(collector{m}, m.duration, m.findings, m.lateness, m.reloadOK,
+	reg.MustRegister(newDescriber(checkLabels), m.findings, m.lateness, m.reloadOK,
 		m.reloadOKTime, m.checksLoaded, buildInfo)
 	if opts.GoCollectors {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -124,7 +131,7 @@ func (m *Metrics) labelValues(c *checks.Check) []string {
 // SetChecks is called with the whole set after every successful load.
 // Removed checks lose all their series; a changed check loses the series
 // that no longer describe it (another label value, a step that is gone);
-// new checks get their counters at 0.
+// new checks get assay_check_runs_total at 0.
 func (m *Metrics) SetChecks(cs []*checks.Check) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -149,11 +156,7 @@ func (m *Metrics) SetChecks(cs []*checks.Check) {
 			// The same series: keep them, less the steps that went.
 			old.mu.Lock()
 			old.fingerprint, old.steps = c.Fingerprint, steps
-			for name := range old.stepVals {
-				if !slices.Contains(steps, name) {
-					delete(old.stepVals, name)
-				}
-			}
+			old.stepVals = slices.DeleteFunc(old.stepVals, func(ss *stepSeries) bool { return !slices.Contains(steps, ss.name) })
 			old.mu.Unlock()
 			continue
 		}
@@ -178,7 +181,6 @@ func (m *Metrics) deleteCheck(s *checkSeries) {
 	s.mu.Unlock()
 	// After removed is set, no record creates these again.
 	match := prometheus.Labels{"check": s.labels[0]}
-	m.duration.DeletePartialMatch(match)
 	m.findings.DeletePartialMatch(match)
 }
 
@@ -197,10 +199,10 @@ func (m *Metrics) Record(_ context.Context, r *checks.Result) {
 		return
 	}
 	if s.duration == nil {
-		s.duration = m.duration.WithLabelValues(s.labels...)
+		s.duration = newDurationHist(m.classic, s.created) // counting since the check was loaded
 	}
 	s.runs++
-	s.duration.Observe(r.Duration.Seconds())
+	s.duration.observe(r.Duration.Seconds())
 	s.hasResult, s.lastRun = true, end
 	if r.Passed {
 		s.success, s.hasSuccess, s.lastSuccess = 1, true, end
@@ -211,7 +213,7 @@ func (m *Metrics) Record(_ context.Context, r *checks.Result) {
 			reason = checks.ReasonInternal
 		}
 		if i, ok := reasonIndex[reason]; ok {
-			s.failures[i]++
+			s.fail(i, time.Now())
 		}
 	}
 	var earliest time.Time
@@ -258,7 +260,9 @@ func (m *Metrics) Skipped(check string) {
 	m.mu.Unlock()
 	if ok {
 		s.mu.Lock()
-		s.skipped++
+		if !s.removed {
+			s.skip(time.Now())
+		}
 		s.mu.Unlock()
 	}
 }

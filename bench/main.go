@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&cfg.assayBin, "assay", "", "assay binary for the `assay test` figure (default: go build ./cmd/assay)")
 	flag.IntVar(&cfg.cpuChunk, "cpu-chunk", 600, "simple checks per CPU round and side (contract: a third)")
 	flag.IntVar(&cfg.cpuRounds, "cpu-rounds", 0, "CPU rounds (default 40, quick 16)")
-	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, test, cluster (cluster only when named)")
+	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, paced, test, cluster (cluster only when named)")
 	// Child flags.
 	dir := flag.String("dir", "", "internal: checks directory of a fleet child")
 	n := flag.Int("n", 0, "internal: checks in a fleet child")
@@ -58,6 +58,10 @@ func main() {
 		err = serveTarget()
 	case "fleet":
 		err = runFleetChild(*dir, *n, *every, *warmup, *window, *cpuProfile, *heapProfile)
+	case "paced-assay":
+		err = runPacedAssayChild(*dir, *n, *warmup, *window, *cpuProfile)
+	case "paced-plain":
+		err = runPacedPlainChild(*dir, *pacedTarget, *n, *every, *warmup, *window, *cpuProfile)
 	case "":
 		err = run(cfg)
 	default:
@@ -270,6 +274,18 @@ func run(cfg benchConfig) error {
 			what: "database and WAL at the start of the window (retention 1m, reached during the warm-up)"})
 		add(figure{name: "history_db_end_bytes", value: float64(rOn.DBEnd), unit: "bytes", human: mib(rOn.DBEnd), target: "about the start",
 			what: fmt.Sprintf("database and WAL at the end of the window, %.0f s and %.0f results later", rOn.WindowSecs, rOn.DBWritten)})
+	}
+
+	// paced takes a minute a side; --quick has it only when asked for.
+	if want("paced") && (!cfg.quick || cfg.only != "") {
+		progress("idle-paced checks: 100 checks every 1s, assay's daemon vs plain net/http")
+		pf, err := runPaced(cfg, tmp, target, progress)
+		if err != nil {
+			return err
+		}
+		for _, f := range pf.figures() {
+			add(f)
+		}
 	}
 
 	// Not in a plain run: it needs Debian's PostgreSQL (installed by

@@ -1,8 +1,10 @@
 package scheduler
 
+import "time"
+
 // QueueState is what a test needs to know that the scheduler is quiet.
 type QueueState struct {
-	// Queued runs wait for a slot; Enqueued counts every run ever queued;
+	// Queued runs wait for a worker; Enqueued counts every run ever queued;
 	// Busy counts checks with a run queued or in flight.
 	Queued, Busy int
 	Enqueued     uint64
@@ -19,4 +21,11 @@ func (s *Scheduler) State() QueueState {
 		}
 	}
 	return st
+}
+
+// Slot is the current coalescing slot.
+func (s *Scheduler) Slot() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slot
 }

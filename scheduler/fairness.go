@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Runs waiting for a concurrency slot are served by start-time fair
-// queueing, weighted by each check's interval: a run costs its check's
-// interval in virtual time, and the waiting run with the earliest virtual
-// start goes first. While there are slots enough this changes nothing
+// Runs waiting for a worker are served by start-time fair queueing,
+// weighted by each check's interval: a run costs its check's interval in
+// virtual time, and the waiting run with the earliest virtual start goes
+// first. While there are workers enough this changes nothing
 // (nothing waits); under overload every check gets the same fraction of
 // its scheduled runs, so an "@every 1s" check beside 2,000 slow ones
 // keeps most of its runs instead of waiting behind all of them once per

@@ -99,6 +99,15 @@ func waitN(t *testing.T, ch <-chan string, n int) []string {
 	return got
 }
 
+// advance moves the manual clock once the scheduler sleeps on it: moved
+// while the loop is between reading the time and arming its timer, the
+// timer would be armed one step late and the step's runs missed.
+func advance(t *testing.T, clk *clocktest.Clock, d time.Duration) {
+	t.Helper()
+	await(t, "the scheduler to sleep", func() bool { return clk.Waiting() == 1 })
+	clk.Advance(d)
+}
+
 func stop(t *testing.T, s *scheduler.Scheduler) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -150,7 +159,7 @@ func TestEveryCheckRunsOnceWithinOneInterval(t *testing.T) {
 	s.Update(manyChecks(1000, "@every 1m"))
 	s.Start()
 	defer stop(t, s)
-	clk.Advance(time.Minute)
+	advance(t, clk, time.Minute)
 	waitN(t, rec.started, 1000)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -188,11 +197,11 @@ func TestARunNeverOverlapsItsPrevious(t *testing.T) {
 	s.Update([]*checks.Check{check("slow", "@every 1s")})
 	s.Start()
 	defer stop(t, s)
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.started, 1)
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.skips, 1)
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.skips, 1)
 	rec.mu.Lock()
 	runs, skipped, maxIn := rec.runs["slow"], rec.skipped["slow"], rec.maxIn
@@ -210,7 +219,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	s.Update(manyChecks(10, "@every 1m"))
 	s.Start()
 	defer stop(t, s)
-	clk.Advance(time.Minute)
+	advance(t, clk, time.Minute)
 	waitN(t, rec.started, 3)
 	// Each release lets exactly one waiting run in.
 	for i := 0; i < 7; i++ {
@@ -226,7 +235,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	if len(rec.runs) != 10 {
 		t.Errorf("%d checks ran, want 10", len(rec.runs))
 	}
-	// Runs that waited for a slot report it as lateness.
+	// Runs that waited for a worker report it as lateness.
 	if len(rec.late) != 10 {
 		t.Errorf("%d lateness observations, want 10", len(rec.late))
 	}
@@ -293,12 +302,12 @@ func TestChangedCheckInFlightIsNotOverlapped(t *testing.T) {
 	s.Update([]*checks.Check{check("x", "@every 1s")})
 	s.Start()
 	defer stop(t, s)
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.started, 1)
 	changed := check("x", "@every 1s")
 	changed.Fingerprint = "new"
 	s.Update([]*checks.Check{changed})
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.skips, 1)
 	close(rec.release)
 }
@@ -309,7 +318,7 @@ func TestStopWaitsForRunsInFlight(t *testing.T) {
 	s := scheduler.New(scheduler.Options{Run: rec.run, Clock: clk})
 	s.Update([]*checks.Check{check("x", "@every 1s")})
 	s.Start()
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.started, 1)
 
 	stopped := make(chan error, 1)
@@ -341,7 +350,7 @@ func TestStopCancelsRunsAfterTheGrace(t *testing.T) {
 	s := scheduler.New(scheduler.Options{Run: rec.run, Clock: clk})
 	s.Update([]*checks.Check{check("x", "@every 1s")})
 	s.Start()
-	clk.Advance(time.Second)
+	advance(t, clk, time.Second)
 	waitN(t, rec.started, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -352,5 +361,33 @@ func TestStopCancelsRunsAfterTheGrace(t *testing.T) {
 	defer rec.mu.Unlock()
 	if rec.inflight != 0 {
 		t.Errorf("%d runs still in flight after Stop returned", rec.inflight)
+	}
+}
+
+// TestSpreadIsEvenForNamesThatDifferInTheirLastCharacters: checks named
+// in a sequence are spread over the interval like any others, not in
+// clusters.
+func TestSpreadIsEvenForNamesThatDifferInTheirLastCharacters(t *testing.T) {
+	s := scheduler.New(scheduler.Options{Run: newRecorder(false).run, Clock: clocktest.New(start), Coalesce: -1})
+	cs := manyChecks(100, "@every 1s")
+	s.Update(cs)
+	millis := map[time.Duration]bool{}
+	tenths := make([]int, 10)
+	for _, c := range cs {
+		next, _ := s.NextRun(c.Name)
+		off := next.Sub(start) % time.Second
+		millis[off.Truncate(time.Millisecond)] = true
+		tenths[off/(100*time.Millisecond)]++
+	}
+	// 100 random offsets fall on about 95 distinct milliseconds and
+	// about 10 in each tenth of the second.
+	if len(millis) < 85 {
+		t.Errorf("100 checks start on %d distinct milliseconds, want at least 85", len(millis))
+	}
+	for i, n := range tenths {
+		if n < 3 || n > 20 {
+			t.Errorf("tenth %d of the second holds %d of 100 checks, want about 10: %v", i, n, tenths)
+			break
+		}
 	}
 }

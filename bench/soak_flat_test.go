@@ -123,3 +123,35 @@ func TestPlanSoak(t *testing.T) {
 		}
 	}
 }
+
+func TestResidentMemoryMayGrowWithTheNativeBucketsOnly(t *testing.T) {
+	// Two hours of resident memory growing 40 MiB an hour, mean 400 MiB:
+	// a tenth of the mean (40 MiB) is allowed.
+	ts := minutes(0, 121)
+	ys := ramp(400<<20, (40<<20)/60.0, 121)
+	rss := fitTrend("rss", ts, ys, flatRule{Fraction: 0.05, Floor: 16 << 20})
+	if rss.Flat {
+		t.Fatalf("40 MiB/h against 5 %% of about 440 MiB was judged flat: %+v", rss)
+	}
+	// 50,000 buckets gained an hour explain 19 MiB of it.
+	rss.allow(50000 * rssPerNativeBucket)
+	if !rss.Flat || math.Abs(rss.Allowed-(0.05*rss.Mean+50000*rssPerNativeBucket)) > 1 {
+		t.Errorf("with the buckets' allowance: allowed %v flat %v", rss.Allowed, rss.Flat)
+	}
+	// Fewer buckets than at the start allow nothing extra.
+	shrunk := fitTrend("rss", ts, ys, flatRule{Fraction: 0.05, Floor: 16 << 20})
+	shrunk.allow(-50000 * rssPerNativeBucket)
+	if shrunk.Flat || shrunk.Allowed != 0.05*shrunk.Mean {
+		t.Errorf("a negative allowance: allowed %v flat %v", shrunk.Allowed, shrunk.Flat)
+	}
+}
+
+func TestNativeBucketsBeyondTheirCapAreALeak(t *testing.T) {
+	if err := nativeBucketsBounded(1_000_100, 10_001); err != nil {
+		t.Errorf("at the cap: %v", err)
+	}
+	want := "soak: not flat after the warm-up:\n  native histogram buckets: 1000101, more than 10001 histograms may hold (1000100)"
+	if err := nativeBucketsBounded(1_000_101, 10_001); err == nil || err.Error() != want {
+		t.Errorf("over the cap: %v, want:\n%s", err, want)
+	}
+}

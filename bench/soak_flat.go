@@ -117,8 +117,9 @@ func (t *trend) allow(perHour float64) {
 // metrics package's cap; past it the resolution halves), and a check
 // that runs twice a minute is far from that cap after an hour. In
 // client_golang v1.25.0 a bucket lives twice (the hot and the cold
-// counts), each a sync.Map entry and its *int64: about 180 B live
-// (heap profiles of the soak), about twice that resident with GOGC=100.
+// counts), each a sync.Map entry and its *int64: about 180 B live in
+// an 8-minute soak's heap profiles, 220 B in the 1-hour run's, about
+// twice that resident with GOGC=100 (BENCHMARKS.md: the hour grew more).
 // The resident memory floor may grow by rssPerNativeBucket for each
 // bucket gained, and only while the buckets stay under their cap: 100 a
 // histogram is at most 180 MB live for 10,000 checks, a bound, not a

@@ -7,6 +7,7 @@
 //
 //	go run ./bench            # full run, a few minutes
 //	go run ./bench --quick    # CI smoke test, under a minute
+//	go run ./bench --only soak --duration 1h   # leak soak (soak.go); only when named
 //
 // It prints a table for people, then one `NAME VALUE UNIT` line per
 // figure for machines. See BENCHMARKS.md for the targets and figures.
@@ -41,7 +42,7 @@ func main() {
 	flag.StringVar(&cfg.assayBin, "assay", "", "assay binary for the `assay test` figure (default: go build ./cmd/assay)")
 	flag.IntVar(&cfg.cpuChunk, "cpu-chunk", 600, "simple checks per CPU round and side (contract: a third)")
 	flag.IntVar(&cfg.cpuRounds, "cpu-rounds", 0, "CPU rounds (default 40, quick 16)")
-	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, paced, test, cluster (cluster only when named)")
+	flag.StringVar(&cfg.only, "only", "", "run only these comma-separated parts: cpu, fleet, history, paced, test, cluster, soak (cluster and soak only when named)")
 	// Child flags.
 	dir := flag.String("dir", "", "internal: checks directory of a fleet child")
 	n := flag.Int("n", 0, "internal: checks in a fleet child")
@@ -62,6 +63,10 @@ func main() {
 		err = runPacedAssayChild(*dir, *n, *warmup, *window, *cpuProfile)
 	case "paced-plain":
 		err = runPacedPlainChild(*dir, *pacedTarget, *n, *every, *warmup, *window, *cpuProfile)
+	case "soak":
+		err = runSoakChild(*soakConfig, *sampleFlag, *warmup, *soakProfile)
+	case "hostile":
+		err = serveHostile()
 	case "":
 		err = run(cfg)
 	default:
@@ -316,6 +321,16 @@ func run(cfg benchConfig) error {
 			what: "`assay test` wall time, 200 three-step contract checks, --parallel 32"})
 	}
 
+	// The soak's verdict is the bench's exit status: a leak is a defect.
+	var leak error
+	if soakNamed(cfg.only) {
+		fs, violation, err := runSoak(cfg, tmp, progress)
+		if err != nil {
+			return err
+		}
+		figs, leak = append(figs, fs...), violation
+	}
+
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHAT\tVALUE\tTARGET\t(NAME)")
 	for _, f := range figs {
@@ -328,7 +343,7 @@ func run(cfg benchConfig) error {
 	}
 	fmt.Printf("bench_wall_seconds %.1f seconds\n", time.Since(start).Seconds())
 	fmt.Printf("# load average at the end: %s (other processes share these CPUs)\n", loadAvg())
-	return nil
+	return leak
 }
 
 // loadAvg is the first three fields of /proc/loadavg, "?" elsewhere.

@@ -19,12 +19,13 @@ import (
 // process and talk to it over loopback), and so that it cannot disturb the
 // resident memory measured in the daemon children.
 
-// maxChildLife bounds every child process, whatever happens to the parent.
+// maxChildLife bounds every child process, whatever happens to the
+// parent, unless it is given a -life (the soak's children).
 const maxChildLife = 15 * time.Minute
 
 // serveTarget is the child side: serve the demo API on a free loopback
 // port, print its URL, and stop when stdin closes (the parent exited or
-// is done) or after maxChildLife.
+// is done) or after its life (-life, maxChildLife by default).
 func serveTarget() error {
 	url, stop, err := demoapi.Start("127.0.0.1:0", demoapi.Options{})
 	if err != nil {
@@ -39,7 +40,7 @@ func serveTarget() error {
 	}()
 	select {
 	case <-done:
-	case <-time.After(maxChildLife):
+	case <-time.After(childLife()):
 	}
 	return nil
 }
@@ -111,9 +112,10 @@ func (c *child) stop() {
 	}
 }
 
-// startTarget starts the demo API in a child and returns its base URL.
-func startTarget() (string, *child, error) {
-	c, err := startChild(nil, "-role=target")
+// startTarget starts the demo API in a child and returns its base URL;
+// args are more flags of the child (-life).
+func startTarget(args ...string) (string, *child, error) {
+	c, err := startChild(nil, append([]string{"-role=target"}, args...)...)
 	if err != nil {
 		return "", nil, err
 	}

@@ -139,6 +139,9 @@ type TLSOptions struct {
 	ServerName         string `yaml:"server_name"`
 
 	config *tls.Config
+	// id is what the options and the files they name amount to: checks
+	// with equal ids share a client (tls_identity.go).
+	id tlsIdentity
 }
 
 // Expect lists what a response must satisfy. Every field is optional.

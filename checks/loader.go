@@ -881,11 +881,13 @@ func (o *TLSOptions) load(dir string, read func(string) ([]byte, error)) (field 
 	}
 	caFile, certFile, keyFile := rel(o.CAFile), rel(o.CertFile), rel(o.KeyFile)
 	cfg := &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify, ServerName: o.ServerName} //nolint:gosec // opt-in per check
+	files := newFilesSum()
 	if caFile != "" {
 		pem, err := read(caFile)
 		if err != nil {
 			return "ca_file", fmt.Errorf("cannot read %s: %s", o.CAFile, unwrapPathErr(err))
 		}
+		files.add("ca", pem)
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return "ca_file", fmt.Errorf("no PEM certificate found in %s", o.CAFile)
@@ -904,6 +906,8 @@ func (o *TLSOptions) load(dir string, read func(string) ([]byte, error)) (field 
 		if err != nil {
 			return "key_file", fmt.Errorf("cannot read %s: %s", o.KeyFile, unwrapPathErr(err))
 		}
+		files.add("cert", certPEM)
+		files.add("key", keyPEM)
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return "cert_file", fmt.Errorf("client certificate: %v", err)
@@ -911,5 +915,7 @@ func (o *TLSOptions) load(dir string, read func(string) ([]byte, error)) (field 
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	o.config = cfg
+	o.id = o.identity()
+	o.id.files = files.sum()
 	return "", nil
 }

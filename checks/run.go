@@ -87,7 +87,9 @@ func (r *Runner) Close() {
 // clientKey identifies a transport configuration; requests with equal keys
 // share a connection pool.
 type clientKey struct {
-	tls          *TLSOptions
+	// tls is the TLS options' identity, not the options: every load
+	// (every reload) makes new ones.
+	tls          tlsIdentity
 	proxy        string
 	follow       bool
 	maxRedirects int
@@ -102,7 +104,7 @@ type clientKey struct {
 var errTooManyRedirects = errors.New("too many redirects")
 
 func (r *Runner) client(req *Request, getBody bool) *resty.Client {
-	k := clientKey{tls: req.TLS, proxy: req.Proxy, follow: true, maxRedirects: DefaultMaxRedirects, getBody: getBody}
+	k := clientKey{tls: req.TLS.identity(), proxy: req.Proxy, follow: true, maxRedirects: DefaultMaxRedirects, getBody: getBody}
 	if req.FollowRedirects != nil {
 		k.follow = *req.FollowRedirects
 	}
@@ -128,8 +130,8 @@ func (r *Runner) client(req *Request, getBody bool) *resty.Client {
 		return c
 	}
 	var tlsConfig *tls.Config
-	if k.tls != nil && k.tls.config != nil {
-		tlsConfig = k.tls.config.Clone()
+	if req.TLS != nil && req.TLS.config != nil {
+		tlsConfig = req.TLS.config.Clone()
 	}
 	tr := newTransport(tlsConfig)
 	if k.proxy != "" {

@@ -122,6 +122,7 @@ error at start-up is printed one per line, exit 2.`,
 func runDaemon(ctx context.Context, opts daemon.Options, stderr io.Writer, announce func(addr string)) error {
 	cfg, log := opts.Config, opts.Logger
 	opts.Version = version
+	daemon.RouteStandardLog(log)
 	stopStorage, err := daemon.OpenStorage(&opts)
 	if err != nil {
 		var ce daemon.ConfigError

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,6 +123,9 @@ func TestInitFromOpenAPIPassesAgainstTheDemoAPI(t *testing.T) {
 			// The spec is named as the loader resolves it, from the file.
 			_, ref, _ := strings.Cut(string(data), "openapi: { spec: ")
 			ref, _, _ = strings.Cut(ref, ",")
+			if uq, err := strconv.Unquote(ref); err == nil {
+				ref = uq // a quoted scalar (a path that starts with "." is quoted)
+			}
 			if !filepath.IsAbs(ref) {
 				ref = filepath.Join(filepath.Dir(out), ref)
 			}

@@ -113,6 +113,15 @@ func (e *Exposition) stream(yield func(*dto.MetricFamily) error) error {
 	// family is written over them (the largest, the phases, is half of
 	// all), unless they are all kept (Gather).
 	b := &builder{}
+	if e.reuse {
+		// The memory of the last streamed scrape, if any.
+		e.m.scrapeMu.Lock()
+		defer e.m.scrapeMu.Unlock()
+		if e.m.streamB != nil {
+			b = e.m.streamB
+		}
+		defer func() { b.reuse(); e.m.streamB = b }()
+	}
 	i := 0
 	for _, f := range families {
 		for ; i < len(mfs) && mfs[i].GetName() < f.name; i++ {

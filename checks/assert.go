@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/theory/jsonpath"
 )
@@ -206,7 +207,9 @@ func (r *response) formatText(b []byte) string {
 }
 
 func jsonAssertion(path string, jp *jsonpath.Path, p *Predicate) assertion {
-	label := "json " + path
+	// A query may span lines (RFC 9535 allows whitespace): its label,
+	// in every message, stays one line.
+	label := "json " + oneline.Clean(path)
 	singular := jp.Query().Singular() != nil
 	return assertion{name: label, eval: func(r *response, data map[string]any) []AssertionResult {
 		nodes, err := r.selectJSON(jp)

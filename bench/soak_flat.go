@@ -115,17 +115,17 @@ func (t *trend) allow(perHour float64) {
 // each check's histogram gains a bucket whenever a run lands where none
 // of its few runs so far did, up to maxNativeBucketsPerHistogram (the
 // metrics package's cap; past it the resolution halves), and a check
-// that runs twice a minute is far from that cap after an hour. In
-// client_golang v1.25.0 a bucket lives twice (the hot and the cold
-// counts), each a sync.Map entry and its *int64: about 180 B live in
-// an 8-minute soak's heap profiles, 220 B in the 1-hour run's, about
-// twice that resident with GOGC=100 (BENCHMARKS.md: the hour grew more).
+// that runs twice a minute is far from that cap after an hour. The
+// metrics package keeps a bucket in two slices (an int32 key and a
+// uint64 count: 12 B), up to twice that as the slices grow by doubling,
+// and twice again resident with GOGC=100: 48 B. (client_golang's own
+// histograms held about 220 B a bucket live, in sync.Maps: an hour of
+// soak on them grew more than the rule allowed; BENCHMARKS.md.)
 // The resident memory floor may grow by rssPerNativeBucket for each
 // bucket gained, and only while the buckets stay under their cap: 100 a
-// histogram is at most 180 MB live for 10,000 checks, a bound, not a
-// leak (issue 13 item 21 stores them in a slice instead).
+// histogram is a bound, not a leak.
 const (
-	rssPerNativeBucket           = 400
+	rssPerNativeBucket           = 48
 	maxNativeBucketsPerHistogram = 100
 )
 

@@ -66,15 +66,10 @@ func serveHostile() error {
 	if err := json.NewEncoder(os.Stdout).Encode(addrs); err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(childLife()):
-	}
+	// Until the parent closes stdin, or childLife if it never does.
+	ctx, cancel := stdinContext(childLife())
+	defer cancel()
+	<-ctx.Done()
 	return nil
 }
 

@@ -33,15 +33,10 @@ func serveTarget() error {
 	}
 	defer stop()
 	fmt.Println(url)
-	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(childLife()):
-	}
+	// Until the parent closes stdin, or childLife if it never does.
+	ctx, cancel := stdinContext(childLife())
+	defer cancel()
+	<-ctx.Done()
 	return nil
 }
 
@@ -127,8 +122,8 @@ func startTarget(args ...string) (string, *child, error) {
 	return url, c, nil
 }
 
-// waitCtx is a context that ends with the child's stdin, for daemon
-// children.
+// stdinContext is a context that ends when the child's stdin closes (the
+// parent is done or gone), or after limit.
 func stdinContext(limit time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	go func() {

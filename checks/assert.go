@@ -34,6 +34,9 @@ type response struct {
 	// req is the request that got this response (the last one after
 	// redirects); OpenAPI validation finds the operation with it.
 	req *http.Request
+	// observed are a probe's named observations (probe.go), which its
+	// assertions read: a DNS answer's rcode, a health check's status.
+	observed map[string]any
 
 	// ctx is the step's: evaluation stops when it ends (see match.go).
 	ctx context.Context

@@ -82,10 +82,16 @@ type AlertPolicy struct {
 	Pos Position `yaml:"-"`
 }
 
-// Step is one request and what its response must satisfy.
+// Step is one exchange and what its answer must satisfy. The exchange is
+// an HTTP request, or exactly one of the probes tcp, tls, dns and grpc
+// (probe.go).
 type Step struct {
 	Name    string              `yaml:"name"`
 	Request Request             `yaml:"request"`
+	TCP     *TCPProbe           `yaml:"tcp"`
+	TLS     *TLSProbe           `yaml:"tls"`
+	DNS     *DNSProbe           `yaml:"dns"`
+	GRPC    *GRPCProbe          `yaml:"grpc"`
 	Expect  Expect              `yaml:"expect"`
 	Capture map[string]*Capture `yaml:"capture"`
 	// OpenAPI validates the response against a spec operation; it
@@ -97,6 +103,8 @@ type Step struct {
 	captures   []namedCapture
 	// url says how a relative URL becomes absolute (see relative_url.go).
 	url urlPlan
+	// probe is the step's probe; nil for an HTTP request.
+	probe prober
 }
 
 // Request describes the HTTP request of a step. String fields may hold
@@ -160,6 +168,12 @@ type Expect struct {
 	Allow *AllowExpect `yaml:"allow"`
 	// Cookies asserts on the cookies the response sets, by name.
 	Cookies map[string]*CookieExpect `yaml:"cookies"`
+	// Rcode, Answers and Authenticated assert on a DNS answer
+	// (probe_dns.go): its response code (NOERROR), its records' data
+	// and its AD bit.
+	Rcode         *Predicate `yaml:"rcode"`
+	Answers       *Predicate `yaml:"answers"`
+	Authenticated *Predicate `yaml:"authenticated"`
 }
 
 // BodyExpect asserts on the response body as text.
@@ -172,9 +186,16 @@ type BodyExpect struct {
 	Size        *Predicate `yaml:"size"`
 }
 
-// TLSExpect asserts on the server certificate.
+// TLSExpect asserts on the TLS connection and the server certificate.
 type TLSExpect struct {
 	DaysRemaining *Predicate `yaml:"days_remaining"`
+	// Version is the negotiated protocol version, as "1.2" or "1.3".
+	Version *Predicate `yaml:"version"`
+	// Issuer is the leaf certificate's issuer distinguished name.
+	Issuer *Predicate `yaml:"issuer"`
+	// SANs are the leaf certificate's subject alternative names (DNS
+	// names, IP addresses, URIs and e-mail addresses), a list.
+	SANs *Predicate `yaml:"sans"`
 }
 
 // Predicate is the right-hand side of an assertion. A bare scalar or list

@@ -203,8 +203,13 @@ func urlSecrets(raw string, vars map[string]string) []string {
 }
 
 func stepNode(s *Step) *yaml.Node {
-	n := yMap("name", yStr(s.Name), "request", requestNode(&s.Request))
-	if e := expectNode(&s.Expect); len(e.Content) > 0 {
+	var n *yaml.Node
+	if s.probe != nil {
+		n = yMap("name", yStr(s.Name), s.probe.kind(), s.probe.node())
+	} else {
+		n = yMap("name", yStr(s.Name), "request", requestNode(&s.Request))
+	}
+	if e := expectNode(s, &s.Expect); len(e.Content) > 0 {
 		yAdd(n, "expect", e)
 	}
 	if len(s.Capture) > 0 {
@@ -280,11 +285,11 @@ func requestNode(r *Request) *yaml.Node {
 	return n
 }
 
-func expectNode(e *Expect) *yaml.Node {
+func expectNode(s *Step, e *Expect) *yaml.Node {
 	n := yMap()
 	if e.Status != nil {
 		yAdd(n, "status", statusNode(e.Status))
-	} else {
+	} else if s.probe == nil {
 		st := yStr("2xx")
 		st.LineComment = "default: the step sets no status"
 		yAdd(n, "status", st)
@@ -331,8 +336,25 @@ func expectNode(e *Expect) *yaml.Node {
 	if e.ResponseTime > 0 {
 		yAdd(n, "response_time", yStr(durationText(e.ResponseTime)))
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining != nil {
-		yAdd(n, "tls", yMap("days_remaining", predicateNode(e.TLS.DaysRemaining)))
+	if t := e.TLS; t != nil {
+		tn := yMap()
+		for _, kv := range []struct {
+			k string
+			p *Predicate
+		}{{"days_remaining", t.DaysRemaining}, {"version", t.Version}, {"issuer", t.Issuer}, {"sans", t.SANs}} {
+			if kv.p != nil {
+				yAdd(tn, kv.k, predicateNode(kv.p))
+			}
+		}
+		yAdd(n, "tls", tn)
+	}
+	for _, kv := range []struct {
+		k string
+		p *Predicate
+	}{{"rcode", e.Rcode}, {"answers", e.Answers}, {"authenticated", e.Authenticated}} {
+		if kv.p != nil {
+			yAdd(n, kv.k, predicateNode(kv.p))
+		}
 	}
 	if e.ETag != "" {
 		yAdd(n, "etag", yStr(string(e.ETag)))

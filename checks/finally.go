@@ -121,8 +121,7 @@ func (r *Runner) runFinally(parent context.Context, c *Check, a *Attempt, data m
 	for j, s := range c.Finally {
 		i := len(c.Steps) + j
 		skipped := func(msg string) StepResult {
-			return StepResult{Name: s.Name, Finally: true, Skipped: true, Message: msg,
-				Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
+			return StepResult{Name: s.Name, Kind: s.kind(), Finally: true, Skipped: true, Message: msg, Request: s.summary()}
 		}
 		if parent.Err() != nil {
 			a.Steps = append(a.Steps, skipped(finallyInterrupted))

@@ -590,6 +590,9 @@ func (c *Check) Auth() ([]string, bool) {
 }
 
 func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string]bool) {
+	if compileProbe(d, c, s, path, captured) {
+		return
+	}
 	r := &s.Request
 	at := func(field string) Position { return d.ValuePos(field, s.Pos) }
 	if r.Method == "" {
@@ -648,7 +651,13 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 
 	s.assertions = nil
 	compileExpect(d, s, path+".expect")
+	compileCaptures(d, s, path, captured)
+}
 
+// compileCaptures compiles the step's captures and adds their names to
+// captured.
+func compileCaptures(d *decoder, s *Step, path string, captured map[string]bool) {
+	at := func(field string) Position { return d.ValuePos(field, s.Pos) }
 	s.captures = nil
 	for _, name := range sortedKeys(s.Capture) {
 		cp := s.Capture[name]
@@ -672,6 +681,10 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 			if !reported(d, cpath) {
 				d.ErrAt(cp.Pos, cpath, "set exactly one of header, json, regex, cookie and status")
 			}
+			continue
+		}
+		if s.probe != nil && (cp.Header != "" || cp.Status || cp.Cookie != "") {
+			d.ErrAt(cp.Pos, cpath, "a %s step captures with json or regex (header, cookie and status are HTTP's)", s.probe.kind())
 			continue
 		}
 		if cp.Group != 0 && cp.Regex == "" {
@@ -705,6 +718,9 @@ func compileStep(d *decoder, c *Check, s *Step, path string, captured map[string
 
 // templates lists every template of the step, request and expectations.
 func (s *Step) templates() []Template {
+	if s.probe != nil {
+		return append(s.probe.templates(), s.expectTemplates()...)
+	}
 	r := &s.Request
 	ts := []Template{r.URL}
 	for _, m := range []map[string]Template{r.Query, r.Headers, r.Form} {
@@ -724,6 +740,12 @@ func (s *Step) templates() []Template {
 			ts = append(ts, *a.Bearer)
 		}
 	}
+	return append(ts, s.expectTemplates()...)
+}
+
+// expectTemplates lists the templates of the step's expectations.
+func (s *Step) expectTemplates() []Template {
+	var ts []Template
 	e := &s.Expect
 	if b := e.Body; b != nil {
 		for _, t := range []*Template{b.Equals, b.Contains, b.NotContains, b.Matches} {
@@ -738,8 +760,13 @@ func (s *Step) templates() []Template {
 			ts = append(ts, m[k].templates()...)
 		}
 	}
-	if e.TLS != nil {
-		ts = append(ts, e.TLS.DaysRemaining.templates()...)
+	if t := e.TLS; t != nil {
+		for _, p := range []*Predicate{t.DaysRemaining, t.Version, t.Issuer, t.SANs} {
+			ts = append(ts, p.templates()...)
+		}
+	}
+	for _, p := range []*Predicate{e.Rcode, e.Answers, e.Authenticated} {
+		ts = append(ts, p.templates()...)
 	}
 	return append(ts, e.cookieTemplates()...)
 }
@@ -816,8 +843,13 @@ func listOrNone(names []string) string {
 
 func compileExpect(d *decoder, s *Step, path string) {
 	e := &s.Expect
-	if st := effectiveStatus(e); !st.any {
-		s.assertions = append(s.assertions, statusAssertion(st))
+	if s.probe != nil {
+		checkProbeExpect(d, s, path)
+	} else {
+		rejectProbeExpects(d, s, path)
+		if st := effectiveStatus(e); !st.any {
+			s.assertions = append(s.assertions, statusAssertion(st))
+		}
 	}
 	for _, name := range sortedKeys(e.Headers) {
 		if p := e.Headers[name]; p != nil {
@@ -866,7 +898,9 @@ func compileExpect(d *decoder, s *Step, path string) {
 	if e.TLS != nil && e.TLS.DaysRemaining != nil {
 		s.assertions = append(s.assertions, tlsDaysAssertion(e.TLS.DaysRemaining))
 	}
-	compileHTTPExpect(d, s, path)
+	if s.probe == nil {
+		compileHTTPExpect(d, s, path)
+	}
 }
 
 // load reads the CA and client certificate files so that a missing or bad

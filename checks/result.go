@@ -102,6 +102,9 @@ type Attempt struct {
 // StepResult is what one step sent, received and concluded.
 type StepResult struct {
 	Name string `json:"name"`
+	// Kind is the step's probe (tcp, tls, dns, grpc); empty for an HTTP
+	// request. Request and Response have the same shape for every kind.
+	Kind string `json:"kind,omitempty"`
 	// Passed is false for a failed or a skipped step.
 	Passed bool `json:"passed"`
 	// Skipped is true when an earlier step failed and this one never ran
@@ -129,7 +132,10 @@ type StepResult struct {
 // the environment variable, ${token} for a capture of an earlier step,
 // so that the request can be replayed; any other is [REDACTED] (REDACTED
 // in a URL's userinfo and query). Credential-bearing headers stay
-// [REDACTED] unless their whole value is one reference.
+// [REDACTED] unless their whole value is one reference. For a probe,
+// Method is the kind in capitals (TCP, TLS, DNS, GRPC), URL names the
+// target (tcp://127.0.0.1:6379, dns://127.0.0.1:53/example.org?type=A)
+// and Body is what the probe sent, if anything.
 type RequestSummary struct {
 	Method  string              `json:"method"`
 	URL     string              `json:"url"`
@@ -200,8 +206,13 @@ type FieldChange struct {
 // number of bytes read; Truncated is true when reading stopped at
 // max_body.
 type ResponseSummary struct {
-	Status    int                 `json:"status"`
-	Proto     string              `json:"proto"`
+	// Status is the HTTP status code; 0 for a probe's answer, which Line
+	// sums up instead.
+	Status int    `json:"status"`
+	Proto  string `json:"proto"`
+	// Line sums up a probe's answer in one line ("NOERROR, 1 answer",
+	// "SERVING", "24 bytes"), what a status line is to HTTP.
+	Line      string              `json:"line,omitempty"`
 	Headers   map[string][]string `json:"headers,omitempty"`
 	Body      string              `json:"body,omitempty"`
 	BodySize  int64               `json:"body_size"`
@@ -225,6 +236,8 @@ type TLSInfo struct {
 	Issuer        string    `json:"issuer"`
 	NotAfter      time.Time `json:"not_after"`
 	DaysRemaining float64   `json:"days_remaining"`
+	// SANs are the certificate's subject alternative names.
+	SANs []string `json:"sans,omitempty"`
 }
 
 // AssertionResult is one evaluated expectation.

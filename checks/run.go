@@ -247,7 +247,7 @@ func (r *Runner) attempt(parent context.Context, c *Check, n int) Attempt {
 	a.Steps = make([]StepResult, 0, len(c.Steps)+len(c.Finally))
 	for i, s := range c.Steps {
 		if !a.Passed {
-			a.Steps = append(a.Steps, StepResult{Name: s.Name, Skipped: true, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}})
+			a.Steps = append(a.Steps, StepResult{Name: s.Name, Kind: s.kind(), Skipped: true, Request: s.summary()})
 			continue
 		}
 		sr := r.step(ctx, c, i, data, rd, hist)
@@ -409,6 +409,9 @@ func (s *Step) render(ctx context.Context, data map[string]any) (*renderedReques
 
 func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any, rd *redactor, hist *exchangeHistory) StepResult {
 	s := c.stepAt(i)
+	if s.probe != nil {
+		return r.probeStep(ctx, s, i, data, rd, hist)
+	}
 	sr := StepResult{Name: s.Name, Request: RequestSummary{Method: s.Request.Method, URL: s.Request.URL.Raw}}
 	fail := func(reason Reason, msg string) StepResult {
 		sr.Passed, sr.Reason = false, reason
@@ -507,17 +510,33 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		return fail(reason, msg+" (while reading the body)")
 	}
 
+	if reason, msg := assertAll(ctx, s, rs, &sr, data); reason != ReasonNone {
+		return fail(reason, msg)
+	}
+	if semFailed != nil {
+		return fail(ReasonSemantics, semanticsMessage(semFailed, &sr))
+	}
+	if reason, msg := captureAll(ctx, s, rs, &sr, data, rd, taken, hist); reason != ReasonNone {
+		return fail(reason, msg)
+	}
+	sr.Passed = true
+	return sr
+}
+
+// assertAll evaluates the step's assertions on rs into sr; a failure
+// comes back as its reason and message (ReasonNone: all held).
+func assertAll(ctx context.Context, s *Step, rs *response, sr *StepResult, data map[string]any) (Reason, string) {
 	failed := 0
 	if len(s.assertions) > 0 {
 		sr.Assertions = make([]AssertionResult, 0, len(s.assertions))
 	}
 	for _, as := range s.assertions {
 		if ctx.Err() != nil {
-			return fail(stoppedAt(ctx, s, "the assertion "+as.name))
+			return stoppedAt(ctx, s, "the assertion "+as.name)
 		}
 		results := as.eval(rs, data)
 		if rs.stopped { // its results are not a verdict
-			return fail(stoppedAt(ctx, s, "the assertion "+as.name))
+			return stoppedAt(ctx, s, "the assertion "+as.name)
 		}
 		for _, ar := range results {
 			sr.Assertions = append(sr.Assertions, ar)
@@ -533,14 +552,17 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 		if failed > 1 {
 			sr.Message += fmt.Sprintf(" (and %d more failed assertions)", failed-1)
 		}
-		return fail(ReasonAssertion, sr.Message)
+		return ReasonAssertion, sr.Message
 	}
-	if semFailed != nil {
-		return fail(ReasonSemantics, semanticsMessage(semFailed, &sr))
-	}
+	return ReasonNone, ""
+}
+
+// captureAll takes the step's captures from rs into data and sr; taken
+// holds the secret ones, taken before anything was cut.
+func captureAll(ctx context.Context, s *Step, rs *response, sr *StepResult, data map[string]any, rd *redactor, taken []takenCapture, hist *exchangeHistory) (Reason, string) {
 	for k, nc := range s.captures {
 		if ctx.Err() != nil {
-			return fail(stoppedAt(ctx, s, "the capture "+nc.name))
+			return stoppedAt(ctx, s, "the capture "+nc.name)
 		}
 		var v any
 		var err error
@@ -550,10 +572,10 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 			v, err = nc.take(rs)
 		}
 		if errors.Is(err, errStopped) {
-			return fail(stoppedAt(ctx, s, "the capture "+nc.name))
+			return stoppedAt(ctx, s, "the capture "+nc.name)
 		}
 		if err != nil {
-			return fail(ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err))
+			return ReasonCapture, fmt.Sprintf("capture %s: %v", nc.name, err)
 		}
 		data[nc.name] = v
 		hist.captured(nc.name)
@@ -570,8 +592,7 @@ func (r *Runner) step(ctx context.Context, c *Check, i int, data map[string]any,
 			sr.Captures[nc.name] = rd.cut(text, actualLimit)
 		}
 	}
-	sr.Passed = true
-	return sr
+	return ReasonNone, ""
 }
 
 // stoppedAt is the failure of a step whose evaluation stopped at what
@@ -729,6 +750,12 @@ func interrupted(ctx context.Context) bool {
 // classify turns a transport error into a bounded reason and a short
 // message without the URL (the URL is in the request summary).
 func classify(ctx context.Context, err error, s *Step) (Reason, string) {
+	return classifyErr(ctx, err, s.timeout())
+}
+
+// classifyErr is classify for an exchange whose own timeout is timeout
+// (0: it has none but the check's).
+func classifyErr(ctx context.Context, err error, timeout time.Duration) (Reason, string) {
 	var ue *url.Error
 	inner := err
 	if errors.As(err, &ue) {
@@ -751,8 +778,8 @@ func classify(ctx context.Context, err error, s *Step) (Reason, string) {
 		// The resolver's own timeout is a DNS failure, not the check's.
 		return ReasonDNS, "dns: " + dnsErr.Error()
 	case errors.Is(err, context.DeadlineExceeded) || (ue != nil && ue.Timeout()) || ctx.Err() != nil:
-		if t := s.Request.Timeout.D(); t > 0 {
-			return ReasonTimeout, fmt.Sprintf("timeout: no complete response within the step timeout %s", t)
+		if timeout > 0 {
+			return ReasonTimeout, fmt.Sprintf("timeout: no complete response within the step timeout %s", timeout)
 		}
 		return ReasonTimeout, "timeout: no complete response before the check timeout"
 	case errors.As(err, &dnsErr):

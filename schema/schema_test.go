@@ -630,6 +630,10 @@ var objectDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.SLO]():           "/$defs/slo",
 	reflect.TypeFor[checks.FileDefaults]():  "/$defs/fileDefaults",
 	reflect.TypeFor[checks.SharedRequest](): "/$defs/sharedRequest",
+	reflect.TypeFor[checks.TCPProbe]():      "/$defs/tcpProbe",
+	reflect.TypeFor[checks.TLSProbe]():      "/$defs/tlsProbe",
+	reflect.TypeFor[checks.DNSProbe]():      "/$defs/dnsProbe",
+	reflect.TypeFor[checks.GRPCProbe]():     "/$defs/grpcProbe",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

@@ -120,6 +120,12 @@ func (d *Decoder) ValuePos(path string, fallback Position) Position {
 	return fallback
 }
 
+// Has reports whether the input had a value at the field path.
+func (d *Decoder) Has(path string) bool {
+	_, ok := d.values[path]
+	return ok
+}
+
 // KeyPos is the position of the mapping key naming the field path, or
 // fallback if the input had no such key.
 func (d *Decoder) KeyPos(path string, fallback Position) Position {

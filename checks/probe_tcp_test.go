@@ -235,3 +235,27 @@ checks:
 		`checks.yaml:14:19: checks[0].steps[5].expect.rcode: rcode applies to dns steps, not to an HTTP request`,
 	)
 }
+
+// Rule: assay explain writes a probe step back as the check file it
+// runs: the output loads again, with the same probe.
+func TestExplainWritesAProbeStepBack(t *testing.T) {
+	c := loadCheck(t, `
+checks:
+  - name: redis
+    steps:
+      - name: ping
+        tcp: { address: "127.0.0.1:6379", send: "PING\r\n", expect: { matches: '\+PONG' }, timeout: 2s, max_read: 1KiB }
+        expect: { response_time: 1s }
+`)
+	out, err := Explain(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := loadCheck(t, string(out))
+	p := again.Steps[0].TCP
+	if p == nil || p.Address.Raw != "127.0.0.1:6379" || p.Send.Raw != "PING\r\n" || p.Expect.Matches.Raw != `\+PONG` ||
+		p.Timeout.D() != 2*time.Second || p.MaxRead != 1024 || again.Steps[0].Expect.ResponseTime.D() != time.Second ||
+		strings.Contains(string(out), "status") {
+		t.Errorf("explain:\n%s", out)
+	}
+}

@@ -26,14 +26,14 @@ func Compact(r *checks.Result) *checks.Result {
 
 func compactStep(s *checks.StepResult) checks.StepResult {
 	c := checks.StepResult{
-		Name: s.Name, Passed: s.Passed, Skipped: s.Skipped, Finally: s.Finally, Reason: s.Reason, Message: s.Message,
+		Name: s.Name, Kind: s.Kind, Passed: s.Passed, Skipped: s.Skipped, Finally: s.Finally, Reason: s.Reason, Message: s.Message,
 		Request:  checks.RequestSummary{Method: s.Request.Method, URL: s.Request.URL, Auth: s.Request.Auth},
 		Timings:  s.Timings,
 		TLS:      s.TLS,
 		Findings: s.Findings,
 	}
 	if s.Response != nil {
-		c.Response = &checks.ResponseSummary{Status: s.Response.Status, Proto: s.Response.Proto, BodySize: s.Response.BodySize, Truncated: s.Response.Truncated}
+		c.Response = &checks.ResponseSummary{Status: s.Response.Status, Proto: s.Response.Proto, Line: s.Response.Line, BodySize: s.Response.BodySize, Truncated: s.Response.Truncated}
 	}
 	return c
 }

@@ -96,6 +96,14 @@ func curlStep(b *strings.Builder, n int, s *checks.StepResult, capturedBy map[st
 		b.WriteString("# the request could not be built: nothing was sent\n")
 		return
 	}
+	if s.Kind != "" {
+		// curl speaks HTTP: a probe is told as what it asked.
+		fmt.Fprintf(b, "# a %s probe, not an HTTP request: %s\n", s.Kind, commentText(s.Request.URL))
+		if s.Request.Body != "" {
+			fmt.Fprintf(b, "# it sent: %s\n", commentText(truncate(s.Request.Body, 200)))
+		}
+		return
+	}
 	req := &s.Request
 	var notes []string
 	var args []string // after the URL, one shell word or option and word each

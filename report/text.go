@@ -128,6 +128,9 @@ func requestLine(req checks.RequestSummary) string {
 
 // statusLine is "HTTP/1.1 204 No Content".
 func statusLine(resp *checks.ResponseSummary) string {
+	if resp.Line != "" { // a probe's answer
+		return oneLine(resp.Proto + " " + resp.Line)
+	}
 	s := fmt.Sprintf("%d", resp.Status)
 	if t := http.StatusText(resp.Status); t != "" {
 		s += " " + t

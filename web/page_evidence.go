@@ -85,7 +85,12 @@ type requestView struct {
 
 type responseView struct {
 	StatusLine string
-	Status     int
+	// Outcome is the status code, or a probe's line: what the step's
+	// summary shows after the method.
+	Outcome string
+	// Bad colours the status line: an HTTP error status, or a probe's
+	// answer that failed the step.
+	Bad bool
 	Headers    []kv
 	Body       bodyView
 	Size       string
@@ -231,7 +236,11 @@ func newStepView(s *checks.StepResult) stepView {
 		sv.Request.Auth += " " + short(a.Secret, 200)
 	}
 	if resp := s.Response; resp != nil {
-		rv := &responseView{Status: resp.Status, StatusLine: statusLine(resp), Headers: headerRows(resp.Headers),
+		outcome := strconv.Itoa(resp.Status)
+		if resp.Line != "" {
+			outcome = short(resp.Line, 80)
+		}
+		rv := &responseView{Outcome: outcome, Bad: resp.Status >= 400 || resp.Line != "" && !s.Passed, StatusLine: statusLine(resp), Headers: headerRows(resp.Headers),
 			Body: newBody(resp.Body, headerValue(resp.Headers, "Content-Type")), Truncated: resp.Truncated,
 			Size: fmt.Sprintf("%d bytes", resp.BodySize)}
 		sv.Response = rv
@@ -257,6 +266,9 @@ func statusLine(r *checks.ResponseSummary) string {
 	proto := r.Proto
 	if proto == "" {
 		proto = "HTTP"
+	}
+	if r.Line != "" { // a probe's answer
+		return short(proto, 20) + " " + short(r.Line, maxCellText)
 	}
 	line := short(proto, 20) + " " + strconv.Itoa(r.Status)
 	if t := http.StatusText(r.Status); t != "" {

@@ -164,6 +164,9 @@ func stepCell(s *checks.StepResult) string {
 	if !s.Passed {
 		v = "FAIL"
 	}
+	if s.Response.Line != "" { // a probe's answer
+		return fmt.Sprintf("%s %s %s", v, oneLineCLI(s.Response.Line), shortDuration(s.Timings.Total))
+	}
 	return fmt.Sprintf("%s %d %s", v, s.Response.Status, shortDuration(s.Timings.Total))
 }
 

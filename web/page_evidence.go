@@ -90,11 +90,11 @@ type responseView struct {
 	Outcome string
 	// Bad colours the status line: an HTTP error status, or a probe's
 	// answer that failed the step.
-	Bad bool
-	Headers    []kv
-	Body       bodyView
-	Size       string
-	Truncated  bool
+	Bad       bool
+	Headers   []kv
+	Body      bodyView
+	Size      string
+	Truncated bool
 }
 
 // bodyView is a body as the page shows it: pretty-printed when it is JSON,

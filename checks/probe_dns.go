@@ -313,8 +313,12 @@ func (p *DNSProbe) run(ctx context.Context, pc *probeCall) *probeOutcome {
 		if server, err = p.Server.RenderContext(ctx, pc.data); err != nil {
 			return out.fail(ReasonTemplate, "template: "+err.Error())
 		}
-	}
-	if server == "" {
+		// A server that renders empty is a mistake, not a wish for the
+		// system's resolver.
+		if server == "" {
+			return out.fail(ReasonTemplate, fmt.Sprintf("template: the server %s renders empty", p.Server.source()))
+		}
+	} else {
 		cfg, err := dns.ClientConfigFromFile(resolvConf)
 		if err != nil || len(cfg.Servers) == 0 {
 			why := "it lists no nameserver"
@@ -442,7 +446,11 @@ func recordOf(rr dns.RR) dnsRecord {
 	case *dns.MX:
 		rec.Data = fmt.Sprintf("%d %s", t.Preference, t.Mx)
 	case *dns.TXT:
-		rec.Data = strings.Join(t.Txt, "")
+		var b strings.Builder
+		for _, s := range t.Txt {
+			b.WriteString(unescapeTXT(s))
+		}
+		rec.Data = b.String()
 	case *dns.SRV:
 		rec.Data = fmt.Sprintf("%d %d %d %s", t.Priority, t.Weight, t.Port, t.Target)
 	case *dns.CAA:
@@ -452,6 +460,35 @@ func recordOf(rr dns.RR) dnsRecord {
 	}
 	return rec
 }
+
+// unescapeTXT undoes the presentation escapes (\" \\ \DDD) that
+// miekg/dns writes into a TXT string, so that answers compare the text the
+// record holds.
+func unescapeTXT(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b = append(b, c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			if n, err := strconv.Atoi(s[i+1 : i+4]); err == nil && n < 256 {
+				b = append(b, byte(n))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, s[i+1])
+		i++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // exchange sends q to addr over network and reads its answer. Over UDP a
 // datagram with another ID (an answer to an earlier query, or a forgery)

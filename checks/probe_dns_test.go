@@ -117,6 +117,8 @@ func testZone(w dns.ResponseWriter, q *dns.Msg) {
 		if qt == dns.TypeA {
 			rr("probe.test. 300 IN A 127.0.0.42")
 		}
+	case "txt.probe.test.":
+		rr(`txt.probe.test. 300 IN TXT "a \"quoted\" \\ word" "; ok\033"`)
 	case "signed.test.":
 		m.AuthenticatedData = true
 		rr("signed.test. 300 IN A 127.0.0.7")
@@ -194,6 +196,22 @@ checks:
 				t.Errorf("timings: %+v", s.Timings)
 			}
 		})
+	}
+}
+
+// Rule: a TXT record's data is the text it holds: its strings joined, the
+// escapes of the presentation format undone.
+func TestDNSProbeTXTIsTheRecordsText(t *testing.T) {
+	ts := startDNS(t, testZone)
+	c := loadCheck(t, `
+checks:
+  - name: d
+    steps:
+      - dns: { name: txt.probe.test, type: TXT, server: "`+ts.addr+`" }
+        expect: { answers: { equals: ['a "quoted" \ word; ok!'] } }
+`)
+	if res := runCheck(t, c); !res.Passed {
+		t.Fatalf("%s %s", res.Reason, res.Message)
 	}
 }
 
@@ -577,6 +595,41 @@ checks:
 	}
 }
 
+// Rule: a server is host or host:port, port 53 when none is given; an
+// IPv6 address is bracketed with a port, bare or bracketed without.
+func TestDNSServerForms(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1": "127.0.0.1 53", "127.0.0.1:5353": "127.0.0.1 5353", "ns1.example.org": "ns1.example.org 53",
+		"ns1.example.org:54": "ns1.example.org 54", "::1": "::1 53", "[::1]": "::1 53", "[::1]:5353": "::1 5353",
+		"": "error", "h:0": "error", "h:x": "error", "h:": "error", ":53": "error", "[::1]:99999": "error", "a b": "error",
+	} {
+		h, p, err := splitDNSServer(in)
+		got := h + " " + p
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Rule: a server template that renders empty fails the step (reason
+// template); only a step that sets no server asks the system's resolver.
+func TestDNSProbeServerTemplateRendersEmpty(t *testing.T) {
+	c := loadCheck(t, `
+checks:
+  - name: d
+    vars: { server: "" }
+    steps:
+      - dns: { name: probe.test, server: "{{ .vars.server }}" }
+`)
+	res := runCheck(t, c)
+	if res.Reason != ReasonTemplate || res.Steps()[0].Message != "template: the server {{ .vars.server }} renders empty" {
+		t.Fatalf("got %s %q", res.Reason, res.Message)
+	}
+}
+
 // Rule: a dns probe's fields and its assertions are checked at load, each
 // mistake one error at its place; HTTP expectations are refused by name.
 func TestDNSProbeLoadErrors(t *testing.T) {
@@ -612,8 +665,8 @@ checks:
 	)
 }
 
-// Rule: assay explain writes a dns step back as it was written; the
-// output loads as the same check.
+// Rule: assay explain writes a dns step back as it was written, with the
+// rcode it expects by default; the output loads as the same check.
 func TestDNSProbeExplainRoundTrip(t *testing.T) {
 	c := loadCheck(t, `
 checks:
@@ -633,7 +686,7 @@ checks:
 		"dns: {name: probe.test, type: MX, server: '127.0.0.1:5353', transport: tcp, timeout: 2s}",
 		"rcode: NOERROR",
 		"authenticated: false",
-		"dns: {name: probe.test, type: A}",
+		"dns: {name: probe.test, type: A}\n        expect:\n          rcode: NOERROR # default: the step sets no rcode",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("explain lacks %q:\n%s", want, text)
@@ -641,7 +694,8 @@ checks:
 	}
 	again := loadCheck(t, text)
 	out2, _ := Explain(again)
-	if strip(string(out2)) != strip(text) {
+	// The reloaded check sets the default rcode, which is then no default.
+	if strip(string(out2)) != strip(strings.ReplaceAll(text, " # default: the step sets no rcode", "")) {
 		t.Errorf("explain is not stable:\n%s\n---\n%s", out2, text)
 	}
 }

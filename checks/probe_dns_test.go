@@ -705,6 +705,10 @@ checks:
 func TestDNSProbeAgainstDnsmasq(t *testing.T) {
 	bin, err := exec.LookPath("dnsmasq")
 	if err != nil {
+		// Debian installs it in /usr/sbin, which a PATH may lack.
+		bin, err = exec.LookPath("/usr/sbin/dnsmasq")
+	}
+	if err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("dnsmasq is not installed: CI must install the Debian package dnsmasq-base (see .ci/run)")
 		}
@@ -724,7 +728,12 @@ func TestDNSProbeAgainstDnsmasq(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); cmd.Wait() }) }
+	t.Cleanup(stop)
+	// What dnsmasq said, read once it has stopped (its output is written
+	// by another goroutine until then).
+	logOf := func() string { stop(); return log.String() }
 	server := fmt.Sprintf("127.0.0.1:%d", port)
 	// Ready when it answers.
 	cl := &dns.Client{Timeout: 200 * time.Millisecond}
@@ -735,7 +744,7 @@ func TestDNSProbeAgainstDnsmasq(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dnsmasq did not answer within 10s:\n%s", log.String())
+			t.Fatalf("dnsmasq did not answer within 10s:\n%s", logOf())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -751,7 +760,7 @@ checks:
         expect: { answers: { includes: 127.0.0.43 } }
 `)
 	if res := runCheck(t, cs[0]); !res.Passed {
-		t.Fatalf("right: %s %s\n%s", res.Reason, res.Message, log.String())
+		t.Fatalf("right: %s %s\n%s", res.Reason, res.Message, logOf())
 	}
 	res := runCheck(t, cs[1])
 	if res.Passed || res.Reason != ReasonAssertion || res.Steps()[0].Message != `dns answers: expected to include "127.0.0.43", got ["127.0.0.42"]` {

@@ -354,6 +354,10 @@ func expectNode(s *Step, e *Expect) *yaml.Node {
 	}{{"rcode", e.Rcode}, {"answers", e.Answers}, {"authenticated", e.Authenticated}} {
 		if kv.p != nil {
 			yAdd(n, kv.k, predicateNode(kv.p))
+		} else if kv.k == "rcode" && s.kind() == "dns" {
+			rc := yStr("NOERROR")
+			rc.LineComment = "default: the step sets no rcode"
+			yAdd(n, "rcode", rc)
 		}
 	}
 	if e.ETag != "" {

@@ -17,14 +17,6 @@ type TLSProbe struct {
 	Timeout    Duration `yaml:"timeout"`
 }
 
-// DNSProbe is one DNS query.
-type DNSProbe struct {
-	Name    Template `yaml:"name"`
-	Type    string   `yaml:"type"`
-	Server  string   `yaml:"server"`
-	Timeout Duration `yaml:"timeout"`
-}
-
 // GRPCProbe is a call of grpc.health.v1.Health/Check.
 type GRPCProbe struct {
 	Address Template `yaml:"address"`
@@ -44,14 +36,6 @@ func (p *TLSProbe) summary() RequestSummary                            { return 
 func (p *TLSProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
 func (p *TLSProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
 
-func (p *DNSProbe) kind() string                                       { return "dns" }
-func (p *DNSProbe) timeout() time.Duration                             { return p.Timeout.D() }
-func (p *DNSProbe) expects() []string                                  { return nil }
-func (p *DNSProbe) templates() []Template                              { return nil }
-func (p *DNSProbe) summary() RequestSummary                            { return RequestSummary{Method: "DNS"} }
-func (p *DNSProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
-func (p *DNSProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
-
 func (p *GRPCProbe) kind() string                                       { return "grpc" }
 func (p *GRPCProbe) timeout() time.Duration                             { return p.Timeout.D() }
 func (p *GRPCProbe) expects() []string                                  { return nil }
@@ -60,5 +44,4 @@ func (p *GRPCProbe) summary() RequestSummary                            { return
 func (p *GRPCProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
 func (p *GRPCProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
 func (p *TLSProbe) node() *yaml.Node                                    { return yMap() }
-func (p *DNSProbe) node() *yaml.Node                                    { return yMap() }
 func (p *GRPCProbe) node() *yaml.Node                                   { return yMap() }

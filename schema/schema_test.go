@@ -214,6 +214,10 @@ var rejected = []docCase{
 `)},
 	{name: "status class 6xx", at: "/checks/0/steps/0/expect/status", yaml: step(`        expect: { status: "6xx" }
 `)},
+	{name: "dns type lower-case", at: "/checks/0/steps/0/dns/type", yaml: check(`    steps: [{ dns: { name: example.org, type: mx } }]
+`)},
+	{name: "dns transport", at: "/checks/0/steps/0/dns/transport", yaml: check(`    steps: [{ dns: { name: example.org, transport: quic } }]
+`)},
 	{name: "status 99", at: "/checks/0/steps/0/expect/status", yaml: step(`        expect: { status: 99 }
 `)},
 	{name: "status empty list", at: "/checks/0/steps/0/expect/status", yaml: step(`        expect: { status: [] }
@@ -341,6 +345,12 @@ var rejected = []docCase{
 var accepted = []docCase{
 	{name: "minimal", yaml: check("    steps: [{ request: { url: \"http://127.0.0.1:8787/x\" } }]\n")},
 	{name: "empty file", yaml: "checks: []\n"},
+	{name: "dns probe", yaml: check(`    steps:
+      - dns: { name: example.org, type: MX, server: "127.0.0.1:53", transport: tcp, timeout: 2s }
+        expect: { rcode: NOERROR, answers: { includes: "10 mail.example.org.", matches: mail }, authenticated: false, json: { "$.answers[0]": { exists: true } } }
+      - dns: { name: missing.example.org }
+        expect: { rcode: { in: [NXDOMAIN, SERVFAIL] } }
+`)},
 	{name: "status forms", yaml: check(`    steps:
       - request: { url: "http://127.0.0.1:8787/a" }
         expect: { status: 200 }

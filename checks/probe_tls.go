@@ -194,7 +194,8 @@ func (e *certError) Error() string {
 		msg += fmt.Sprintf(" (not valid for another %s)", daysText(c.NotBefore.Sub(e.now)))
 	}
 	var ua x509.UnknownAuthorityError
-	if errors.As(e.err, &ua) && e.leaf.CheckSignatureFrom(e.leaf) == nil {
+	// Signed by its own key (CheckSignatureFrom would want a CA).
+	if c := e.leaf; errors.As(e.err, &ua) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
 		msg += " (the certificate is self-signed)"
 	}
 	return msg

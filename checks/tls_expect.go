@@ -49,19 +49,14 @@ func compileTLSExpect(d *decoder, s *Step, path string) {
 	}
 }
 
-// tlsAssertion asserts p on what of the step's TLS connection, as label.
-// A string is compared as text (version: 1.3 is "1.3"); a list takes the
-// list predicates (includes, count).
+// tlsAssertion asserts p on what of the step's TLS connection, as label;
+// a list takes the list predicates (includes, count).
 func tlsAssertion(label string, p *Predicate, what func(*TLSInfo) any) assertion {
 	return assertion{name: label, eval: func(r *response, data map[string]any) []AssertionResult {
 		if r.tls == nil {
 			return []AssertionResult{result(label, false, "a TLS connection", "plain HTTP")}
 		}
-		v := what(r.tls)
-		if s, ok := v.(string); ok {
-			return p.eval(r, label, s, true, true, data)
-		}
-		return p.evalNode(r, label, v, data)
+		return p.evalNode(r, label, what(r.tls), data)
 	}}
 }
 

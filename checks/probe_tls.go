@@ -282,7 +282,6 @@ type tlsAnswer struct {
 	Version     string `json:"version"`
 	Cipher      string `json:"cipher"`
 	ServerName  string `json:"server_name,omitempty"`
-	ALPN        string `json:"alpn,omitempty"`
 	Verified    bool   `json:"verified"`
 	VerifyError string `json:"verify_error,omitempty"`
 	tlsCert
@@ -304,7 +303,7 @@ type tlsCert struct {
 // tlsAnswerJSON is the answer of a handshake as JSON; verr is its error.
 func tlsAnswerJSON(cs *tls.ConnectionState, skipped bool, verr error, now time.Time) []byte {
 	a := tlsAnswer{Version: tlsVersion(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite), ServerName: cs.ServerName,
-		ALPN: cs.NegotiatedProtocol, Verified: verr == nil && !skipped, SANs: []string{}, Chain: []tlsCert{}}
+		Verified: verr == nil && !skipped, SANs: []string{}, Chain: []tlsCert{}}
 	var ce *certError
 	if errors.As(verr, &ce) {
 		a.VerifyError = ce.Error()

@@ -160,6 +160,8 @@ checks:
             sans: { includes: spiffe://assay.test/web, count: 5 }
           json:
             $.verified: true
+            $.server_name: www.assay.test
+            $.version: "1.3"
             $.chain[*].subject: [CN=assay.test, "CN=Assay Test CA,O=Assay"]
             $.sans[2]: 127.0.0.1
         capture: { fingerprint: { json: $.sha256 } }
@@ -175,7 +177,7 @@ checks:
 	if s.Response == nil || s.Response.Proto != "TLS" || s.Response.Line != "TLS 1.3, CN=assay.test, 29.9 days left" {
 		t.Errorf("response: %+v", s.Response)
 	}
-	if len(s.Assertions) != 9 {
+	if len(s.Assertions) != 11 {
 		t.Errorf("assertions: %+v", s.Assertions)
 	}
 	want := []string{"assay.test", "www.assay.test", "127.0.0.1", "spiffe://assay.test/web", "ops@assay.test"}

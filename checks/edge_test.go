@@ -22,7 +22,7 @@ func TestSilentNoOpsAreErrors(t *testing.T) {
 		{"empty in", step("        expect: { json: { $.x: { in: [] } } }\n"), "in needs at least one value"},
 		{"group without regex", step("        capture: { x: { header: X, group: 1 } }\n"), "group applies to a regex capture only"},
 		{"empty body expectation", step("        expect: { body: {} }\n"), "body needs at least one of"},
-		{"empty tls expectation", step("        expect: { tls: {} }\n"), "tls needs days_remaining"},
+		{"empty tls expectation", step("        expect: { tls: {} }\n"), "tls needs at least one of days_remaining, version, issuer, sans"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.yaml", []byte(tc.yaml))

@@ -265,16 +265,7 @@ func requestNode(r *Request) *yaml.Node {
 		yAdd(n, "max_redirects", yInt(*r.MaxRedirects))
 	}
 	if t := r.TLS; t != nil {
-		tn := yMap()
-		if t.InsecureSkipVerify {
-			yAdd(tn, "insecure_skip_verify", yBool(true))
-		}
-		for _, kv := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"server_name", t.ServerName}} {
-			if kv[1] != "" {
-				yAdd(tn, kv[0], yStr(kv[1]))
-			}
-		}
-		yAdd(n, "tls", yFlow(tn))
+		yAdd(n, "tls", tlsOptionsNode(t))
 	}
 	if r.Proxy != "" {
 		yAdd(n, "proxy", yStr(r.Proxy))
@@ -283,6 +274,20 @@ func requestNode(r *Request) *yaml.Node {
 		yAdd(n, "max_body", yInt(int(r.MaxBody)))
 	}
 	return n
+}
+
+// tlsOptionsNode writes a tls block (TLSOptions) back.
+func tlsOptionsNode(t *TLSOptions) *yaml.Node {
+	tn := yMap()
+	if t.InsecureSkipVerify {
+		yAdd(tn, "insecure_skip_verify", yBool(true))
+	}
+	for _, kv := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"server_name", t.ServerName}} {
+		if kv[1] != "" {
+			yAdd(tn, kv[0], yStr(kv[1]))
+		}
+	}
+	return yFlow(tn)
 }
 
 func expectNode(s *Step, e *Expect) *yaml.Node {

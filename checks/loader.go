@@ -860,14 +860,8 @@ func compileExpect(d *decoder, s *Step, path string) {
 	if b := e.Body; b != nil && *b == (BodyExpect{}) && !reported(d, path+".body") {
 		d.ErrAt(s.Pos, path+".body", "body needs at least one of equals, contains, not_contains, matches, empty, size")
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining == nil && !reported(d, path+".tls") {
-		d.ErrAt(s.Pos, path+".tls", "tls needs days_remaining")
-	}
 	if b := e.Body; b != nil {
 		b.Size.checkNumeric(d, path+".body.size")
-	}
-	if e.TLS != nil {
-		e.TLS.DaysRemaining.checkNumeric(d, path+".tls.days_remaining")
 	}
 	if b := e.Body; b != nil {
 		s.assertions = append(s.assertions, bodyAssertions(b)...)
@@ -895,9 +889,7 @@ func compileExpect(d *decoder, s *Step, path string) {
 	if e.ResponseTime > 0 {
 		s.assertions = append(s.assertions, responseTimeAssertion(e.ResponseTime.D()))
 	}
-	if e.TLS != nil && e.TLS.DaysRemaining != nil {
-		s.assertions = append(s.assertions, tlsDaysAssertion(e.TLS.DaysRemaining))
-	}
+	compileTLSExpect(d, s, path)
 	if s.probe == nil {
 		compileHTTPExpect(d, s, path)
 	}

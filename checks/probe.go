@@ -74,6 +74,11 @@ type probeOutcome struct {
 	// completed and is to be evaluated.
 	reason  Reason
 	message string
+	// assess says that the exchange failed on what came back (a
+	// certificate that does not verify) but what came is still
+	// evaluated, for the record: the assertions are shown and the
+	// reason stays.
+	assess bool
 }
 
 // fail sets the outcome's failure and returns it.
@@ -217,6 +222,9 @@ func (r *Runner) probeStep(ctx context.Context, s *Step, i int, data map[string]
 	if out.reason != ReasonNone {
 		if interrupted(ctx) {
 			return fail(ReasonInterrupted, interruptedMessage)
+		}
+		if out.assess {
+			assertAll(ctx, s, rs, &sr, data)
 		}
 		return fail(out.reason, out.message)
 	}

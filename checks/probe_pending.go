@@ -10,13 +10,6 @@ import (
 // The probes below are being built (issue 14); until then a check that
 // uses one does not load.
 
-// TLSProbe is a TLS handshake with a server, for its certificate.
-type TLSProbe struct {
-	Address    Template `yaml:"address"`
-	ServerName string   `yaml:"server_name"`
-	Timeout    Duration `yaml:"timeout"`
-}
-
 // GRPCProbe is a call of grpc.health.v1.Health/Check.
 type GRPCProbe struct {
 	Address Template `yaml:"address"`
@@ -28,14 +21,6 @@ func pending(d *decoder, s *Step, path string) {
 	d.ErrAt(s.Pos, path, "%s probes are not built yet", s.kind())
 }
 
-func (p *TLSProbe) kind() string                                       { return "tls" }
-func (p *TLSProbe) timeout() time.Duration                             { return p.Timeout.D() }
-func (p *TLSProbe) expects() []string                                  { return nil }
-func (p *TLSProbe) templates() []Template                              { return nil }
-func (p *TLSProbe) summary() RequestSummary                            { return RequestSummary{Method: "TLS"} }
-func (p *TLSProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
-func (p *TLSProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
-
 func (p *GRPCProbe) kind() string                                       { return "grpc" }
 func (p *GRPCProbe) timeout() time.Duration                             { return p.Timeout.D() }
 func (p *GRPCProbe) expects() []string                                  { return nil }
@@ -43,5 +28,4 @@ func (p *GRPCProbe) templates() []Template                              { return
 func (p *GRPCProbe) summary() RequestSummary                            { return RequestSummary{Method: "GRPC"} }
 func (p *GRPCProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
 func (p *GRPCProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
-func (p *TLSProbe) node() *yaml.Node                                    { return yMap() }
 func (p *GRPCProbe) node() *yaml.Node                                   { return yMap() }

@@ -33,8 +33,16 @@ type TCPProbe struct {
 	MaxRead ByteSize `yaml:"max_read"`
 	// Timeout bounds the probe (connect, send and read).
 	Timeout Duration `yaml:"timeout"`
+	// StartTLS upgrades the connection to TLS once it is open, by the
+	// protocol's own negotiation (starttls.go): smtp, imap or postgres.
+	// Send and Expect then run over TLS, and the step takes expect.tls.
+	StartTLS string `yaml:"starttls"`
+	// TLS configures the upgrade as a request's tls block does.
+	TLS *TLSOptions `yaml:"tls"`
 
 	Pos Position `yaml:"-"`
+	// tlsOpts are the loaded options of StartTLS.
+	tlsOpts *TLSOptions
 	// banner says that the step reads what the peer sends first though
 	// there is no Expect.
 	banner bool
@@ -47,6 +55,9 @@ func (p *TCPProbe) kind() string           { return "tcp" }
 func (p *TCPProbe) timeout() time.Duration { return p.Timeout.D() }
 
 func (p *TCPProbe) expects() []string {
+	if p.StartTLS != "" {
+		return []string{"body", "json", "json_schema", "response_time", "tls"}
+	}
 	return []string{"body", "json", "json_schema", "response_time"}
 }
 
@@ -76,6 +87,7 @@ func (p *TCPProbe) compile(d *decoder, _ *Check, s *Step, path string) {
 		rejectList(d, p.Expect, path+".expect", "what a tcp probe receives, which is text")
 		s.assertions = append(s.assertions, textAssertion("tcp expect", p.Expect))
 	}
+	compileStartTLS(d, p, s, path)
 	p.banner = p.Expect == nil && (s.Expect.Body != nil || len(s.Expect.JSON) > 0 || s.Expect.JSONSchema != nil || len(s.Capture) > 0)
 }
 
@@ -92,6 +104,12 @@ func (p *TCPProbe) node() *yaml.Node {
 	}
 	if p.Timeout > 0 {
 		yAdd(n, "timeout", yStr(durationText(p.Timeout)))
+	}
+	if p.StartTLS != "" {
+		yAdd(n, "starttls", yStr(p.StartTLS))
+	}
+	if p.TLS != nil {
+		yAdd(n, "tls", tlsOptionsNode(p.TLS))
 	}
 	return yFlow(n)
 }
@@ -126,8 +144,22 @@ func (p *TCPProbe) run(ctx context.Context, pc *probeCall) *probeOutcome {
 	defer conn.Close()
 	// A deadline of the step or the check closes the connection, which
 	// ends a read in flight.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	// The raw connection: closing it ends a TLS read too, without the
+	// close_notify a TLS close would try to write.
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
+	if p.StartTLS != "" {
+		tc, cs, err := p.upgrade(ctx, conn, addr, &out.timings)
+		if cs != nil {
+			out.tls = tlsInfo(cs, time.Now())
+		}
+		if err != nil {
+			out.timings.Total = time.Since(start)
+			return out.fail(err.reason, err.message)
+		}
+		conn = tc
+	}
 	if send != "" {
 		if _, err := io.WriteString(conn, send); err != nil {
 			out.timings.Total = time.Since(start)
@@ -136,14 +168,14 @@ func (p *TCPProbe) run(ctx context.Context, pc *probeCall) *probeOutcome {
 	}
 	if p.Expect == nil && !p.banner {
 		out.timings.Total = time.Since(start)
-		out.answered, out.line = true, "connected"
+		out.answered, out.line = true, "connected"+p.over(out.tls)
 		return out
 	}
 	buf, err := p.read(ctx, conn, pc, start, &out.timings)
 	out.timings.Total = time.Since(start)
 	out.body = buf
 	if len(buf) > 0 {
-		out.answered, out.line = true, fmt.Sprintf("%d bytes received", len(buf))
+		out.answered, out.line = true, fmt.Sprintf("%d bytes received", len(buf))+p.over(out.tls)
 	}
 	switch {
 	case err == nil, len(buf) > 0 && (errors.Is(err, io.EOF) || errors.Is(err, errReadLimit)):

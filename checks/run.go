@@ -726,7 +726,11 @@ func isText(b []byte) bool {
 	return !bytes.ContainsRune(b, 0) && utf8.Valid(b)
 }
 
+// tlsInfo describes the connection cs and its leaf certificate.
 func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {
+	if len(cs.PeerCertificates) == 0 {
+		return &TLSInfo{Version: tls.VersionName(cs.Version)}
+	}
 	cert := cs.PeerCertificates[0]
 	return &TLSInfo{
 		Version:       tls.VersionName(cs.Version),
@@ -734,6 +738,7 @@ func tlsInfo(cs *tls.ConnectionState, now time.Time) *TLSInfo {
 		Issuer:        cert.Issuer.String(),
 		NotAfter:      cert.NotAfter,
 		DaysRemaining: cert.NotAfter.Sub(now).Hours() / 24,
+		SANs:          certSANs(cert),
 	}
 }
 

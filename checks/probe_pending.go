@@ -25,13 +25,6 @@ type DNSProbe struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// GRPCProbe is a call of grpc.health.v1.Health/Check.
-type GRPCProbe struct {
-	Address Template `yaml:"address"`
-	Service string   `yaml:"service"`
-	Timeout Duration `yaml:"timeout"`
-}
-
 func pending(d *decoder, s *Step, path string) {
 	d.ErrAt(s.Pos, path, "%s probes are not built yet", s.kind())
 }
@@ -52,13 +45,5 @@ func (p *DNSProbe) summary() RequestSummary                            { return 
 func (p *DNSProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
 func (p *DNSProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
 
-func (p *GRPCProbe) kind() string                                       { return "grpc" }
-func (p *GRPCProbe) timeout() time.Duration                             { return p.Timeout.D() }
-func (p *GRPCProbe) expects() []string                                  { return nil }
-func (p *GRPCProbe) templates() []Template                              { return nil }
-func (p *GRPCProbe) summary() RequestSummary                            { return RequestSummary{Method: "GRPC"} }
-func (p *GRPCProbe) compile(d *decoder, _ *Check, s *Step, path string) { pending(d, s, path) }
-func (p *GRPCProbe) run(context.Context, *probeCall) *probeOutcome      { return nil }
-func (p *TLSProbe) node() *yaml.Node                                    { return yMap() }
-func (p *DNSProbe) node() *yaml.Node                                    { return yMap() }
-func (p *GRPCProbe) node() *yaml.Node                                   { return yMap() }
+func (p *TLSProbe) node() *yaml.Node { return yMap() }
+func (p *DNSProbe) node() *yaml.Node { return yMap() }

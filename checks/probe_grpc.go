@@ -475,7 +475,7 @@ func (tr *grpcTrace) dial(ctx, dctx context.Context, addr string, secure bool) (
 		return nil, err
 	}
 	if secure {
-		tr.phase = "the TLS handshake"
+		tr.phase = "doing the TLS handshake"
 	} else {
 		tr.phase = "waiting for the answer"
 	}

@@ -105,7 +105,7 @@ checks:
 			t.Errorf("status assertion: %+v", a)
 		}
 	}
-	if strings.Join(names, ",") != "json $.status,response_time,status" && !strings.Contains(strings.Join(names, ","), "status") {
+	if strings.Join(names, ",") != "json $.status,response time,status" {
 		t.Errorf("assertions: %v", names)
 	}
 	if s.Captures["st"] != "SERVING" {
@@ -232,6 +232,28 @@ checks:
 	}
 }
 
+// Rule: a grpc step cancelled from outside (Ctrl-C, shutdown) ends at
+// once with reason interrupted, not timeout.
+func TestGRPCProbeInterrupted(t *testing.T) {
+	silent := silentServer(t)
+	c := loadCheck(t, `
+checks:
+  - name: t
+    steps:
+      - grpc: { address: "`+silent+`", timeout: 20s }
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	res := newTestRunner(t).Run(ctx, c)
+	if res.Reason != ReasonInterrupted {
+		t.Errorf("got %s %q", res.Reason, res.Message)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v", el)
+	}
+}
+
 // testPKI is a CA and a server certificate it signed, for 127.0.0.1 and
 // grpc.test, written as PEM files in dir.
 type testPKI struct {
@@ -303,6 +325,7 @@ func TestGRPCProbeTLS(t *testing.T) {
 	}
 	writePEM(t, filepath.Join(pki.dir, "client-key.pem"), "EC PRIVATE KEY", kb)
 	plain := healthServer(t, nil)
+	silent := silentServer(t)
 
 	cases := []struct {
 		name, grpc, expect string
@@ -316,6 +339,8 @@ func TestGRPCProbeTLS(t *testing.T) {
 		{"days_remaining fails", `{ address: "` + addr + `", tls: { ca_file: ca.pem } }`, `expect: { tls: { days_remaining: { gt: 30 } } }`, ReasonAssertion, "tls days_remaining: "},
 		{"unknown authority", `{ address: "` + addr + `", tls: {} }`, ``, ReasonTLS, "tls: "},
 		{"wrong name", `{ address: "` + addr + `", tls: { ca_file: ca.pem, server_name: other.test } }`, ``, ReasonTLS, "tls: "},
+		{"silent", `{ address: "` + silent + `", tls: { insecure_skip_verify: true }, timeout: 300ms }`, ``, ReasonTimeout,
+			"timeout: no complete answer within the step timeout 300ms (while doing the TLS handshake)"},
 		{"plaintext server", `{ address: "` + plain + `", tls: { insecure_skip_verify: true } }`, ``, ReasonTLS, "tls: "},
 	}
 	for _, tc := range cases {

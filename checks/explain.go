@@ -298,6 +298,10 @@ func expectNode(s *Step, e *Expect) *yaml.Node {
 		st := yStr("2xx")
 		st.LineComment = "default: the step sets no status"
 		yAdd(n, "status", st)
+	} else if _, ok := s.probe.(*GRPCProbe); ok {
+		st := yStr(defaultHealthStatus)
+		st.LineComment = "default: the step sets no status"
+		yAdd(n, "status", st)
 	}
 	if len(e.Headers) > 0 {
 		hn := yMap()
@@ -393,7 +397,10 @@ func statusNode(s *StatusExpect) *yaml.Node {
 	if s.any {
 		return yStr(statusAny)
 	}
-	items := make([]*yaml.Node, 0, len(s.ranges))
+	items := make([]*yaml.Node, 0, len(s.ranges)+len(s.names))
+	for _, name := range s.names {
+		items = append(items, yStr(name))
+	}
 	for _, r := range s.ranges {
 		switch {
 		case r[0] == r[1]:

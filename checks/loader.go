@@ -847,7 +847,9 @@ func compileExpect(d *decoder, s *Step, path string) {
 		checkProbeExpect(d, s, path)
 	} else {
 		rejectProbeExpects(d, s, path)
-		if st := effectiveStatus(e); !st.any {
+		if st := e.Status; st != nil && st.isHealth() {
+			d.ErrAt(st.pos, path+".status", "%s is a gRPC health status, for grpc steps: an HTTP step expects a status code like 200, \"2xx\" or \"200-299\"", st.names[0])
+		} else if st := effectiveStatus(e); !st.any {
 			s.assertions = append(s.assertions, statusAssertion(st))
 		}
 	}

@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -50,6 +51,10 @@ type probeCall struct {
 	// secret makes a rendered value that a probe sends a secret of the
 	// run (a password in a TCP send): it is never shown.
 	secret func(value string, t Template)
+	// headerSecret makes the value of a credential-bearing header (gRPC
+	// metadata) a secret as an HTTP request's is: a value that holds a
+	// known secret (Bearer ${TOKEN}) keeps showing its reference.
+	headerSecret func(name, value string, t Template)
 	// maxEvidence bounds what a probe keeps of what it sent.
 	maxEvidence int
 }
@@ -201,6 +206,8 @@ func (r *Runner) probeStep(ctx context.Context, s *Step, i int, data map[string]
 	}
 	pc := &probeCall{data: data, maxEvidence: r.opts.MaxEvidenceBody, secret: func(v string, t Template) {
 		rd.addSecret(secretValue{value: v, ref: templateRef(t)}, i-1)
+	}, headerSecret: func(name, v string, t Template) {
+		rd.addHeaderSecret(http.CanonicalHeaderKey(name), v, templateRef(t), i)
 	}}
 	out := p.run(runCtx, pc)
 	if out.request.Method != "" {

@@ -463,6 +463,8 @@ func (rd *redactor) step(s *StepResult, i int) {
 	if s.Response != nil {
 		s.Response.Headers = rd.headers(s.Response.Headers, outside)
 		s.Response.Body = rd.str(s.Response.Body)
+		// A probe's line may quote the peer (a gRPC status message).
+		s.Response.Line = rd.str(s.Response.Line)
 	}
 	for i := range s.Assertions {
 		a := &s.Assertions[i]

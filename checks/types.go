@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -489,19 +490,32 @@ func lookupData(data map[string]any, a, b string) (any, bool) {
 
 // StatusExpect accepts a status code (200), a class ("2xx"), a range
 // ("200-299") or a list of those; or "any" (no status assertion). A step
-// that sets none expects 2xx (status_default.go).
+// that sets none expects 2xx (status_default.go). On a grpc step it is a
+// gRPC health status instead (SERVING, or a list of names; default
+// SERVING): the loader refuses names on HTTP steps and codes on grpc
+// steps, so one list holds one kind.
 type StatusExpect struct {
 	Raw    string
 	ranges [][2]int
+	// names are the gRPC health statuses accepted (upper case).
+	names []string
 	// any is `status: any`: every status is accepted.
 	any bool
+	// pos is where the expectation is written, for the loader's errors
+	// about the step kind it does not fit.
+	pos Position
 }
+
+// grpcHealthStatuses are the statuses of grpc.health.v1
+// HealthCheckResponse.ServingStatus, as the protocol names them.
+var grpcHealthStatuses = []string{"SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN"}
 
 func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	if isAnyStatus(n) {
-		*s = StatusExpect{Raw: statusAny, any: true}
+		*s = StatusExpect{Raw: statusAny, any: true, pos: d.Pos(n)}
 		return
 	}
+	s.pos = d.Pos(n)
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
@@ -513,13 +527,29 @@ func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	var raws []string
 	for _, it := range items {
 		it = yamlstrict.Resolve(it)
-		r, ok := parseStatus(it)
-		if !ok {
-			if isAnyStatus(it) {
-				d.Errorf(it, path, "any stands alone: status: any accepts every status")
+		if name, ok := parseHealthStatus(it); ok {
+			if len(s.ranges) > 0 {
+				d.Errorf(it, path, "%s is a gRPC health status: a list of HTTP status codes cannot hold it", name)
 				continue
 			}
-			d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
+			s.names = append(s.names, name)
+			raws = append(raws, name)
+			continue
+		}
+		r, ok := parseStatus(it)
+		if !ok {
+			switch {
+			case isAnyStatus(it):
+				d.Errorf(it, path, "any stands alone: status: any accepts every status")
+			case looksLikeHealthStatus(it):
+				d.Errorf(it, path, "expected a gRPC health status (%s), got %s", strings.Join(grpcHealthStatuses, ", "), yamlstrict.Describe(it))
+			default:
+				d.Errorf(it, path, `expected a status like 200, "2xx" or "200-299", got %s`, yamlstrict.Describe(it))
+			}
+			continue
+		}
+		if len(s.names) > 0 {
+			d.Errorf(it, path, "%s is an HTTP status: a list of gRPC health statuses cannot hold it", it.Value)
 			continue
 		}
 		s.ranges = append(s.ranges, r)
@@ -530,6 +560,38 @@ func (s *StatusExpect) UnmarshalStrict(d *decoder, n *yaml.Node, path string) {
 	} else {
 		s.Raw = "one of " + strings.Join(raws, ", ")
 	}
+}
+
+// parseHealthStatus reads a gRPC health status name, in any case.
+func parseHealthStatus(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return "", false
+	}
+	v := strings.ToUpper(strings.TrimSpace(n.Value))
+	if slices.Contains(grpcHealthStatuses, v) {
+		return v, true
+	}
+	return "", false
+}
+
+// looksLikeHealthStatus reports whether n is written like a health status
+// name (upper case and underscores, as SERVNG), so that its error lists
+// the names rather than the HTTP forms.
+func looksLikeHealthStatus(n *yaml.Node) bool {
+	v := strings.TrimSpace(n.Value)
+	if n.Kind != yaml.ScalarNode || len(v) < 2 {
+		return false
+	}
+	return strings.Trim(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == ""
+}
+
+// isHealth reports whether the expectation names gRPC health statuses.
+func (s *StatusExpect) isHealth() bool { return len(s.names) > 0 }
+
+// MatchHealth reports whether a gRPC health status satisfies the
+// expectation.
+func (s *StatusExpect) MatchHealth(status string) bool {
+	return s.any || slices.Contains(s.names, status)
 }
 
 func parseStatus(n *yaml.Node) ([2]int, bool) {

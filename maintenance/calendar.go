@@ -317,6 +317,24 @@ func (c *Calendar) Windows(t time.Time) []Period {
 	return out
 }
 
+// CurrentSilences are the silences in memory that have not ended at t
+// (active or pending), as periods, by start.
+func (c *Calendar) CurrentSilences(t time.Time) []Period {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []Period
+	for _, s := range c.silences {
+		if t.Before(s.Ends) {
+			out = append(out, silencePeriod(s))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Starts.Before(out[j].Starts) })
+	if len(out) > 50 {
+		out = out[:50] // the page lists a few; the API lists all
+	}
+	return out
+}
+
 // NextTransition is the first time after t at which a window or a
 // silence starts or ends (zero: none is due).
 func (c *Calendar) NextTransition(t time.Time) time.Time {

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/history"
 	"github.com/assay-monitor/assay/internal/clocktest"
 	"github.com/assay-monitor/assay/maintenance"
 	"github.com/assay-monitor/assay/store"
@@ -29,6 +31,12 @@ type silenceEnv struct {
 
 func newSilenceEnv(t *testing.T, public bool) *silenceEnv {
 	t.Helper()
+	e, _ := newMaintEnv(t, public)
+	return e
+}
+
+func newMaintEnv(t *testing.T, public bool) (*silenceEnv, *store.Store) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "assay.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +50,7 @@ func newSilenceEnv(t *testing.T, public bool) *silenceEnv {
     steps: [{ request: { url: "http://127.0.0.1:1/" } }]
   - name: api
     labels: { team: web }
+    maintenance: [{ schedule: "0 3 * * *", duration: 1h, timezone: Europe/Berlin }]
     steps: [{ request: { url: "http://127.0.0.1:1/" } }]
 `))
 	if err != nil {
@@ -51,8 +60,8 @@ func newSilenceEnv(t *testing.T, public bool) *silenceEnv {
 	status := web.NewStatus(nil)
 	status.SetChecks(cs)
 	h := web.Handler(web.Options{Gatherer: prometheus.NewRegistry(), Status: status, Maintenance: cal, Public: public,
-		Now: clock.Now, Access: web.Access{Token: silenceToken}})
-	return &silenceEnv{h: h, cal: cal, clock: clock}
+		Now: clock.Now, Access: web.Access{Token: silenceToken}, History: st})
+	return &silenceEnv{h: h, cal: cal, clock: clock}, st
 }
 
 func (e *silenceEnv) call(method, path, body string, token string) (int, map[string]any, string) {
@@ -205,5 +214,44 @@ func TestSilencesOnAPublicPage(t *testing.T) {
 	_, chk, b := e.call("GET", "/api/v1/checks/api", "", "")
 	if mt, _ := chk["maintenance"].(map[string]any); mt["in_maintenance"] != true || strings.Contains(b, "restore drill") {
 		t.Errorf("public check = %s", b)
+	}
+}
+
+// The pages show a check's windows and silences (escaped), the overview
+// marks a check in maintenance, and the run history marks its runs.
+func TestPagesShowMaintenance(t *testing.T) {
+	e, st := newMaintEnv(t, false)
+	body := `{"matchers": [{"name": "check", "value": "db-backup"}], "ends": "2026-06-01T14:00:00Z", "comment": "<script>alert(1)</script> disk swap"}`
+	if code, _, b := e.call("POST", "/api/v1/silences", body, silenceToken); code != 201 {
+		t.Fatalf("POST = %d %s", code, b)
+	}
+	run := history.StoredRun{RunSummary: history.RunSummary{ID: 1, Check: "db-backup", Started: st0, DurationSeconds: 0.1, InMaintenance: true,
+		Reason: checks.ReasonTimeout, Message: "timeout"}, Data: []byte(`{"check":"db-backup","in_maintenance":true}`)}
+	if err := st.WriteBatch(context.Background(), history.Batch{Runs: []history.StoredRun{run}}); err != nil {
+		t.Fatal(err)
+	}
+	page := func(path string) string {
+		w := req{method: "GET", path: path}.do(e.h)
+		if w.Code != 200 {
+			t.Fatalf("GET %s = %d %s", path, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	p := page("/checks/db-backup")
+	for _, want := range []string{`id="maintenance"`, "In maintenance", "&lt;script&gt;alert(1)&lt;/script&gt; disk swap", `chip chip-maint`} {
+		if !strings.Contains(p, want) {
+			t.Errorf("check page lacks %q", want)
+		}
+	}
+	if strings.Contains(p, "<script>alert(1)") {
+		t.Error("the comment is not escaped")
+	}
+	// api's own window: the next occurrence, 03:00 in Berlin (01:00 UTC).
+	if p := page("/checks/api"); !strings.Contains(p, "2026-06-02 01:00:00 UTC") || !strings.Contains(p, "Europe/Berlin") {
+		t.Errorf("api's page does not show its next window:\n%s", p)
+	}
+	o := page("/")
+	if !strings.Contains(o, "maintenance, ends in 2h") || !strings.Contains(o, `id="maintenance"`) {
+		t.Errorf("overview does not mark db-backup in maintenance")
 	}
 }

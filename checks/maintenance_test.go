@@ -123,3 +123,22 @@ func TestMaintenanceWindowOverlapsJoin(t *testing.T) {
 		t.Fatalf("end = %s, %v; want the joined occurrences to reach past a day", e, ok)
 	}
 }
+
+// assay explain shows a check's windows, in a form that loads again.
+func TestExplainShowsMaintenance(t *testing.T) {
+	cs, err := checks.Parse("c.yaml", []byte(maintCheck("@every 1m", `- { schedule: "0 2 * * SUN", duration: 2h, timezone: Europe/Berlin }`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := checks.Explain(cs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "    maintenance:\n      - {schedule: 0 2 * * SUN, duration: 2h, timezone: Europe/Berlin}\n") {
+		t.Fatalf("explain:\n%s", out)
+	}
+	again, err := checks.Parse("e.yaml", out)
+	if err != nil || len(again[0].Maintenance) != 1 || again[0].Maintenance[0].Duration.D() != 2*time.Hour {
+		t.Fatalf("explain's output does not load back: %v\n%s", err, out)
+	}
+}

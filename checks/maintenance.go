@@ -42,8 +42,10 @@ const (
 	MaxMaintenanceDuration = 31 * 24 * time.Hour
 	// maxMaintenanceSelectors bounds checks: and labels: of one window.
 	maxMaintenanceSelectors = 100
-	// maxExtend bounds how many overlapping starts Covering joins.
-	maxExtend = 1000
+	// maxExtend bounds how many overlapping starts Covering joins each
+	// way (a window every minute for a day joins without end: its end is
+	// then approximate, and the calendar looks again at that time).
+	maxExtend = 200
 )
 
 type maintenanceFields MaintenanceWindow
@@ -162,6 +164,15 @@ func (w *MaintenanceWindow) Covering(t time.Time, def *time.Location) (start, en
 		return
 	}
 	start, end = s, s.Add(d)
+	// Earlier occurrences that reach start join too (a fall-back night
+	// repeats a start an hour apart).
+	for range maxExtend {
+		p := w.sched.Next(start.Add(-d - time.Nanosecond))
+		if p.IsZero() || !p.Before(start) {
+			break
+		}
+		start = p
+	}
 	for range maxExtend {
 		n := w.sched.Next(s)
 		if n.IsZero() || n.After(end) {

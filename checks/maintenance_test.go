@@ -110,6 +110,19 @@ func TestMaintenanceWindowCoveringAcrossDST(t *testing.T) {
 	}
 }
 
+// A start the fall-back night has twice starts twice; the two
+// occurrences join into one window.
+func TestMaintenanceWindowFallBackJoins(t *testing.T) {
+	c, err := checks.Parse("c.yaml", []byte(maintCheck("@every 1m", `- { schedule: "30 1 * * *", duration: 1h, timezone: America/New_York }`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, e, ok := c[0].Maintenance[0].Covering(time.Date(2026, 11, 1, 6, 45, 0, 0, time.UTC), nil)
+	if !ok || s.Format(time.RFC3339) != "2026-11-01T05:30:00Z" || e.Format(time.RFC3339) != "2026-11-01T07:30:00Z" {
+		t.Fatalf("covering = %s %s %v, want 05:30 to 07:30 UTC (01:30 EDT, then 01:30 EST plus 1h)", s, e, ok)
+	}
+}
+
 // Overlapping occurrences join: a window every hour for 90 minutes never
 // ends between them.
 func TestMaintenanceWindowOverlapsJoin(t *testing.T) {

@@ -215,6 +215,12 @@ func TestSilencesOnAPublicPage(t *testing.T) {
 	if mt, _ := chk["maintenance"].(map[string]any); mt["in_maintenance"] != true || strings.Contains(b, "restore drill") {
 		t.Errorf("public check = %s", b)
 	}
+	for _, path := range []string{"/checks/api", "/"} {
+		w := req{method: "GET", path: path}.do(e.h)
+		if p := w.Body.String(); w.Code != 200 || !strings.Contains(p, `id="maintenance"`) && path != "/" || strings.Contains(p, "restore drill") || strings.Contains(p, "c.yaml") {
+			t.Errorf("public %s = %d: the windows without comments or sources, got\n%s", path, w.Code, p)
+		}
+	}
 }
 
 // The pages show a check's windows and silences (escaped), the overview

@@ -112,10 +112,14 @@ func (w *MaintenanceWindow) UnmarshalStrict(d *decoder, n *yaml.Node, p string) 
 // time zone.
 func compileMaintenance(d *decoder, c *Check, p string) {
 	var loc *time.Location
-	if tz, ok := strings.CutPrefix(c.Schedule, "CRON_TZ="); ok {
-		loc, _ = time.LoadLocation(strings.Fields(tz + " ")[0])
-	} else if tz, ok := strings.CutPrefix(c.Schedule, "TZ="); ok {
-		loc, _ = time.LoadLocation(strings.Fields(tz + " ")[0])
+	for _, prefix := range []string{"CRON_TZ=", "TZ="} {
+		if tz, ok := strings.CutPrefix(c.Schedule, prefix); ok {
+			// A bad zone was reported with the schedule.
+			if f := strings.Fields(tz); len(f) > 0 {
+				loc, _ = time.LoadLocation(f[0])
+			}
+			break
+		}
 	}
 	for i, w := range c.Maintenance {
 		wp := fmt.Sprintf("%s.maintenance[%d]", p, i)

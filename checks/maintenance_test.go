@@ -155,3 +155,14 @@ func TestExplainShowsMaintenance(t *testing.T) {
 		t.Fatalf("explain's output does not load back: %v\n%s", err, out)
 	}
 }
+
+// A check whose schedule is a bare CRON_TZ= (reported) with windows is
+// one error, not a crash.
+func TestMaintenanceWithABrokenCronTZ(t *testing.T) {
+	for _, sched := range []string{"CRON_TZ=", "TZ= ", "CRON_TZ=Nowhere/Else 0 * * * *"} {
+		_, err := checks.Parse("c.yaml", []byte(maintCheck(sched, `- { schedule: "0 2 * * *", duration: 1h }`)))
+		if err == nil || !strings.Contains(err.Error(), "checks[0].schedule") || strings.Contains(err.Error(), "maintenance") {
+			t.Errorf("%q: %v", sched, err)
+		}
+	}
+}

@@ -39,6 +39,13 @@
 // key. Webhook receivers deduplicate on the key, PagerDuty on dedup_key
 // and Alertmanager on the label set; a Slack message can repeat.
 //
+// A result marked in_maintenance (package maintenance) moves the state
+// but makes no firing or reminder: the alert is muted, persisted at once,
+// and its firing is made when ReleaseMaintenance (the calendar, at the
+// end of the window) or the first run out of maintenance finds it still
+// open; an alert that paged before the window still sends its resolved
+// event inside it.
+//
 // A Notifier sends one event and says whether to retry; it never retries
 // itself (Alertmanager's notify package has the same split). Backoff,
 // jitter, Retry-After, dead letters and metrics are shared, in Run.

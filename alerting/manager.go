@@ -318,16 +318,31 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	now := m.clock.Now()
 	st := cloneState(m.states[r.Check])
 	evs := m.reconcile(st, c, p, now)
+	if !r.InMaintenance {
+		// The maintenance ended (the calendar's call may not have come
+		// yet): an alert muted by it is owed its firing before this run.
+		evs = append(evs, m.release(st, c, p, now)...)
+	}
 	var f *Failure
 	if !r.Passed {
 		f = failureOf(r)
 		f.RunURL = runURL(m.opts.ExternalURL, r.ID)
 	}
 	var incident *outbox.IncidentRecord
+	// durable: a change that made no event but must not wait for the
+	// next flush (a muted alert: a crash would forget that it is owed).
+	durable := false
 	switch kind := st.observe(r.Passed, f, r.Started, now, p); kind {
 	case KindFiring:
 		st.Incident.Check = m.checkInfo(c, now)
 		st.Incident.Notifiers = nil
+		if r.InMaintenance {
+			// The state moves (the page shows the truth); the page waits
+			// for the end of the maintenance.
+			st.Incident.Muted, durable = true, true
+			m.log.Info("alert opened in maintenance; notifying if still open when it ends", "check", c.Name, "failed_runs", st.Incident.FailedRuns)
+			break
+		}
 		targets := m.configured(p.Notify)
 		for _, n := range targets {
 			st.Incident.addNotifier(n)
@@ -335,12 +350,19 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		evs = append(evs, m.fanOut(st, targets, KindFiring, "", now)...)
 		m.log.Warn("alert firing", "check", c.Name, "failed_runs", st.Incident.FailedRuns, "notifiers", targets)
 	case KindReminder:
+		if r.InMaintenance {
+			break // no reminders in maintenance; they resume after it
+		}
 		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindReminder, "", now)...)
 	case KindRefresh:
 		evs = append(evs, m.fanOut(st, m.refreshTargets(st.Incident.Notifiers), KindRefresh, "", now)...)
 	case KindResolved:
+		// Resolved goes to whoever got the firing, in maintenance too (a
+		// page opened before the window closes); an alert that opened and
+		// resolved in it (muted) has no one to tell.
 		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionRecovered, now)...)
-		m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers)
+		m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers, "muted", st.Incident.Muted)
+		durable = st.Incident.Muted
 		incident = st.Incident.record(c.Name, now.UTC(), ResolutionRecovered)
 		st.Incident = nil
 	}
@@ -352,7 +374,7 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 		m.log.Error("alerting: encoding state", "check", c.Name, "err", err)
 		return
 	}
-	if len(evs) == 0 {
+	if len(evs) == 0 && !durable {
 		old, stored := m.persisted[c.Name]
 		switch {
 		case bytes.Equal(b, old):
@@ -481,8 +503,8 @@ func (m *Manager) flushLocked(ctx context.Context) error {
 // resolved one.
 func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.Time) []outbox.Event {
 	inc := st.Incident
-	if st.Status != StateFailing || inc == nil {
-		return nil
+	if st.Status != StateFailing || inc == nil || inc.Muted {
+		return nil // a muted alert told no one; release tells the policy's notifiers
 	}
 	want := m.configured(p.Notify)
 	var added, removed []string
@@ -512,6 +534,73 @@ func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.
 	}
 	m.log.Info("alerting: notifiers of an open alert changed", "check", c.Name, "added", added, "removed", removed)
 	return evs
+}
+
+// release sends the firing event of an alert muted by a maintenance that
+// is over to the notifiers of the check's policy. m.mu is held.
+func (m *Manager) release(st *checkState, c *checks.Check, p policy, now time.Time) []outbox.Event {
+	inc := st.Incident
+	if st.Status != StateFailing || inc == nil || !inc.Muted {
+		return nil
+	}
+	inc.Muted = false
+	inc.LastNotice = now
+	targets := m.configured(p.Notify)
+	for _, n := range targets {
+		inc.addNotifier(n)
+	}
+	m.log.Warn("alert firing: the maintenance ended with the incident open", "check", c.Name, "failed_runs", inc.FailedRuns, "notifiers", targets)
+	return m.fanOut(st, targets, KindFiring, "", now)
+}
+
+// ReleaseMaintenance notifies the alerts that opened in maintenance and
+// are still open, of the checks active no longer says are in
+// maintenance: one firing event each, stored with the state in one
+// transaction like every event, so that a restart neither loses nor
+// repeats it (the state says it was sent) and replicas make the same
+// event key. The calendar calls it at every window's end and at start.
+func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check string) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.clock.Now()
+	var changes []outbox.Change
+	updated := map[string]*checkState{}
+	for _, name := range slices.Sorted(maps.Keys(m.states)) {
+		st, c := m.states[name], m.checks[name]
+		if c == nil || st.Status != StateFailing || st.Incident == nil || !st.Incident.Muted || active(name) {
+			continue
+		}
+		var epoch int64
+		if m.opts.Owns != nil {
+			e, ok := m.opts.Owns(name)
+			if !ok {
+				continue // the owner releases it
+			}
+			if e != m.epochs[name] {
+				m.takeOver(ctx, name, e)
+				if st = m.states[name]; st == nil || st.Incident == nil || !st.Incident.Muted {
+					continue
+				}
+			}
+			epoch = e
+		}
+		st = cloneState(st)
+		evs := m.release(st, c, effectivePolicy(c, m.opts.Defaults), now)
+		st.Version++
+		b, _ := json.Marshal(st)
+		changes = append(changes, outbox.Change{Check: name, State: b, Events: evs, Version: st.Version, Epoch: epoch,
+			Incident: st.Incident.record(name, time.Time{}, "")})
+		updated[name] = st
+	}
+	m.commit(ctx, changes)
+	for name, st := range updated {
+		m.states[name] = st
+		m.persisted[name], _ = json.Marshal(st)
+		delete(m.dirty, name)
+	}
+	if len(changes) > 0 {
+		m.wakeUp()
+	}
 }
 
 // fanOut makes one event and queues it for each target notifier.

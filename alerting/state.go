@@ -45,6 +45,11 @@ type incidentState struct {
 	Opened time.Time `json:"opened,omitzero"`
 	// Notifiers received the firing event and so are owed the resolved one.
 	Notifiers []string `json:"notifiers,omitempty"`
+	// Muted: the alert opened while the check was in maintenance, so no
+	// one was told; the firing event is owed when the maintenance ends
+	// with the incident still open (maintenance.go). Persisted, so that a
+	// restart inside the window neither forgets nor repeats it.
+	Muted bool `json:"muted,omitempty"`
 	// FirstFailure is the run that started the incident.
 	FirstFailure *Failure `json:"first_failure,omitempty"`
 	LastFailure  *Failure `json:"last_failure,omitempty"`

@@ -52,6 +52,10 @@ type Check struct {
 	// Cookies: false turns off the cookie jar each attempt has (see
 	// cookies.go).
 	Cookies *bool `yaml:"cookies"`
+	// Maintenance are the check's own maintenance windows (see
+	// maintenance.go); the engine ignores them, the maintenance package
+	// reads them.
+	Maintenance []*MaintenanceWindow `yaml:"maintenance"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`

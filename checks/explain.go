@@ -45,6 +45,17 @@ func Explain(c *Check) ([]byte, error) {
 	if c.SLO != nil {
 		yAdd(cn, "slo", yFlow(yMap("objective", yStr(c.SLO.Objective.String()), "window", yStr(c.SLO.Window.String()))))
 	}
+	if len(c.Maintenance) > 0 {
+		ws := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, w := range c.Maintenance {
+			wn := yMap("schedule", yStr(w.Schedule), "duration", yStr(w.Duration.String()))
+			if w.Timezone != "" {
+				yAdd(wn, "timezone", yStr(w.Timezone))
+			}
+			ws.Content = append(ws.Content, yFlow(wn))
+		}
+		yAdd(cn, "maintenance", ws)
+	}
 	if c.Semantics != "" {
 		yAdd(cn, "semantics", yStr(string(c.Semantics)))
 	}

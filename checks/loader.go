@@ -535,6 +535,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 		}
 		c.tmplVars[k] = c.Vars[k]
 	}
+	compileMaintenance(d, c, path)
 	compileShared(d, c, path)
 	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") && !reported(d, path+".contract") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")

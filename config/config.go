@@ -36,6 +36,14 @@ type Config struct {
 	// whatever they are called, in this file and in every check file
 	// (pass it to checks.LoadOptions.Secrets).
 	Secrets []string `yaml:"secrets"`
+	// Timezone is the time zone (an IANA name) of the maintenance windows
+	// that name none, here and in the check files (unless their check's
+	// schedule has a CRON_TZ); empty is UTC. Location is it loaded.
+	Timezone string         `yaml:"timezone"`
+	Location *time.Location `yaml:"-"`
+	// Maintenance are windows covering the checks their checks: globs
+	// and labels: select (see package maintenance).
+	Maintenance []*checks.MaintenanceWindow `yaml:"maintenance"`
 
 	// File is where the config was read from ("" for built-in defaults).
 	File string `yaml:"-"`
@@ -184,6 +192,9 @@ func Default() *Config {
 }
 
 func (c *Config) applyDefaults() {
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
 	if c.Server.Listen == "" {
 		c.Server.Listen = DefaultListen
 	}
@@ -234,7 +245,7 @@ func Load(path string) (*Config, error) {
 }
 
 // topLevel are the keys of a config file.
-var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "cluster", "notifiers", "secrets"}
+var topLevel = []string{"server", "storage", "defaults", "checks", "metrics", "web", "cluster", "notifiers", "secrets", "timezone", "maintenance"}
 
 // Parse validates config content; file names positions in errors, and
 // relative paths in it are relative to file's directory (see ResolvePath).
@@ -319,6 +330,7 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 	if c.Checks.Concurrency < 0 {
 		d.Errs = append(d.Errs, &yamlstrict.Error{Pos: yamlstrict.Position{File: file}, Field: "checks.concurrency", Msg: "must be positive"})
 	}
+	d.Errs = append(d.Errs, c.maintenance(file, d)...)
 	var perrs yamlstrict.Errors
 	if errors.As(alerting.ValidatePolicies(c.Defaults.Alert, c.Notifiers, nil), &perrs) {
 		d.Errs = append(d.Errs, perrs...)
@@ -335,4 +347,30 @@ func parse(file string, data []byte) (*Config, yamlstrict.Errors) {
 // credential-looking name or one its secrets: list holds.
 func secretNames(listed []string) func(string) bool {
 	return func(name string) bool { return checks.IsSecretName(name) || slices.Contains(listed, name) }
+}
+
+// maintenance checks the timezone and that each window selects checks.
+func (c *Config) maintenance(file string, d *yamlstrict.Decoder) yamlstrict.Errors {
+	var errs yamlstrict.Errors
+	c.Location = time.UTC
+	if c.Timezone != "" {
+		loc, err := time.LoadLocation(c.Timezone)
+		if err != nil || c.Timezone == "Local" {
+			errs = append(errs, &yamlstrict.Error{Pos: d.ValuePos("timezone", yamlstrict.Position{File: file}), Field: "timezone",
+				Msg: fmt.Sprintf("unknown time zone %s: use an IANA name such as Europe/Berlin or UTC", yamlstrict.Excerpt(c.Timezone))})
+		} else {
+			c.Location = loc
+		}
+	}
+	for i, w := range c.Maintenance {
+		f := fmt.Sprintf("maintenance[%d]", i)
+		switch {
+		case w == nil:
+			errs = append(errs, &yamlstrict.Error{Pos: d.ValuePos(f, yamlstrict.Position{File: file}), Field: f, Msg: "empty maintenance window"})
+		case len(w.Checks) == 0 && len(w.Labels) == 0:
+			errs = append(errs, &yamlstrict.Error{Pos: w.Pos, Field: f,
+				Msg: `a window of assay.yaml needs checks: (name globs, e.g. ["db-*"] or ["*"] for all) or labels: to say which checks it covers`})
+		}
+	}
+	return errs
 }

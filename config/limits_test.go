@@ -67,7 +67,7 @@ func TestOnlyRegularFilesAreRead(t *testing.T) {
 	}
 	_, err := config.Load(shadow)
 	if err == nil || strings.Contains(err.Error(), "root") || strings.Contains(err.Error(), "alice") ||
-		!strings.HasSuffix(err.Error(), "shadow: not an assay config file (expected a mapping with server, storage, defaults, checks, metrics, web, cluster, notifiers, secrets)") {
+		!strings.HasSuffix(err.Error(), "shadow: not an assay config file (expected a mapping with server, storage, defaults, checks, metrics, web, cluster, notifiers, secrets, timezone, maintenance)") {
 		t.Errorf("shadow: %v", err)
 	}
 }

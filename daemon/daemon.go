@@ -23,6 +23,7 @@ import (
 	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/maintenance"
 	"github.com/assay-monitor/assay/metrics"
 	"github.com/assay-monitor/assay/scheduler"
 	"github.com/assay-monitor/assay/store"
@@ -79,6 +80,10 @@ type Options struct {
 	// NotificationsChanged is called after a notification was retried or
 	// dropped through the API.
 	NotificationsChanged func()
+	// Maintenance is the calendar of maintenance windows and silences
+	// (OpenStorage sets it): the silence API and the pages; its
+	// Annotate marks results. nil: none.
+	Maintenance *maintenance.Calendar
 	// Runner executes checks; nil means a new checks.Runner.
 	Runner *checks.Runner
 	// Clock drives the scheduler; nil means the wall clock.
@@ -563,6 +568,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		Cluster:              clusterInfo(d.opts.Cluster),
 		Public:               d.opts.Config.Web.Public,
 		Access:               d.access,
+		Maintenance:          d.opts.Maintenance,
 	}), limits, d.log)
 	d.warnIfOpen()
 	serveErr := make(chan error, 1)

@@ -11,6 +11,7 @@ import (
 	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/config"
 	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/maintenance"
 	"github.com/assay-monitor/assay/store"
 	"github.com/assay-monitor/assay/store/postgres"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ type Backend interface {
 	history.Writer
 	history.Reader
 	history.NotificationAdmin
+	history.SilenceStore
 	// WriteErrors counts the writes that failed so far.
 	WriteErrors() float64
 	// WriteError is the error of the last write, nil when it succeeded.
@@ -138,8 +140,21 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 		}
 		return nil
 	}
+	// The calendar marks every result before the other annotators and
+	// sinks see it, and tells alerting when a window ends.
+	cal := maintenance.New(maintenance.Options{Windows: cfg.Maintenance, Location: cfg.Location, Store: st,
+		Clock: opts.Clock, Logger: log, Registerer: opts.Registry})
+	opts.Maintenance = cal
+	opts.Annotators = append([]Annotator{cal}, opts.Annotators...)
+	opts.CheckSetters = append(opts.CheckSetters, cal)
+	opts.OwnedSetters = append(opts.OwnedSetters, cal.Owned())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cal.Run(ctx, func(active func(string) bool) { m.ReleaseMaintenance(ctx, active) })
+	}()
 	var rec *history.Recorder
 	if cfg.Storage.HistoryOn() {
 		rec, err = history.NewRecorder(history.Options{

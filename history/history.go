@@ -31,6 +31,8 @@ type RunSummary struct {
 	Message         string        `json:"message,omitempty"`
 	// FailingStep is the first failed step of a failed run.
 	FailingStep string `json:"failing_step,omitempty"`
+	// InMaintenance: the run started in a maintenance window or silence.
+	InMaintenance bool `json:"in_maintenance,omitempty"`
 }
 
 // Run is a stored run whole: GET /api/v1/results/{id}. A failed run keeps

@@ -297,7 +297,7 @@ func (rec *Recorder) Record(ctx context.Context, r *checks.Result) {
 		return
 	}
 	sum := RunSummary{ID: r.ID, Check: r.Check, Started: r.Started, DurationSeconds: r.Duration.Seconds(),
-		Passed: r.Passed, Reason: r.Reason, Message: r.Message}
+		Passed: r.Passed, Reason: r.Reason, Message: r.Message, InMaintenance: r.InMaintenance}
 	if fs := r.FailedStep(); fs != nil {
 		sum.FailingStep = fs.Name
 	}

@@ -59,11 +59,11 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 // cost is per statement, so a batch of 1,000 runs is 16 statements.
 const insertRows = 64
 
-const insertRun = `INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result) VALUES `
+const insertRun = `INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result, in_maintenance) VALUES `
 
 func runArgs(args []any, r *history.StoredRun) []any {
 	return append(args, r.ID, r.Check, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6), boolInt(r.Passed),
-		string(r.Reason), r.Message, r.FailingStep, string(r.Data))
+		string(r.Reason), r.Message, r.FailingStep, string(r.Data), boolInt(r.InMaintenance))
 }
 
 // WriteBatch implements history.Writer: the runs and the baselines in one
@@ -80,13 +80,13 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		runs := b.Runs
 		if len(runs) >= insertRows {
-			q := insertRun + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", insertRows-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+			q := insertRun + strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", insertRows-1) + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 			ins, err := tx.PrepareContext(ctx, q)
 			if err != nil {
 				return err
 			}
 			defer ins.Close()
-			args := make([]any, 0, 9*insertRows)
+			args := make([]any, 0, 10*insertRows)
 			for len(runs) >= insertRows {
 				args = args[:0]
 				for i := range runs[:insertRows] {
@@ -99,7 +99,7 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 			}
 		}
 		if len(runs) > 0 {
-			ins, err := tx.PrepareContext(ctx, insertRun+"(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
+			ins, err := tx.PrepareContext(ctx, insertRun+"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 			if err != nil {
 				return err
 			}
@@ -289,7 +289,7 @@ func (s *Store) Results(ctx context.Context, check string, q history.ResultQuery
 		args = append(args, q.Since.UnixMilli())
 	}
 	args = append(args, clampLimit(q.Limit))
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, check_name, started_ms, duration_us, passed, reason, message, failing_step
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, check_name, started_ms, duration_us, passed, reason, message, failing_step, in_maintenance
 		FROM results WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
@@ -311,20 +311,21 @@ type scanner interface{ Scan(...any) error }
 func scanSummary(sc scanner, extra ...any) (history.RunSummary, error) {
 	var r history.RunSummary
 	var started, dur int64
-	var passed int
+	var passed, maint int
 	var reason string
-	dest := append([]any{&r.ID, &r.Check, &started, &dur, &passed, &reason, &r.Message, &r.FailingStep}, extra...)
+	dest := append([]any{&r.ID, &r.Check, &started, &dur, &passed, &reason, &r.Message, &r.FailingStep, &maint}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
 	r.Started, r.DurationSeconds, r.Passed, r.Reason = fromMS(started), float64(dur)/1e6, passed == 1, checks.Reason(reason)
+	r.InMaintenance = maint == 1
 	return r, nil
 }
 
 // Result implements history.Reader.
 func (s *Store) Result(ctx context.Context, id int64) (*history.Run, error) {
 	var data string
-	row := s.rdb.QueryRowContext(ctx, `SELECT id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result
+	row := s.rdb.QueryRowContext(ctx, `SELECT id, check_name, started_ms, duration_us, passed, reason, message, failing_step, in_maintenance, result
 		FROM results WHERE id = ?`, id)
 	sum, err := scanSummary(row, &data)
 	if errors.Is(err, sql.ErrNoRows) {

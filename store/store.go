@@ -197,6 +197,16 @@ var schema = []string{
 	INSERT INTO counters (name, value) VALUES ('next_result_id', 1), ('rolled_up_to', 0);`,
 	// Compare-and-set of alert state changes (issue 11).
 	`ALTER TABLE alert_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;`,
+	// Maintenance windows and silences (issue 14).
+	`ALTER TABLE results ADD COLUMN in_maintenance INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE silences (
+		id         TEXT PRIMARY KEY,
+		starts_ms  INTEGER NOT NULL,
+		ends_ms    INTEGER NOT NULL,
+		updated_ms INTEGER NOT NULL,
+		doc        TEXT NOT NULL
+	);
+	CREATE INDEX silences_ends ON silences (ends_ms);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

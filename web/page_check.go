@@ -45,6 +45,8 @@ type checkView struct {
 	Incidents incidentTable
 	Evidence  *evidenceView
 	Notes     []string
+	// Maintenance is the check's windows and silences, now and next.
+	Maintenance *maintView
 }
 
 // uptimeCol is an uptime figure with its window.
@@ -65,6 +67,8 @@ type runRow struct {
 	Reason      string
 	FailingStep string
 	Message     string
+	// InMaintenance: the run started in a window or silence.
+	InMaintenance bool
 }
 
 // filterLink is one choice of the status filter.
@@ -126,7 +130,7 @@ func (p *pages) checkPage(w http.ResponseWriter, r *http.Request) {
 	l := newLinker(r, "../")
 	h := p.o.History
 	v := checkView{Name: sum.Name, Description: short(sum.Description, 2000), HasHistory: h != nil,
-		Incidents: incidentTable{Public: p.o.Public}}
+		Incidents: incidentTable{Public: p.o.Public}, Maintenance: p.checkMaintenance(sum.Name, p.now())}
 	if !p.o.Public {
 		v.Labels, v.Tags, v.File, v.Schedule, v.Steps = labelChips(sum.Labels), boundTags(sum.Tags), sum.File, sum.Schedule, sum.Steps
 		if sum.NextRun != nil {
@@ -212,7 +216,8 @@ func (p *pages) runTable(ctx context.Context, v *checkView, l linker, cq checkQu
 	for _, r := range rows {
 		v.Runs = append(v.Runs, runRow{ID: r.ID, Href: p.runHref(l, v.Name, cq, r.ID), Started: fmtTime(r.Started),
 			Ago: fmtAgo(now, r.Started), Duration: fmtDur(secs(r.DurationSeconds)), Passed: r.Passed,
-			Reason: string(r.Reason), FailingStep: short(r.FailingStep, 200), Message: short(oneLine(r.Message), maxRowMessage)})
+			Reason: string(r.Reason), FailingStep: short(r.FailingStep, 200), Message: short(oneLine(r.Message), maxRowMessage),
+			InMaintenance: r.InMaintenance})
 	}
 	filter := func(status string) url.Values {
 		q := url.Values{}

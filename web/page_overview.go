@@ -35,6 +35,8 @@ type overviewView struct {
 	Incidents  incidentTable
 	HasHistory bool
 	Notes      []string
+	// Maintenance lists assay.yaml's windows and the silences.
+	Maintenance []periodRow
 }
 
 // checkRow is one check on the overview.
@@ -53,7 +55,9 @@ type checkRow struct {
 	LastRunAt       string
 	LastDur         string
 	LastFailure     *failureView
-	rank            int
+	// Maintenance says the check is in maintenance and until when.
+	Maintenance string
+	rank        int
 }
 
 // failureView is the last failure of a check in brief.
@@ -74,7 +78,8 @@ func (p *pages) overview(w http.ResponseWriter, r *http.Request) {
 	l := newLinker(r, "./")
 	h := p.o.History
 	sums := p.status().Summaries()
-	v := overviewView{Total: len(sums), HasHistory: h != nil, Incidents: incidentTable{Public: p.o.Public, ShowCheck: true}}
+	v := overviewView{Total: len(sums), HasHistory: h != nil, Incidents: incidentTable{Public: p.o.Public, ShowCheck: true},
+		Maintenance: p.overviewMaintenance(now)}
 	for _, w := range uptimeWindows {
 		v.Windows = append(v.Windows, w.Name)
 	}
@@ -111,7 +116,7 @@ func (p *pages) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, s := range sums {
 		row := checkRow{Name: s.Name, Href: l.check(s.Name, nil), Description: short(oneLine(s.Description), overviewText),
-			Incident: open[s.Name]}
+			Incident: open[s.Name], Maintenance: p.maintenanceUntil(s.Name, now)}
 		if row.Description != oneLine(s.Description) {
 			row.DescriptionFull = short(oneLine(s.Description), 2000)
 		}

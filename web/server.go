@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/history"
+	"github.com/assay-monitor/assay/maintenance"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	Cluster func() any
 	// Now is the clock of the pages, badges and uptime; nil means time.Now.
 	Now func() time.Time
+	// Maintenance is the calendar of maintenance windows and silences:
+	// the silence API, and the windows on the pages and in
+	// /api/v1/checks/{name}; nil: the silence API answers 501.
+	Maintenance *maintenance.Calendar
 }
 
 // Handler returns every endpoint behind o.Access.
@@ -96,11 +101,14 @@ func mux(o Options) *http.ServeMux {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no check named " + r.PathValue("name")})
 			return
 		}
+		out := map[string]any{"check": sum, "result": res}
 		if o.Public {
-			writeJSON(w, http.StatusOK, map[string]any{"check": publicSummary(sum)})
-			return
+			out = map[string]any{"check": publicSummary(sum)}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"check": sum, "result": res})
+		if o.Maintenance != nil {
+			out["maintenance"] = maintenanceView(o.Maintenance.Check(sum.Name, o.now()), o.Public)
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if o.Reload == nil {
@@ -128,6 +136,7 @@ func mux(o Options) *http.ServeMux {
 		writeJSON(w, http.StatusOK, o.Cluster())
 	})
 	registerHistoryAPI(mux, o)
+	registerSilences(mux, o)
 	registerPages(mux, o)
 	return mux
 }
@@ -137,7 +146,7 @@ func publicSummary(s CheckSummary) CheckSummary {
 	out := CheckSummary{Name: s.Name, Description: s.Description, Schedule: s.Schedule, NextRun: s.NextRun}
 	if lr := s.LastResult; lr != nil {
 		out.LastResult = &ResultSummary{Passed: lr.Passed, Started: lr.Started, DurationSeconds: lr.DurationSeconds,
-			Attempts: lr.Attempts, Reason: lr.Reason}
+			Attempts: lr.Attempts, Reason: lr.Reason, InMaintenance: lr.InMaintenance}
 	}
 	return out
 }
@@ -149,4 +158,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // the API is JSON, not HTML: "&" stays "&"
 	_ = enc.Encode(v)
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// maintenanceView is a check's maintenance as the API shows it: on a
+// public page without silence comments, which may name people or plans.
+func maintenanceView(st maintenance.CheckStatus, public bool) maintenance.CheckStatus {
+	if !public {
+		return st
+	}
+	strip := func(p maintenance.Period) maintenance.Period {
+		p.Comment, p.SilenceID, p.Source, p.Checks, p.Labels = "", "", "", nil, nil
+		return p
+	}
+	out := maintenance.CheckStatus{InMaintenance: st.InMaintenance}
+	for _, p := range st.Active {
+		out.Active = append(out.Active, strip(p))
+	}
+	if st.Next != nil {
+		n := strip(*st.Next)
+		out.Next = &n
+	}
+	return out
 }

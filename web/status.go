@@ -77,7 +77,7 @@ func (s *Status) fillFromHistory(sums []CheckSummary) {
 		}
 		if r := c.sum; r != nil {
 			sums[i].LastResult = &ResultSummary{Passed: r.Passed, Started: r.Started, DurationSeconds: r.DurationSeconds,
-				Reason: r.Reason, Message: r.Message, FailingStep: r.FailingStep}
+				Reason: r.Reason, Message: r.Message, FailingStep: r.FailingStep, InMaintenance: r.InMaintenance}
 		}
 	}
 }
@@ -155,6 +155,8 @@ type ResultSummary struct {
 	Message         string                  `json:"message,omitempty"`
 	FailingStep     string                  `json:"failing_step,omitempty"`
 	FailingAssert   *checks.AssertionResult `json:"failing_assertion,omitempty"`
+	// InMaintenance: the run started in a maintenance window or silence.
+	InMaintenance bool `json:"in_maintenance,omitempty"`
 }
 
 // Summaries lists every configured check with its last result, by name.
@@ -201,7 +203,7 @@ func (s *Status) summary(c *checks.Check) CheckSummary {
 		return cs
 	}
 	rs := &ResultSummary{Passed: r.Passed, Started: r.Started, DurationSeconds: r.Duration.Seconds(),
-		Attempts: len(r.Attempts), Reason: r.Reason, Message: r.Message}
+		Attempts: len(r.Attempts), Reason: r.Reason, Message: r.Message, InMaintenance: r.InMaintenance}
 	if fs := r.FailedStep(); fs != nil {
 		rs.FailingStep = fs.Name
 		for i := range fs.Assertions {

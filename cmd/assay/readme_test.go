@@ -45,7 +45,7 @@ func yamlBlocks(md string) []yamlBlock {
 }
 
 // configKeys are the top-level keys of assay.yaml.
-var configKeys = []string{"server", "storage", "defaults", "checks", "metrics", "web", "notifiers"}
+var configKeys = []string{"server", "storage", "defaults", "checks", "metrics", "web", "notifiers", "timezone", "maintenance"}
 
 // blockKind tells the README's examples apart: a check file has a list
 // under checks:; a global config has only assay.yaml's top-level keys (its

@@ -46,3 +46,26 @@ func TestReportOnStdoutKeepsStdoutParseable(t *testing.T) {
 		t.Errorf("the console report is not on stderr:\n%s", stderr)
 	}
 }
+
+// TestJSONReportMarksMaintenance: a check whose own window covers the
+// run is marked in_maintenance in the JSON report; one without is not.
+func TestJSONReportMarksMaintenance(t *testing.T) {
+	docServer(t)
+	inWindow := strings.Replace(passingCheck, "    tags: [smoke]\n", "    tags: [smoke]\n    maintenance: [{ schedule: \"* * * * *\", duration: 1h }]\n", 1)
+	dir := writeFiles(t, map[string]string{"pass.yaml": inWindow, "fail.yaml": failingCheck})
+	_, stdout, stderr := invoke(t, "test", dir, "--json", "-")
+	var res struct {
+		Results []struct {
+			Check         string
+			InMaintenance bool `json:"in_maintenance"`
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Results) != 2 {
+		t.Fatalf("report: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, r := range res.Results {
+		if want := r.Check == "doc-revalidates"; r.InMaintenance != want {
+			t.Errorf("%s: in_maintenance %v, want %v", r.Check, r.InMaintenance, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/maintenance"
 	"github.com/assay-monitor/assay/report"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -138,6 +139,13 @@ func runTest(ctx context.Context, paths []string, o testOptions, stdout, stderr 
 	defer runner.Close()
 	results := runAll(ctx, runner, cs, o.parallel)
 	notStarted := len(cs) - len(results)
+	// A check's own maintenance windows mark its results as the daemon
+	// does (assay.yaml's windows and the silences are the daemon's).
+	cal := maintenance.New(maintenance.Options{})
+	cal.SetChecks(cs)
+	for _, r := range results {
+		cal.Annotate(ctx, r)
+	}
 
 	report.WriteConsole(console, results, report.ConsoleOptions{Color: useColor, Verbose: o.verbose})
 	if o.junit != "" {

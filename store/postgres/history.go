@@ -60,12 +60,15 @@ func (s *Store) ReserveIDs(ctx context.Context, n int) (int64, error) {
 func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 	n := len(b.Runs)
 	ids, started, durs, epochs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	passed := make([]int16, n)
+	passed, maint := make([]int16, n), make([]int16, n)
 	names, reasons, msgs, steps, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range b.Runs {
 		ids[i], names[i], started[i], durs[i] = r.ID, r.Check, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6)
 		if r.Passed {
 			passed[i] = 1
+		}
+		if r.InMaintenance {
+			maint[i] = 1
 		}
 		reasons[i], msgs[i], steps[i], data[i], epochs[i] = string(r.Reason), r.Message, r.FailingStep, string(r.Data), r.Epoch
 	}
@@ -86,12 +89,12 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 			// A run made under a lease epoch is stored only while that
 			// epoch is the check's: a replica that lost the lease (paused,
 			// partitioned) cannot write over its successor (fencing).
-			batch.Queue(`INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result)
-				SELECT v.id, v.c, v.s, v.d, v.p, v.r, v.m, v.f, v.j
-				FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-					AS v(id, c, s, d, p, r, m, f, j, e)
+			batch.Queue(`INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result, in_maintenance)
+				SELECT v.id, v.c, v.s, v.d, v.p, v.r, v.m, v.f, v.j, v.im
+				FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::smallint[])
+					AS v(id, c, s, d, p, r, m, f, j, e, im)
 				WHERE v.e = 0 OR EXISTS (SELECT 1 FROM leases l WHERE l.check_name = v.c AND l.epoch = v.e)
-				ON CONFLICT (id) DO NOTHING`, ids, names, started, durs, passed, reasons, msgs, steps, data, epochs)
+				ON CONFLICT (id) DO NOTHING`, ids, names, started, durs, passed, reasons, msgs, steps, data, epochs, maint)
 			batch.Queue(`SELECT COUNT(*) FROM unnest($1::text[], $2::bigint[]) AS v(c, e)
 				WHERE v.e <> 0 AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.check_name = v.c AND l.epoch = v.e)`, names, epochs).
 				QueryRow(func(row pgx.Row) error {
@@ -211,17 +214,18 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 	return total, more, nil
 }
 
-const summaryColumns = `id, check_name, started_ms, duration_us, passed, reason, message, failing_step`
+const summaryColumns = `id, check_name, started_ms, duration_us, passed, reason, message, failing_step, in_maintenance`
 
 func scanSummary(row pgx.Row, extra ...any) (history.RunSummary, error) {
 	var r history.RunSummary
 	var started, dur int64
-	var passed int16
+	var passed, maint int16
 	var reason string
-	if err := row.Scan(append([]any{&r.ID, &r.Check, &started, &dur, &passed, &reason, &r.Message, &r.FailingStep}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&r.ID, &r.Check, &started, &dur, &passed, &reason, &r.Message, &r.FailingStep, &maint}, extra...)...); err != nil {
 		return r, err
 	}
 	r.Started, r.DurationSeconds, r.Passed, r.Reason = fromMS(started), float64(dur)/1e6, passed == 1, checks.Reason(reason)
+	r.InMaintenance = maint == 1
 	return r, nil
 }
 

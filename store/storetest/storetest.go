@@ -21,6 +21,7 @@ type Store interface {
 	history.Writer
 	history.Reader
 	history.NotificationAdmin
+	history.SilenceStore
 	AlertStates(ctx context.Context) (map[string][]byte, error)
 	Apply(ctx context.Context, c outbox.Change) error
 	ApplyAll(ctx context.Context, cs []outbox.Change) error
@@ -58,6 +59,8 @@ func Run(t *testing.T, newDB Opener) {
 		{"PruneByAgeCountAndAggregates", pruneAll},
 		{"IncidentsRecordedWithAlertState", incidents},
 		{"NotificationsListRetryDrop", notifications},
+		{"SilencesPutListExpirePurge", silences},
+		{"InMaintenanceKeptInSummaries", inMaintenanceKept},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -525,5 +528,73 @@ func notifications(t *testing.T, open func() Store) {
 	}
 	if err := s.RetryNotification(ctx, 9999); !errors.Is(err, history.ErrNotFound) {
 		t.Fatalf("retrying an unknown id: %v", err)
+	}
+}
+
+func silences(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	rec := func(id string, starts, ends time.Duration) history.SilenceRecord {
+		return history.SilenceRecord{ID: id, Starts: t0.Add(starts), Ends: t0.Add(ends), Updated: t0, Doc: []byte(`{"id":"` + id + `"}`)}
+	}
+	must(t, s.PutSilence(ctx, rec("b", time.Hour, 3*time.Hour)))
+	must(t, s.PutSilence(ctx, rec("a", 0, 2*time.Hour)))
+	must(t, s.PutSilence(ctx, rec("old", -3*time.Hour, -2*time.Hour)))
+	list := func(after time.Time) string {
+		t.Helper()
+		rs, err := s.Silences(ctx, after, 10)
+		must(t, err)
+		out := ""
+		for _, r := range rs {
+			out += r.ID + " "
+		}
+		return out
+	}
+	if got := list(t0.Add(-time.Minute)); got != "a b " {
+		t.Fatalf("silences ending after t0-1m = %q, want a b (by start)", got)
+	}
+	if got := list(t0.Add(-24 * time.Hour)); got != "old a b " {
+		t.Fatalf("silences ending after t0-24h = %q", got)
+	}
+	// Expiring replaces the times and the document in place, across a
+	// restart.
+	exp := rec("b", time.Hour, time.Hour)
+	exp.Doc = []byte(`{"id":"b","expired":true}`)
+	must(t, s.PutSilence(ctx, exp))
+	must(t, s.Close())
+	s = opened(t, open)
+	got, err := s.Silence(ctx, "b")
+	must(t, err)
+	if !got.Ends.Equal(t0.Add(time.Hour)) || string(got.Doc) != `{"id":"b","expired":true}` || !got.Updated.Equal(t0) {
+		t.Fatalf("silence b = %+v", got)
+	}
+	if _, err := s.Silence(ctx, "nope"); !errors.Is(err, history.ErrNotFound) {
+		t.Fatalf("unknown silence: err = %v, want ErrNotFound", err)
+	}
+	n, err := s.PurgeSilences(ctx, t0)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("purged %d, want 1 (old)", n)
+	}
+	if rs, _ := s.Silences(ctx, t0.Add(-24*time.Hour), 1); len(rs) != 1 || rs[0].ID != "a" {
+		t.Fatalf("limit 1 = %+v, want a", rs)
+	}
+}
+
+func inMaintenanceKept(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	a, b := run(1, "a", t0, false), run(2, "a", t0.Add(time.Minute), true)
+	a.InMaintenance = true
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{a, b}}))
+	got, err := s.Results(ctx, "a", history.ResultQuery{})
+	must(t, err)
+	if len(got) != 2 || got[0].InMaintenance || !got[1].InMaintenance {
+		t.Fatalf("summaries = %+v, want run 1 only in maintenance", got)
+	}
+	r, err := s.Result(ctx, 1)
+	must(t, err)
+	if !r.InMaintenance {
+		t.Fatalf("run 1 = %+v, want in_maintenance", r.RunSummary)
 	}
 }

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/assay-monitor/assay/history"
+)
+
+// PutSilence implements history.SilenceStore.
+func (s *Store) PutSilence(ctx context.Context, r history.SilenceRecord) error {
+	_, err := s.exec(ctx, `INSERT INTO silences (id, starts_ms, ends_ms, updated_ms, doc) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms,
+			updated_ms = excluded.updated_ms, doc = excluded.doc`,
+		r.ID, r.Starts.UnixMilli(), r.Ends.UnixMilli(), r.Updated.UnixMilli(), string(r.Doc))
+	return err
+}
+
+// Silence implements history.SilenceStore.
+func (s *Store) Silence(ctx context.Context, id string) (history.SilenceRecord, error) {
+	r, err := scanSilence(s.rdb.QueryRowContext(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, history.ErrNotFound
+	}
+	return r, err
+}
+
+// Silences implements history.SilenceStore.
+func (s *Store) Silences(ctx context.Context, endsAfter time.Time, limit int) ([]history.SilenceRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
+		WHERE ends_ms > ? ORDER BY starts_ms, id LIMIT ?`, endsAfter.UnixMilli(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []history.SilenceRecord
+	for rows.Next() {
+		r, err := scanSilence(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PurgeSilences implements history.SilenceStore.
+func (s *Store) PurgeSilences(ctx context.Context, endedBefore time.Time) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM silences WHERE ends_ms < ?`, endedBefore.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func scanSilence(sc scanner) (history.SilenceRecord, error) {
+	var r history.SilenceRecord
+	var starts, ends, updated int64
+	var doc string
+	if err := sc.Scan(&r.ID, &starts, &ends, &updated, &doc); err != nil {
+		return r, err
+	}
+	r.Starts, r.Ends, r.Updated, r.Doc = time.UnixMilli(starts).UTC(), time.UnixMilli(ends).UTC(), time.UnixMilli(updated).UTC(), []byte(doc)
+	return r, nil
+}

@@ -52,6 +52,9 @@ type Check struct {
 	// Cookies: false turns off the cookie jar each attempt has (see
 	// cookies.go).
 	Cookies *bool `yaml:"cookies"`
+	// Heartbeat makes the check one that a job pings, instead of steps
+	// that assay runs (see heartbeat.go).
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`

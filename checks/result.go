@@ -29,13 +29,16 @@ const (
 	// before it completed, so the target's health is unknown. The run's
 	// own deadlines are ReasonTimeout.
 	ReasonInterrupted Reason = "interrupted"
+	// ReasonMissedHeartbeat and ReasonHeartbeatFailed are heartbeat
+	// checks' (heartbeat.go).
 )
 
 // Reasons lists every Reason but ReasonNone, for metrics that must expose
 // each label value from the start.
 var Reasons = []Reason{ReasonAssertion, ReasonTimeout, ReasonDNS, ReasonConnect,
 	ReasonTLS, ReasonNetwork, ReasonProtocol, ReasonRedirect, ReasonBodyLimit,
-	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted}
+	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted,
+	ReasonMissedHeartbeat, ReasonHeartbeatFailed}
 
 // Transient reports whether a failure with this reason is a network-level
 // problem that a retry with RetryOnNetwork should be spent on.

@@ -197,6 +197,13 @@ var schema = []string{
 	INSERT INTO counters (name, value) VALUES ('next_result_id', 1), ('rolled_up_to', 0);`,
 	// Compare-and-set of alert state changes (issue 11).
 	`ALTER TABLE alert_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;`,
+	// The latest ping of each heartbeat check (issue 14).
+	`CREATE TABLE heartbeats (
+		check_name TEXT PRIMARY KEY,
+		at_ms      INTEGER NOT NULL,
+		failed     INTEGER NOT NULL,
+		message    TEXT NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

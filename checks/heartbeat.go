@@ -217,8 +217,6 @@ func compileHeartbeat(d *decoder, c *Check, path string) {
 	switch {
 	case h.Token == "" && !reported(d, hp+".token"):
 		d.ErrAt(d.ValuePos(hp+".token", h.Pos), hp+".token", `a heartbeat needs a token the job sends as "Authorization: Bearer TOKEN" (e.g. token: "${NIGHTLY_TOKEN}")`)
-	case len(h.Token) > 0 && len(h.Token) < 8:
-		d.ErrAt(d.ValuePos(hp+".token", h.Pos), hp+".token", "a heartbeat token must be at least 8 characters long, got %d", len(h.Token))
 	case len(h.Token) > 1024:
 		d.ErrAt(d.ValuePos(hp+".token", h.Pos), hp+".token", "a heartbeat token must be at most 1024 characters long, got %d", len(h.Token))
 	}

@@ -23,6 +23,7 @@ type Backend interface {
 	history.Writer
 	history.Reader
 	history.NotificationAdmin
+	PingStore
 	// WriteErrors counts the writes that failed so far.
 	WriteErrors() float64
 	// WriteError is the error of the last write, nil when it succeeded.
@@ -178,6 +179,7 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	opts.Registry.MustRegister(slos)
 	opts.OwnedSetters = append(opts.OwnedSetters, slos)
 	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
+	opts.Pings = st
 	opts.Sinks = append(opts.Sinks, m)
 	wg.Add(2)
 	go func() {

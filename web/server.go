@@ -1,5 +1,5 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
-// the JSON API under /api/v1, POST /-/reload, the status page (/ and
+// the JSON API under /api/v1, the heartbeat pings, POST /-/reload, the status page (/ and
 // /checks/{name}) and badges (/badge/{name}/...). It only reads: results
 // reach it through Status, a sink. Who may call what is Access
 // (guard.go); the server's limits, TLS and basic auth are in listen.go.
@@ -51,11 +51,23 @@ type Options struct {
 	Cluster func() any
 	// Now is the clock of the pages, badges and uptime; nil means time.Now.
 	Now func() time.Time
+	// Heartbeats takes the pings of heartbeat checks
+	// (POST /api/v1/heartbeat/{name}); nil: every name is unknown.
+	Heartbeats Heartbeats
 }
 
-// Handler returns every endpoint behind o.Access.
+// Handler returns every endpoint behind o.Access, but the heartbeat
+// endpoints, which authenticate by the check's token (heartbeat.go).
 func Handler(o Options) http.Handler {
-	return o.Access.guard(mux(o))
+	guarded := o.Access.guard(mux(o))
+	hb := heartbeatHandler(o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, heartbeatPrefix) {
+			hb.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 func mux(o Options) *http.ServeMux {

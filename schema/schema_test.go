@@ -630,6 +630,7 @@ var objectDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.SLO]():           "/$defs/slo",
 	reflect.TypeFor[checks.FileDefaults]():  "/$defs/fileDefaults",
 	reflect.TypeFor[checks.SharedRequest](): "/$defs/sharedRequest",
+	reflect.TypeFor[checks.Heartbeat]():     "/$defs/heartbeat",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

@@ -111,10 +111,15 @@ func (h *Heartbeat) GraceD() time.Duration {
 // period and grace; after it, one more every period, so that a job that
 // stays silent keeps failing runs and alert thresholds and reminders
 // work as for any check. NextDeadline is the first of them after t.
+//
+// The verdict (runHeartbeat) counts from the same base, so that a run at
+// a deadline finds the check late and a run before one finds it in time.
 func (h *Heartbeat) NextDeadline(st HeartbeatState, t time.Time) time.Time {
-	base := st.Watching
-	if st.Last.At.After(base) {
-		base = st.Last.At
+	// The latest ping, even one before watching began (a restart);
+	// with none, when watching began.
+	base := st.Last.At
+	if base.IsZero() {
+		base = st.Watching
 	}
 	d := base.Add(h.Window())
 	if d.After(t) {
@@ -189,7 +194,7 @@ func compileHeartbeat(d *decoder, c *Check, path string) {
 		set  bool
 	}{
 		{"steps", len(c.Steps) > 0}, {"finally", len(c.Finally) > 0}, {"contract", c.Contract != nil},
-		{"request", c.Request != nil && c.Request.fromDefaults == nil}, {"openapi", c.OpenAPI != nil},
+		{"request", c.Request != nil}, {"openapi", c.OpenAPI != nil},
 		{"schedule", c.Schedule != ""}, {"retries", c.Retries != (Retries{})},
 	} {
 		if f.set {
@@ -197,8 +202,6 @@ func compileHeartbeat(d *decoder, c *Check, path string) {
 			d.ErrAt(d.KeyPos(fp, c.Pos), fp, "a heartbeat check has no %s: the job calls assay (POST /api/v1/heartbeat/%s), set either heartbeat or steps", f.name, c.Name)
 		}
 	}
-	// A request block shared by the file's defaults is for the HTTP
-	// checks beside this one.
 	c.Request = nil
 	switch {
 	case h.Period == 0:
@@ -229,6 +232,9 @@ func compileHeartbeat(d *decoder, c *Check, path string) {
 	// The schedule shown (status page, explain) is the period; the
 	// scheduler judges the check at its deadlines instead.
 	c.Schedule = "@every " + shortDuration(h.Period.D())
+	if reported(d, hp+".period") {
+		c.Schedule = DefaultSchedule // the period's error is enough
+	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(10 * time.Second)
 	}

@@ -274,9 +274,10 @@ func (s *Scheduler) Trigger(name string) bool {
 	return true
 }
 
-// fireSoon makes e due at now. s.mu is held.
+// fireSoon makes e due now: at the start of the current slot, so that
+// it fires without waiting for the slot's end. s.mu is held.
 func (s *Scheduler) fireSoon(e *entry, now time.Time) {
-	e.next, e.parked = now, false
+	e.next, e.parked = now.Truncate(s.slot), false
 	if e.index >= 0 {
 		heap.Fix(&s.queue, e.index)
 	} else {

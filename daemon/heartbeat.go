@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +149,8 @@ func (h *heartbeats) Beat(ctx context.Context, name, token string, failed bool, 
 	if !c.TokenMatches(token) {
 		return web.ErrHeartbeatToken
 	}
+	// A job that sends its log may send its own token with it.
+	message = strings.ReplaceAll(message, c.Heartbeat.Token, checks.Redacted)
 	p := checks.Ping{At: h.now(), Failed: failed, Message: message}
 	if h.store != nil {
 		if err := h.store.RecordPing(ctx, name, p); err != nil {

@@ -115,3 +115,27 @@ func TestTriggerDuringARunRunsAgain(t *testing.T) {
 		t.Errorf("runs skipped: %v", rec.skipped)
 	}
 }
+
+// A deadline of a custom schedule that comes while the check still runs
+// is not skipped as a cron run would be: it runs when that run ends.
+func TestCustomDeadlineDuringARunRunsAfterIt(t *testing.T) {
+	clk := clocktest.New(start)
+	rec := newRecorder(true)
+	sched := &deadlineSchedule{at: start.Add(2 * time.Second), period: time.Hour}
+	s := customScheduler(rec, clk, sched)
+	s.Update([]*checks.Check{check("job", "@every 1h")})
+	s.Start()
+	defer stop(t, s)
+	s.Trigger("job")
+	waitN(t, rec.started, 1)
+	advance(t, clk, 2*time.Second) // the deadline, while the triggered run holds
+	await(t, "the deadline seen", func() bool { return s.State().Busy == 1 && clk.Waiting() == 1 })
+	rec.release <- struct{}{}
+	waitN(t, rec.started, 1)
+	rec.release <- struct{}{}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.skipped["job"] != 0 || rec.runs["job"] != 2 {
+		t.Errorf("runs %d, skipped %d; want the deadline run after the triggered one", rec.runs["job"], rec.skipped["job"])
+	}
+}

@@ -499,6 +499,12 @@ func (s *Scheduler) fireDue() {
 			// this loop ends whatever a schedule returns.
 			s.park(e)
 		}
+		if e.running && e.custom {
+			// A deadline is not lost to the run before it (the verdict
+			// depends on the time): it runs as soon as that one ends.
+			e.again = true
+			continue
+		}
 		if e.running {
 			e.starved = true
 			s.opts.Observer.Skipped(e.check.Name)

@@ -29,12 +29,11 @@ const (
 	// before it completed, so the target's health is unknown. The run's
 	// own deadlines are ReasonTimeout.
 	ReasonInterrupted Reason = "interrupted"
-	// ReasonMissedHeartbeat and ReasonHeartbeatFailed are heartbeat
-	// checks' (heartbeat.go).
 )
 
 // Reasons lists every Reason but ReasonNone, for metrics that must expose
-// each label value from the start.
+// each label value from the start (the heartbeat reasons are defined in
+// heartbeat.go).
 var Reasons = []Reason{ReasonAssertion, ReasonTimeout, ReasonDNS, ReasonConnect,
 	ReasonTLS, ReasonNetwork, ReasonProtocol, ReasonRedirect, ReasonBodyLimit,
 	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted,

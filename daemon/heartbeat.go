@@ -158,7 +158,11 @@ func (h *heartbeats) Beat(ctx context.Context, name, token string, failed bool, 
 		}
 	}
 	h.mu.Lock()
-	h.keep(name, p)
+	// Newest wins, and of two at the same time the later call, as in the
+	// store: a success right after a failure is not lost.
+	if old, ok := h.last[name]; !ok || !p.At.Before(old.At) {
+		h.last[name] = p
+	}
 	h.mu.Unlock()
 	h.trigger(name)
 	return nil

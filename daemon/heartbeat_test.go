@@ -264,3 +264,30 @@ func get(t *testing.T, addr, path string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// Two pings at the same time (the clock's resolution, or the store's
+// milliseconds): the later call wins, as in the store, so a failure
+// reported right after a success is judged a failure.
+func TestHeartbeatSameTimeLaterWins(t *testing.T) {
+	dir := t.TempDir()
+	writeChecks(t, dir, "hb.yaml", heartbeatFile)
+	h := startHeartbeatDaemon(t, dir, filepath.Join(t.TempDir(), "assay.db"), clocktest.New(hbStart))
+	if code := h.post(t, "/api/v1/heartbeat/nightly-job", hbToken, ""); code != http.StatusOK {
+		t.Fatalf("ping: %d", code)
+	}
+	if r := h.next(t); !r.Passed {
+		t.Fatalf("ping: %q %s", r.Reason, r.Message)
+	}
+	if code := h.post(t, "/api/v1/heartbeat/nightly-job/fail", hbToken, "exit 2"); code != http.StatusOK {
+		t.Fatalf("fail: %d", code)
+	}
+	if r := h.next(t); r.Passed || r.Reason != checks.ReasonHeartbeatFailed || r.Message != "the job reported a failure: exit 2" {
+		t.Fatalf("a failure at the same time as the ping before it: passed=%v %q %s", r.Passed, r.Reason, r.Message)
+	}
+	if code := h.post(t, "/api/v1/heartbeat/nightly-job", hbToken, ""); code != http.StatusOK {
+		t.Fatalf("ping: %d", code)
+	}
+	if r := h.next(t); !r.Passed {
+		t.Fatalf("a success at the same time as the failure before it: %q %s", r.Reason, r.Message)
+	}
+}

@@ -1,6 +1,7 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
-// the JSON API under /api/v1, the heartbeat pings, POST /-/reload, the status page (/ and
-// /checks/{name}) and badges (/badge/{name}/...). It only reads: results
+// the JSON API under /api/v1, the heartbeat pings (heartbeat.go), POST
+// /-/reload, the status page (/ and /checks/{name}) and badges
+// (/badge/{name}/...). It only reads: results
 // reach it through Status, a sink. Who may call what is Access
 // (guard.go); the server's limits, TLS and basic auth are in listen.go.
 package web

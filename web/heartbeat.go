@@ -109,13 +109,15 @@ func heartbeatHandler(o Options) http.Handler {
 	return mux
 }
 
-// bearer is the token of "Authorization: Bearer TOKEN", or "".
+// bearer is the token of "Authorization: Bearer TOKEN", else of
+// "X-Assay-Token: TOKEN" (with a web config's basic auth, the job's
+// Authorization header carries its basic credentials), or "".
 func bearer(r *http.Request) string {
 	auth := r.Header.Get("Authorization")
 	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 		return strings.TrimSpace(auth[7:])
 	}
-	return ""
+	return r.Header.Get("X-Assay-Token")
 }
 
 // heartbeatMessage is what a failure ping says: its body made one line,

@@ -72,7 +72,11 @@ func TestHeartbeatFromACronJob(t *testing.T) {
 			t.Errorf("%+v: %d %s", r, w.Code, w.Body)
 		}
 	}
-	if got := b.pings(); len(got) != 2 || got[0] != (beat{"nightly", false, ""}) || got[1].message != "" {
+	// Behind basic auth the token goes in X-Assay-Token.
+	if w := (req{path: "/api/v1/heartbeat/nightly", header: map[string]string{"Authorization": "Basic dTpw", "X-Assay-Token": "hb-secret"}}).do(h); w.Code != http.StatusOK {
+		t.Errorf("X-Assay-Token beside basic credentials: %d", w.Code)
+	}
+	if got := b.pings(); len(got) != 3 || got[0] != (beat{"nightly", false, ""}) || got[1].message != "" {
 		t.Errorf("pings = %+v", got)
 	}
 	// The guard still stands in front of everything else.

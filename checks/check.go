@@ -56,6 +56,9 @@ type Check struct {
 	// maintenance.go); the engine ignores them, the maintenance package
 	// reads them.
 	Maintenance []*MaintenanceWindow `yaml:"maintenance"`
+	// Heartbeat makes the check one that a job pings, instead of steps
+	// that assay runs (see heartbeat.go).
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
 
 	// Pos is where the check starts in its file.
 	Pos Position `yaml:"-"`

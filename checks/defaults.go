@@ -128,6 +128,9 @@ func mergeDefaults(c, defKey, defs *yaml.Node, budget *int) bool {
 	// auth and an Authorization header are one field: the check's own
 	// one wins over the other of the defaults.
 	var ownAuth, ownAuthHeader bool
+	// A heartbeat check is not run on a schedule and sends no request:
+	// those defaults are for the HTTP checks beside it (heartbeat.go).
+	_, hb := mapGet(c, "heartbeat")
 	for i := 0; i+1 < len(defs.Content); i += 2 {
 		k, v := yamlstrict.Resolve(defs.Content[i]), defs.Content[i+1]
 		if k == nil || k.Kind != yaml.ScalarNode {
@@ -135,6 +138,8 @@ func mergeDefaults(c, defKey, defs *yaml.Node, budget *int) bool {
 		}
 		dst := c
 		switch {
+		case hb != nil && (k.Value == "schedule" || slices.Contains(requestKeys, k.Value)):
+			continue
 		case slices.Contains(checkKeys, k.Value):
 		case slices.Contains(requestKeys, k.Value):
 			if req == nil {

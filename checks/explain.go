@@ -27,8 +27,21 @@ func Explain(c *Check) ([]byte, error) {
 	if c.Description != "" {
 		yAdd(cn, "description", yStr(c.Description))
 	}
-	yAdd(cn, "schedule", yStr(c.Schedule))
-	yAdd(cn, "timeout", yStr(durationText(c.Timeout)))
+	if h := c.Heartbeat; h != nil {
+		// The job calls assay: no schedule, no steps. The token is
+		// redacted below, as every secret is.
+		// Quoted, so that the redacted token still reads as a string.
+		tok := yStr(h.Token)
+		tok.Style = yaml.DoubleQuotedStyle
+		hn := yFlow(yMap("period", yStr(shortDuration(h.Period.D())), "grace", yStr(shortDuration(h.GraceD())), "token", tok))
+		yAdd(cn, "heartbeat", hn)
+		cn.Content[len(cn.Content)-2].HeadComment = fmt.Sprintf("the job pings POST /api/v1/heartbeat/%s at least every %s; no ping for %s fails the check",
+			c.Name, shortDuration(h.Period.D()), shortDuration(h.Window()))
+		yAdd(cn, "timeout", yStr(durationText(c.Timeout)))
+	} else {
+		yAdd(cn, "schedule", yStr(c.Schedule))
+		yAdd(cn, "timeout", yStr(durationText(c.Timeout)))
+	}
 	if c.Retries.Count > 0 {
 		yAdd(cn, "retries", yFlow(yMap(
 			"count", yInt(c.Retries.Count),
@@ -83,7 +96,9 @@ func Explain(c *Check) ([]byte, error) {
 		}
 		steps.Content = append(steps.Content, sn)
 	}
-	yAdd(cn, "steps", steps)
+	if c.Heartbeat == nil {
+		yAdd(cn, "steps", steps)
+	}
 	if fin := explainFinally(c); fin != nil {
 		yAdd(cn, "finally", fin)
 	}

@@ -480,6 +480,9 @@ func compileCheck(d *decoder, c *Check, path string) {
 	case len(c.Name) > 128 || !checkNameRe.MatchString(c.Name):
 		d.ErrAt(at(path+".name"), path+".name", "invalid check name %q: use letters, digits, '.', '_' and '-' (at most 128)", c.Name)
 	}
+	if c.Heartbeat != nil {
+		compileHeartbeat(d, c, path)
+	}
 	if c.Schedule == "" {
 		c.Schedule = DefaultSchedule
 	}
@@ -537,7 +540,7 @@ func compileCheck(d *decoder, c *Check, path string) {
 	}
 	compileMaintenance(d, c, path)
 	compileShared(d, c, path)
-	if len(c.Steps) == 0 && c.Contract == nil && !reported(d, path+".steps") && !reported(d, path+".contract") {
+	if len(c.Steps) == 0 && c.Contract == nil && c.Heartbeat == nil && !reported(d, path+".steps") && !reported(d, path+".contract") {
 		d.ErrAt(at(path+".steps"), path+".steps", "a check needs at least one step")
 	}
 	captured := map[string]bool{}

@@ -32,10 +32,12 @@ const (
 )
 
 // Reasons lists every Reason but ReasonNone, for metrics that must expose
-// each label value from the start.
+// each label value from the start (the heartbeat reasons are defined in
+// heartbeat.go).
 var Reasons = []Reason{ReasonAssertion, ReasonTimeout, ReasonDNS, ReasonConnect,
 	ReasonTLS, ReasonNetwork, ReasonProtocol, ReasonRedirect, ReasonBodyLimit,
-	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted}
+	ReasonCapture, ReasonTemplate, ReasonSemantics, ReasonInternal, ReasonInterrupted,
+	ReasonMissedHeartbeat, ReasonHeartbeatFailed}
 
 // Transient reports whether a failure with this reason is a network-level
 // problem that a retry with RetryOnNetwork should be spent on.

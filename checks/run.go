@@ -44,6 +44,9 @@ type RunnerOptions struct {
 	// result (the evidence of a failure, the baseline of a pass); 0 means
 	// DefaultMaxEvidenceBody. Assertions always see the whole body.
 	MaxEvidenceBody int
+	// Heartbeats gives the latest ping of heartbeat checks (the
+	// daemon's); nil fails them with ReasonInternal.
+	Heartbeats HeartbeatBook
 }
 
 // DefaultMaxEvidenceBody is how much of a body a result keeps.
@@ -189,6 +192,9 @@ func (discardLogger) Debugf(string, ...any) {}
 // AttemptTimeout per attempt (plus backoff between attempts) or when ctx
 // ends.
 func (r *Runner) Run(ctx context.Context, c *Check) *Result {
+	if c.Heartbeat != nil {
+		return r.runHeartbeat(ctx, c)
+	}
 	res := &Result{Check: c.Name, File: c.Pos.File, Labels: c.Labels, Tags: c.Tags, Started: r.opts.Now()}
 	for i := 0; ; i++ {
 		a := r.attempt(ctx, c, i+1)

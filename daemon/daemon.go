@@ -110,6 +110,9 @@ type Options struct {
 	// HTTPLimits bound the HTTP server; zero fields take
 	// web.DefaultLimits, MaxConnections server.max_connections.
 	HTTPLimits web.Limits
+	// Pings keeps the latest ping of each heartbeat check (OpenStorage
+	// sets it to the store); nil keeps them in memory, lost on a restart.
+	Pings PingStore
 }
 
 // Daemon is the running monitor.
@@ -121,6 +124,9 @@ type Daemon struct {
 	sched   *scheduler.Scheduler
 	runner  *checks.Runner
 	sinks   []checks.Sink
+	// hb takes the pings of heartbeat checks and tells the engine and
+	// the scheduler about them (heartbeat.go).
+	hb *heartbeats
 
 	reloadMu sync.Mutex
 	reloads  *reloader
@@ -179,9 +185,23 @@ func New(opts Options) (*Daemon, error) {
 	}
 	d.webConfig = wc
 	d.access = accessOf(opts.Config, wc)
+	now := time.Now
+	if opts.Clock != nil {
+		now = opts.Clock.Now
+	}
+	d.hb = newHeartbeats(opts.Pings, now, opts.Logger)
+	lctx, lcancel := context.WithTimeout(context.Background(), connectTimeout)
+	err = d.hb.load(lctx)
+	lcancel()
+	if err != nil {
+		// Not fatal: each run reads the store again.
+		opts.Logger.Warn("heartbeats: reading the stored pings", "err", err)
+	}
 	if d.runner == nil {
+		// The engine's clock is the scheduler's, so that deadlines and
+		// verdicts agree.
 		d.runner = checks.NewRunner(checks.RunnerOptions{Logger: opts.Logger, Semantics: opts.Config.Defaults.Semantics,
-			MaxEvidenceBody: int(opts.Config.Storage.MaxEvidenceBody)})
+			MaxEvidenceBody: int(opts.Config.Storage.MaxEvidenceBody), Heartbeats: d.hb, Now: now})
 	}
 	d.metrics = metrics.New(opts.Registry, metrics.Options{
 		UserLabels: opts.Config.Metrics.Labels, Version: opts.Version, GoCollectors: true,
@@ -193,7 +213,9 @@ func New(opts Options) (*Daemon, error) {
 		Concurrency: opts.Config.Checks.Concurrency,
 		Logger:      opts.Logger,
 		CancelWait:  flushBudget(opts.Config.Server.ShutdownGrace.D()),
+		Custom:      d.hb.schedule,
 	})
+	d.hb.trigger = d.sched.Trigger
 	opts.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "assay_scheduler_unschedulable_checks",
 		Help: "Checks whose schedule yields no future run time (such as Feb 30); they are not run.",
@@ -337,6 +359,7 @@ func (d *Daemon) reload() error {
 		d.status.KeepResultsOf(ownedCS)
 	}
 	d.forgetVerdicts(cs)
+	d.hb.setChecks(cs)
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
 	// it resident until the heap grows into it (10,000 checks: about 40
@@ -344,6 +367,7 @@ func (d *Daemon) reload() error {
 	// runs of new checks, which their time would otherwise make late.
 	debug.FreeOSMemory()
 	diff := d.sched.Update(ownedCS)
+	d.judgeKnownPings(diff.Added)
 	d.mu.Lock()
 	d.current, d.lastErr = cs, nil
 	d.mu.Unlock()
@@ -391,6 +415,7 @@ func (d *Daemon) ownershipChanged() {
 	// the store, not the last one run here.
 	d.status.KeepResultsOf(owned)
 	diff := d.sched.Update(owned)
+	d.judgeKnownPings(diff.Added)
 	d.log.Info("cluster: running the checks this replica owns", "owned", len(owned), "of", len(cs),
 		"added", len(diff.Added), "removed", len(diff.Removed))
 }
@@ -569,6 +594,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		Public:               d.opts.Config.Web.Public,
 		Access:               d.access,
 		Maintenance:          d.opts.Maintenance,
+		Heartbeats:           d.hb,
 	}), limits, d.log)
 	d.warnIfOpen()
 	serveErr := make(chan error, 1)
@@ -580,7 +606,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
+		var wg sync.WaitGroup
+		if d.opts.Cluster != nil {
+			// Another replica may take the pings of checks owned here.
+			wg.Go(func() { d.hb.poll(watchCtx, pingPollEvery) })
+		}
 		d.watch(watchCtx, reload)
+		wg.Wait()
 	}()
 
 	var err error

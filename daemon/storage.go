@@ -25,6 +25,7 @@ type Backend interface {
 	history.Reader
 	history.NotificationAdmin
 	history.SilenceStore
+	PingStore
 	// WriteErrors counts the writes that failed so far.
 	WriteErrors() float64
 	// WriteError is the error of the last write, nil when it succeeded.
@@ -193,6 +194,7 @@ func OpenStorage(opts *Options) (stop func(), err error) {
 	opts.Registry.MustRegister(slos)
 	opts.OwnedSetters = append(opts.OwnedSetters, slos)
 	opts.History, opts.Notifications, opts.NotificationsChanged = st, st, m.Wake
+	opts.Pings = st
 	opts.Sinks = append(opts.Sinks, m)
 	wg.Add(2)
 	go func() {

@@ -56,6 +56,11 @@ type Options struct {
 	// gathered into (coalesce.go); 0 means DefaultCoalesce, and a
 	// negative value fires every run at its own spread time.
 	Coalesce time.Duration
+	// Custom, if set, may give a check a schedule of its own instead of
+	// its cron spec (a heartbeat check's deadlines): when it returns one,
+	// the check runs at the times it yields, not spread, and Trigger can
+	// run it at once. It is asked again whenever the check changes.
+	Custom func(c *checks.Check) cron.Schedule
 }
 
 // Scheduler owns the set of scheduled checks.
@@ -117,6 +122,9 @@ type entry struct {
 	vfinish  time.Duration
 	// starved: a due run was skipped since the last one was queued.
 	starved bool
+	// custom: the schedule is Options.Custom's; again: Trigger came
+	// while a run was under way, so another follows it at once.
+	custom, again bool
 }
 
 // New returns a stopped scheduler; call Update to give it checks and Start
@@ -183,12 +191,12 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 		keep[c.Name] = true
 		e, ok := s.entries[c.Name]
 		if !ok {
-			sched, err := s.parse(c)
+			sched, custom, err := s.parse(c)
 			if err != nil { // the loader validated it; be defensive
 				s.opts.Logger.Error("unschedulable check", "check", c.Name, "err", err)
 				continue
 			}
-			e = &entry{check: c, index: -1}
+			e = &entry{check: c, index: -1, custom: custom}
 			s.entries[c.Name] = e
 			s.plan(e, sched, now)
 			planned = append(planned, e)
@@ -199,12 +207,12 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 			d.Unchanged = append(d.Unchanged, c.Name)
 			continue
 		}
-		if e.check.Schedule != c.Schedule {
-			sched, err := s.parse(c)
+		if e.check.Schedule != c.Schedule || e.custom || s.opts.Custom != nil && s.opts.Custom(c) != nil {
+			sched, custom, err := s.parse(c)
 			if err != nil {
 				continue
 			}
-			e.check = c
+			e.check, e.custom = c, custom
 			s.plan(e, sched, now)
 			planned = append(planned, e)
 		}
@@ -230,14 +238,52 @@ func (s *Scheduler) Update(cs []*checks.Check) Diff {
 }
 
 // parse parses a check's schedule, turning a panic of the parser (robfig
-// panics on some inputs) into an error.
-func (s *Scheduler) parse(c *checks.Check) (sched cron.Schedule, err error) {
+// panics on some inputs) into an error; custom is true for a schedule of
+// Options.Custom.
+func (s *Scheduler) parse(c *checks.Check) (sched cron.Schedule, custom bool, err error) {
+	if s.opts.Custom != nil {
+		if sched := s.opts.Custom(c); sched != nil {
+			return sched, true, nil
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			sched, err = nil, fmt.Errorf("schedule %q: %v", c.Schedule, r)
 		}
 	}()
-	return s.opts.Parse(c.Schedule)
+	sched, err = s.opts.Parse(c.Schedule)
+	return sched, false, err
+}
+
+// Trigger runs a check with a custom schedule (Options.Custom) as soon as
+// a worker is free, then follows its schedule from then on; a run under
+// way is followed by another one. It reports false for a check that is
+// not scheduled here or has a cron schedule (whose phase it would shift).
+func (s *Scheduler) Trigger(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok || !e.custom || s.stopped {
+		return false
+	}
+	if e.running {
+		e.again = true
+		return true
+	}
+	s.fireSoon(e, s.opts.Clock.Now())
+	return true
+}
+
+// fireSoon makes e due now: at the start of the current slot, so that
+// it fires without waiting for the slot's end. s.mu is held.
+func (s *Scheduler) fireSoon(e *entry, now time.Time) {
+	e.next, e.parked = now.Truncate(s.slot), false
+	if e.index >= 0 {
+		heap.Fix(&s.queue, e.index)
+	} else {
+		heap.Push(&s.queue, e)
+	}
+	s.poke()
 }
 
 // plan gives e a new schedule and its first run, queueing it, or parks
@@ -245,7 +291,10 @@ func (s *Scheduler) parse(c *checks.Check) (sched cron.Schedule, err error) {
 func (s *Scheduler) plan(e *entry, sched cron.Schedule, now time.Time) {
 	e.schedule = sched
 	e.interval = interval(sched, now)
-	e.offset = spread(e.check.Name, sched, now)
+	e.offset = 0
+	if !e.custom {
+		e.offset = spread(e.check.Name, sched, now)
+	}
 	next, ok := firstRun(sched, e.offset, now)
 	if !ok {
 		s.park(e)
@@ -450,6 +499,12 @@ func (s *Scheduler) fireDue() {
 			// this loop ends whatever a schedule returns.
 			s.park(e)
 		}
+		if e.running && e.custom {
+			// A deadline is not lost to the run before it (the verdict
+			// depends on the time): it runs as soon as that one ends.
+			e.again = true
+			continue
+		}
 		if e.running {
 			e.starved = true
 			s.opts.Observer.Skipped(e.check.Name)
@@ -502,6 +557,12 @@ func (s *Scheduler) worker() {
 		s.run(j)
 		s.mu.Lock()
 		j.e.running = false
+		if j.e.again {
+			j.e.again = false
+			if !s.stopped && s.entries[j.c.Name] == j.e {
+				s.fireSoon(j.e, s.opts.Clock.Now())
+			}
+		}
 		s.inflight.Done()
 	}
 }

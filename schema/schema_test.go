@@ -645,6 +645,7 @@ var objectDefs = map[reflect.Type]string{
 	reflect.TypeFor[checks.DNSProbe]():          "/$defs/dnsProbe",
 	reflect.TypeFor[checks.GRPCProbe]():         "/$defs/grpcProbe",
 	reflect.TypeFor[checks.MaintenanceWindow](): "/$defs/maintenanceWindow",
+	reflect.TypeFor[checks.Heartbeat]():         "/$defs/heartbeat",
 }
 
 // scalarDefs maps custom-decoded scalar types to the $def of their forms.

@@ -207,6 +207,13 @@ var schema = []string{
 		doc        TEXT NOT NULL
 	);
 	CREATE INDEX silences_ends ON silences (ends_ms);`,
+	// The latest ping of each heartbeat check (issue 14).
+	`CREATE TABLE heartbeats (
+		check_name TEXT PRIMARY KEY,
+		at_ms      INTEGER NOT NULL,
+		failed     INTEGER NOT NULL,
+		message    TEXT NOT NULL
+	);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

@@ -1,6 +1,7 @@
 // Package web serves assay's HTTP endpoints: /metrics, /healthz, /readyz,
-// the JSON API under /api/v1, POST /-/reload, the status page (/ and
-// /checks/{name}) and badges (/badge/{name}/...). It only reads: results
+// the JSON API under /api/v1, the heartbeat pings (heartbeat.go), POST
+// /-/reload, the status page (/ and /checks/{name}) and badges
+// (/badge/{name}/...). It only reads: results
 // reach it through Status, a sink. Who may call what is Access
 // (guard.go); the server's limits, TLS and basic auth are in listen.go.
 package web
@@ -56,11 +57,23 @@ type Options struct {
 	// the silence API, and the windows on the pages and in
 	// /api/v1/checks/{name}; nil: the silence API answers 501.
 	Maintenance *maintenance.Calendar
+	// Heartbeats takes the pings of heartbeat checks
+	// (POST /api/v1/heartbeat/{name}); nil: every name is unknown.
+	Heartbeats Heartbeats
 }
 
-// Handler returns every endpoint behind o.Access.
+// Handler returns every endpoint behind o.Access, but the heartbeat
+// endpoints, which authenticate by the check's token (heartbeat.go).
 func Handler(o Options) http.Handler {
-	return o.Access.guard(mux(o))
+	guarded := o.Access.guard(mux(o))
+	hb := heartbeatHandler(o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, heartbeatPrefix) {
+			hb.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 func mux(o Options) *http.ServeMux {

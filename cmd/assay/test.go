@@ -135,6 +135,18 @@ func runTest(ctx context.Context, paths []string, o testOptions, stdout, stderr 
 	if len(cs) == 0 {
 		return usagef("no checks selected (paths %v, --tag %v, --name %v)", orDefault(paths), o.tags, o.names)
 	}
+	// A heartbeat check is judged by the pings of its job, which a
+	// one-shot run has none of: it is listed as skipped, not failed.
+	var beats []string
+	run := cs[:0:0]
+	for _, c := range cs {
+		if c.IsHeartbeat() {
+			beats = append(beats, c.Name)
+		} else {
+			run = append(run, c)
+		}
+	}
+	cs = run
 	runner := checks.NewRunner(checks.RunnerOptions{Semantics: semMode})
 	defer runner.Close()
 	results := runAll(ctx, runner, cs, o.parallel)
@@ -147,7 +159,12 @@ func runTest(ctx context.Context, paths []string, o testOptions, stdout, stderr 
 		cal.Annotate(ctx, r)
 	}
 
-	report.WriteConsole(console, results, report.ConsoleOptions{Color: useColor, Verbose: o.verbose})
+	if len(cs) > 0 {
+		report.WriteConsole(console, results, report.ConsoleOptions{Color: useColor, Verbose: o.verbose})
+	}
+	if len(beats) > 0 {
+		fmt.Fprintf(console, "skipped %d heartbeat check(s), judged by assay run from their jobs' pings: %s\n", len(beats), strings.Join(beats, ", "))
+	}
 	if o.junit != "" {
 		if err := writeReport(o.junit, stdout, func(w io.Writer) error { return report.WriteJUnit(w, results, "assay") }); err != nil {
 			return err

@@ -32,6 +32,9 @@ type Store interface {
 	DeadLetter(ctx context.Context, seq int64, attempts int, reason, lastErr string, at time.Time) error
 	DeadLetters(ctx context.Context, limit int) ([]outbox.DeadLetter, error)
 	OutboxDepth(ctx context.Context) (map[string]int, error)
+	RecordPing(ctx context.Context, check string, p checks.Ping) error
+	LastPing(ctx context.Context, check string) (checks.Ping, error)
+	LastPings(ctx context.Context) (map[string]checks.Ping, error)
 	Close() error
 }
 
@@ -61,6 +64,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"NotificationsListRetryDrop", notifications},
 		{"SilencesPutListExpirePurge", silences},
 		{"InMaintenanceKeptInSummaries", inMaintenanceKept},
+		{"PingsSurviveReopenNewestWins", pings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -596,5 +600,38 @@ func inMaintenanceKept(t *testing.T, open func() Store) {
 	must(t, err)
 	if !r.InMaintenance {
 		t.Fatalf("run 1 = %+v, want in_maintenance", r.RunSummary)
+	}
+}
+
+// pings: the latest ping of a heartbeat check survives a reopen (a
+// restart loses none), a ping older than the stored one (two replicas
+// writing out of order) changes nothing, and checks do not share pings.
+func pings(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := open()
+	if p, err := s.LastPing(ctx, "nightly"); err != nil || !p.At.IsZero() {
+		t.Fatalf("ping of a check never pinged = %+v, %v; want none", p, err)
+	}
+	must(t, s.RecordPing(ctx, "nightly", checks.Ping{At: t0}))
+	must(t, s.RecordPing(ctx, "nightly", checks.Ping{At: t0.Add(time.Minute), Failed: true, Message: "disk full"}))
+	must(t, s.RecordPing(ctx, "nightly", checks.Ping{At: t0.Add(30 * time.Second)})) // late: ignored
+	must(t, s.RecordPing(ctx, "hourly", checks.Ping{At: t0.Add(2 * time.Minute)}))
+	must(t, s.Close())
+
+	s = opened(t, open)
+	want := checks.Ping{At: t0.Add(time.Minute), Failed: true, Message: "disk full"}
+	p, err := s.LastPing(ctx, "nightly")
+	if err != nil || !p.At.Equal(want.At) || p.Failed != want.Failed || p.Message != want.Message {
+		t.Fatalf("after reopen, nightly's ping = %+v, %v; want %+v", p, err, want)
+	}
+	all, err := s.LastPings(ctx)
+	if err != nil || len(all) != 2 || !all["hourly"].At.Equal(t0.Add(2*time.Minute)) || all["hourly"].Failed || !all["nightly"].At.Equal(want.At) {
+		t.Fatalf("all pings = %+v, %v", all, err)
+	}
+	// A ping at the same millisecond as the stored one replaces it (a
+	// success right after a failure is not lost).
+	must(t, s.RecordPing(ctx, "nightly", checks.Ping{At: t0.Add(time.Minute)}))
+	if p, _ := s.LastPing(ctx, "nightly"); p.Failed || p.Message != "" {
+		t.Errorf("a ping at the same time did not replace the stored one: %+v", p)
 	}
 }

@@ -3,7 +3,6 @@ package history
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"log/slog"
@@ -290,8 +289,7 @@ func (rec *Recorder) baseline(ctx context.Context, check, step string) *Baseline
 // Record implements checks.Sink: the run is queued for the next flush,
 // with the lease epoch ctx carries (cluster.WithEpoch).
 func (rec *Recorder) Record(ctx context.Context, r *checks.Result) {
-	c := Compact(r)
-	data, err := json.Marshal(c)
+	data, err := EncodeRun(r)
 	if err != nil {
 		rec.log.Error("history: encoding a result", "check", r.Check, "err", err)
 		return

@@ -333,12 +333,11 @@ func (s *Store) Result(ctx context.Context, id int64) (*history.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &history.Run{RunSummary: sum, Result: &checks.Result{}}
-	if err := json.Unmarshal([]byte(data), run.Result); err != nil {
+	res, err := history.DecodeRun(sum, []byte(data))
+	if err != nil {
 		return nil, fmt.Errorf("run %d: %w", id, err)
 	}
-	run.Result.ID = id
-	return run, nil
+	return &history.Run{RunSummary: sum, Result: res}, nil
 }
 
 // rollupTable picks the aggregates that serve a window starting at from.

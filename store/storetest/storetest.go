@@ -53,6 +53,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"ReserveIDsGrowAcrossReopen", reserveIDsGrow},
 		{"ResultsNewestFirstPaginatedAndFiltered", resultsPaginated},
 		{"ResultRoundTrip", resultRoundTrip},
+		{"CompactRunReadsBackWhole", compactRunRoundTrip},
 		{"AggregatesCountEveryRunOnce", aggregatesCountOnce},
 		{"BaselineNewestWins", baselineNewestWins},
 		{"PruneByAgeCountAndAggregates", pruneAll},
@@ -327,6 +328,40 @@ func resultRoundTrip(t *testing.T, open func() Store) {
 	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(42, "a", t0, false)}}))
 	if rs, _ := s.Results(ctx, "a", history.ResultQuery{}); len(rs) != 1 {
 		t.Fatalf("run 42 stored %d times", len(rs))
+	}
+}
+
+// A passing run, stored in the compact form, reads back through the
+// driver as the same result its JSON form gave (the API, replay and the
+// page show it), and a run stored in the JSON form still reads.
+func compactRunRoundTrip(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	started := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("", 3600))
+	r := &checks.Result{ID: 7, Check: "a", File: "checks.d/a.yaml", Labels: map[string]string{"team": "api"}, Tags: []string{"smoke"},
+		Started: started, Duration: 42 * time.Millisecond, Passed: true,
+		Attempts: []checks.Attempt{{Number: 1, Started: started.Add(time.Microsecond), Duration: 41 * time.Millisecond, Passed: true,
+			Steps: []checks.StepResult{{Name: "read", Passed: true, Request: checks.RequestSummary{Method: "GET", URL: "https://127.0.0.1/doc"},
+				Response: &checks.ResponseSummary{Status: 200, Proto: "HTTP/2.0", BodySize: 12},
+				Timings:  checks.Timings{Connect: time.Millisecond, TLS: 2 * time.Millisecond, Total: 40 * time.Millisecond},
+				TLS:      &checks.TLSInfo{Version: "TLS 1.3", Subject: "CN=a", Issuer: "CN=ca", NotAfter: t0.Add(90 * 24 * time.Hour), DaysRemaining: 89.5, SANs: []string{"a"}}}}}}}
+	data, err := history.EncodeRun(r)
+	must(t, err)
+	legacy, err := json.Marshal(history.Compact(r))
+	must(t, err)
+	sum := history.RunSummary{ID: 7, Check: "a", Started: started, DurationSeconds: 0.042, Passed: true}
+	old := sum
+	old.ID = 8
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{{RunSummary: sum, Data: data}, {RunSummary: old, Data: legacy}}}))
+	want, err := json.Marshal(history.Compact(r))
+	must(t, err)
+	for _, id := range []int64{7, 8} {
+		got, err := s.Result(ctx, id)
+		must(t, err)
+		got.Result.ID = 7
+		if gotJSON, _ := json.Marshal(got.Result); string(gotJSON) != string(want) {
+			t.Fatalf("run %d reads back as\n%s\nwant\n%s", id, gotJSON, want)
+		}
 	}
 }
 

@@ -197,6 +197,8 @@ var schema = []string{
 	INSERT INTO counters (name, value) VALUES ('next_result_id', 1), ('rolled_up_to', 0);`,
 	// Compare-and-set of alert state changes (issue 11).
 	`ALTER TABLE alert_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0;`,
+	// The retention prune reads the oldest runs by start time.
+	`CREATE INDEX results_started ON results (started_ms);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

@@ -177,7 +177,7 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 	}
 	if !p.Before.IsZero() {
 		before := p.Before.UnixMilli()
-		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE rolled AND started_ms < $1 ORDER BY id LIMIT $2)`, before, limit); err != nil {
+		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE rolled AND started_ms < $1 ORDER BY started_ms LIMIT $2)`, before, limit); err != nil {
 			return total, more, err
 		}
 		if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < $1 LIMIT $2)`, before, limit); err != nil {

@@ -66,13 +66,17 @@ func encodeCompact(r *checks.Result) []byte {
 		return nil
 	}
 	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
 	b, ok := appendCompact((*bp)[:0], r)
-	*bp = b[:0]
-	if !ok {
-		return nil
+	var out []byte
+	if ok {
+		out = bytes.Clone(b)
 	}
-	return bytes.Clone(b)
+	// A run of many steps grows the buffer; the pool keeps ordinary ones.
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		bufPool.Put(bp)
+	}
+	return out
 }
 
 // appendCompact appends the compact form of a passing r to b.

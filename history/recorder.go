@@ -3,13 +3,11 @@ package history
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -290,8 +288,7 @@ func (rec *Recorder) baseline(ctx context.Context, check, step string) *Baseline
 // Record implements checks.Sink: the run is queued for the next flush,
 // with the lease epoch ctx carries (cluster.WithEpoch).
 func (rec *Recorder) Record(ctx context.Context, r *checks.Result) {
-	c := Compact(r)
-	data, err := json.Marshal(c)
+	data, err := EncodeRun(r)
 	if err != nil {
 		rec.log.Error("history: encoding a result", "check", r.Check, "err", err)
 		return
@@ -356,30 +353,37 @@ var hashSeed = maphash.MakeSeed()
 
 // responseHash identifies a response for baseline purposes: the status,
 // the headers a diff would show and the body. A collision only keeps an
-// older baseline a little longer.
+// older baseline a little longer. It runs for every passing step, so it
+// neither sorts nor allocates: each header is hashed on its own and the
+// hashes are added, which does not depend on the map's order.
 func responseHash(r *checks.ResponseSummary) uint64 {
 	var h maphash.Hash
 	h.SetSeed(hashSeed)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(r.Status))
 	h.Write(b[:])
-	names := make([]string, 0, len(r.Headers))
-	for k := range r.Headers {
-		if !diff.IgnoredHeader(k) {
-			names = append(names, k)
+	var headers, n uint64
+	for k, vs := range r.Headers {
+		if diff.IgnoredHeader(k) {
+			continue
 		}
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
-	})
-	for _, k := range names {
-		h.WriteString(http.CanonicalHeaderKey(k))
-		h.WriteByte(0)
-		for _, v := range r.Headers[k] {
-			h.WriteString(v)
-			h.WriteByte(0)
+		var hh maphash.Hash
+		hh.SetSeed(hashSeed)
+		// Canonical, as the diff compares names; no allocation when the
+		// name is canonical already (as net/http makes them).
+		hh.WriteString(http.CanonicalHeaderKey(k))
+		hh.WriteByte(0)
+		for _, v := range vs {
+			hh.WriteString(v)
+			hh.WriteByte(0)
 		}
+		headers += hh.Sum64()
+		n++
 	}
+	binary.BigEndian.PutUint64(b[:], headers)
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], n)
+	h.Write(b[:])
 	h.WriteString(r.Body)
 	return h.Sum64()
 }

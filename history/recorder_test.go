@@ -2,7 +2,6 @@ package history_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -312,7 +311,7 @@ func TestFailingStoreRetriesTheBatch(t *testing.T) {
 // are counted.
 func TestPendingRunsAreBounded(t *testing.T) {
 	s, _ := newStore(t)
-	one, _ := json.Marshal(history.Compact(result("a", t0, 200, `{}`)))
+	one, _ := history.EncodeRun(result("a", t0, 200, `{}`))
 	rec, reg := newRecorder(t, s, history.Options{MaxPending: 10 * len(one)})
 	s.set(1000, 0)
 	for i := range 50 {

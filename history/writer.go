@@ -7,11 +7,12 @@ import (
 	"github.com/assay-monitor/assay/checks"
 )
 
-// StoredRun is a run as it is written: its summary columns and the JSON
-// of its compacted, redacted result.
+// StoredRun is a run as it is written: its summary columns and the
+// stored form of its compacted, redacted result.
 type StoredRun struct {
 	RunSummary
-	// Data is the JSON of the result as Compact left it.
+	// Data is the result as Compact left it, in the form EncodeRun gives
+	// (JSON); a reader rebuilds it with DecodeRun.
 	Data []byte
 	// Epoch is the lease epoch the run was made under (0 without a
 	// cluster): a store shared by replicas refuses the run when a newer

@@ -199,6 +199,13 @@ func (s *Store) Baseline(ctx context.Context, check, step string) (*history.Base
 	return &b, nil
 }
 
+// pruneByAge deletes the oldest runs that left the retention. It reads
+// them through the index on started_ms, which holds them in order: it
+// reads only the runs it deletes (a scan by id would read every run kept,
+// recent ones included, whenever fewer than the limit are due; ids only
+// roughly follow the start times).
+const pruneByAge = `DELETE FROM results WHERE id IN (SELECT id FROM results WHERE started_ms < ? AND id <= ? ORDER BY started_ms LIMIT ?)`
+
 // Prune implements history.Writer. Each statement deletes at most
 // p.Limit rows, oldest first.
 func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, error) {
@@ -223,9 +230,7 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 		return nil
 	}
 	if !p.Before.IsZero() {
-		// Ids grow with time, so the oldest runs are the lowest ids: the
-		// scan stops at the first run that is recent enough.
-		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id <= ? AND started_ms < ? ORDER BY id LIMIT ?)`, wm, p.Before.UnixMilli(), limit); err != nil {
+		if err := exec(pruneByAge, p.Before.UnixMilli(), wm, limit); err != nil {
 			return total, more, err
 		}
 		if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
@@ -285,7 +290,7 @@ func (s *Store) Results(ctx context.Context, check string, q history.ResultQuery
 		return nil, fmt.Errorf("unknown status %q (want failed or passed)", q.Status)
 	}
 	if !q.Since.IsZero() {
-		where += ` AND started_ms >= ?`
+		where += ` AND ` + sinceTerm
 		args = append(args, q.Since.UnixMilli())
 	}
 	args = append(args, clampLimit(q.Limit))
@@ -334,12 +339,11 @@ func (s *Store) Result(ctx context.Context, id int64) (*history.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &history.Run{RunSummary: sum, Result: &checks.Result{}}
-	if err := json.Unmarshal([]byte(data), run.Result); err != nil {
+	res, err := history.DecodeRun(sum, []byte(data))
+	if err != nil {
 		return nil, fmt.Errorf("run %d: %w", id, err)
 	}
-	run.Result.ID = id
-	return run, nil
+	return &history.Run{RunSummary: sum, Result: res}, nil
 }
 
 // rollupTable picks the aggregates that serve a window starting at from.
@@ -397,20 +401,35 @@ func (s *Store) counts(ctx context.Context, check string, from, to time.Time) (m
 	if err := add(`SELECT check_name, SUM(runs), SUM(failures) FROM `+table+` WHERE bucket_ms >= ? AND bucket_ms < ?`+filter+` GROUP BY check_name`, args...); err != nil {
 		return nil, err
 	}
-	tail := `SELECT check_name, COUNT(*), SUM(1 - passed) FROM results WHERE id > ? AND started_ms >= ? AND started_ms < ?`
+	tail := countsTail
 	if check != "" {
 		// The index on (check_name, id) serves one check's tail.
 		err = add(tail+` AND check_name = ? GROUP BY check_name`, wm, f, to.UnixMilli(), check)
 	} else {
-		err = add(tail+` GROUP BY check_name`, wm, f, to.UnixMilli())
+		// +check_name: grouping by the index would read all of it; the
+		// id range reads only the runs since the roll-up.
+		err = add(tail+` GROUP BY +check_name`, wm, f, to.UnixMilli())
 	}
 	return out, err
 }
 
+// countsTail counts the runs not yet rolled up (id > the mark) in a
+// window: by id, which bounds it to the runs since the last roll-up.
+const countsTail = `SELECT check_name, COUNT(*), SUM(1 - passed) FROM results WHERE id > ? AND +started_ms >= ? AND +started_ms < ?`
+
+// The unary + keeps a term on started_ms from using results_started,
+// which only the retention prune needs: a window of days over it would
+// read every check's runs of those days, where results_check or the id
+// range read one check's or the few since the roll-up.
+const (
+	sinceTerm      = `+started_ms >= ?`
+	durationsQuery = `SELECT duration_us FROM results WHERE check_name = ? AND +started_ms >= ? AND +started_ms < ?
+		ORDER BY id DESC LIMIT ?`
+)
+
 // Durations implements history.Reader.
 func (s *Store) Durations(ctx context.Context, check string, from, to time.Time) ([]time.Duration, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT duration_us FROM results WHERE check_name = ? AND started_ms >= ? AND started_ms < ?
-		ORDER BY id DESC LIMIT ?`, check, from.UnixMilli(), to.UnixMilli(), maxDurations)
+	rows, err := s.rdb.QueryContext(ctx, durationsQuery, check, from.UnixMilli(), to.UnixMilli(), maxDurations)
 	if err != nil {
 		return nil, err
 	}

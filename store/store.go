@@ -214,6 +214,8 @@ var schema = []string{
 		failed     INTEGER NOT NULL,
 		message    TEXT NOT NULL
 	);`,
+	// The retention prune reads the oldest runs by start time.
+	`CREATE INDEX results_started ON results (started_ms);`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

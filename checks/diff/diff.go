@@ -10,7 +10,6 @@ package diff
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/assay-monitor/assay/checks"
 )
@@ -91,5 +90,19 @@ func cut(s string, n int) string {
 // Age, request ids, ...) and so is left out of diffs and of what makes a
 // new baseline.
 func IgnoredHeader(name string) bool {
-	return volatileHeaders[strings.ToLower(name)]
+	// The history asks for every header of every passing response: lower
+	// the case in a buffer on the stack rather than with strings.ToLower,
+	// which allocates. Header names are ASCII tokens.
+	if len(name) > maxVolatileLen {
+		return false
+	}
+	var buf [maxVolatileLen]byte
+	for i := range len(name) {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return volatileHeaders[string(buf[:len(name)])]
 }

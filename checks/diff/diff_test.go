@@ -463,3 +463,22 @@ func TestRedactedBodyIsNotCut(t *testing.T) {
 		t.Fatalf("diff = %+v", d)
 	}
 }
+
+// IgnoredHeader lowers the case in a buffer of maxVolatileLen bytes: every
+// volatile name must fit, or it would never be ignored.
+func TestVolatileHeadersFitTheBuffer(t *testing.T) {
+	for name := range volatileHeaders {
+		if len(name) > maxVolatileLen {
+			t.Errorf("%s is longer than maxVolatileLen (%d)", name, maxVolatileLen)
+		}
+		if !IgnoredHeader(strings.ToUpper(name)) {
+			t.Errorf("IgnoredHeader(%q) = false", strings.ToUpper(name))
+		}
+	}
+	if IgnoredHeader("Date-And-A-Name-Longer-Than-The-Buffer") {
+		t.Error("a long name that is not volatile is ignored")
+	}
+	if n := testing.AllocsPerRun(100, func() { IgnoredHeader("X-Request-Id") }); n != 0 {
+		t.Errorf("IgnoredHeader allocates %v times", n)
+	}
+}

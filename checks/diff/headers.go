@@ -23,6 +23,9 @@ var volatileHeaders = setOf(
 	"X-Served-By", "X-Timer", "X-Cache-Hits",
 )
 
+// maxVolatileLen bounds the names of volatileHeaders (checked by a test).
+const maxVolatileLen = 32
+
 func setOf(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {

@@ -180,7 +180,7 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 	}
 	if !p.Before.IsZero() {
 		before := p.Before.UnixMilli()
-		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE rolled AND started_ms < $1 ORDER BY id LIMIT $2)`, before, limit); err != nil {
+		if err := exec(`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE rolled AND started_ms < $1 ORDER BY started_ms LIMIT $2)`, before, limit); err != nil {
 			return total, more, err
 		}
 		if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < $1 LIMIT $2)`, before, limit); err != nil {
@@ -278,12 +278,11 @@ func (s *Store) Result(ctx context.Context, id int64) (*history.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &history.Run{RunSummary: sum, Result: &checks.Result{}}
-	if err := json.Unmarshal([]byte(data), run.Result); err != nil {
+	res, err := history.DecodeRun(sum, []byte(data))
+	if err != nil {
 		return nil, fmt.Errorf("run %d: %w", id, err)
 	}
-	run.Result.ID = id
-	return run, nil
+	return &history.Run{RunSummary: sum, Result: res}, nil
 }
 
 // Counts implements history.Reader: the aggregates plus the runs not yet

@@ -57,9 +57,11 @@ func Run(t *testing.T, newDB Opener) {
 		{"ReserveIDsGrowAcrossReopen", reserveIDsGrow},
 		{"ResultsNewestFirstPaginatedAndFiltered", resultsPaginated},
 		{"ResultRoundTrip", resultRoundTrip},
+		{"CompactRunReadsBackWhole", compactRunRoundTrip},
 		{"AggregatesCountEveryRunOnce", aggregatesCountOnce},
 		{"BaselineNewestWins", baselineNewestWins},
 		{"PruneByAgeCountAndAggregates", pruneAll},
+		{"PruneByAgeWhateverTheIDOrder", pruneByAgeAnyOrder},
 		{"IncidentsRecordedWithAlertState", incidents},
 		{"NotificationsListRetryDrop", notifications},
 		{"SilencesPutListExpirePurge", silences},
@@ -337,6 +339,40 @@ func resultRoundTrip(t *testing.T, open func() Store) {
 	}
 }
 
+// A passing run, stored in the compact form, reads back through the
+// driver as the same result its JSON form gave (the API, replay and the
+// page show it), and a run stored in the JSON form still reads.
+func compactRunRoundTrip(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	started := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("", 3600))
+	r := &checks.Result{ID: 7, Check: "a", File: "checks.d/a.yaml", Labels: map[string]string{"team": "api"}, Tags: []string{"smoke"},
+		Started: started, Duration: 42 * time.Millisecond, Passed: true,
+		Attempts: []checks.Attempt{{Number: 1, Started: started.Add(time.Microsecond), Duration: 41 * time.Millisecond, Passed: true,
+			Steps: []checks.StepResult{{Name: "read", Passed: true, Request: checks.RequestSummary{Method: "GET", URL: "https://127.0.0.1/doc"},
+				Response: &checks.ResponseSummary{Status: 200, Proto: "HTTP/2.0", BodySize: 12},
+				Timings:  checks.Timings{Connect: time.Millisecond, TLS: 2 * time.Millisecond, Total: 40 * time.Millisecond},
+				TLS:      &checks.TLSInfo{Version: "TLS 1.3", Subject: "CN=a", Issuer: "CN=ca", NotAfter: t0.Add(90 * 24 * time.Hour), DaysRemaining: 89.5, SANs: []string{"a"}}}}}}}
+	data, err := history.EncodeRun(r)
+	must(t, err)
+	legacy, err := json.Marshal(history.Compact(r))
+	must(t, err)
+	sum := history.RunSummary{ID: 7, Check: "a", Started: started, DurationSeconds: 0.042, Passed: true}
+	old := sum
+	old.ID = 8
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{{RunSummary: sum, Data: data}, {RunSummary: old, Data: legacy}}}))
+	want, err := json.Marshal(history.Compact(r))
+	must(t, err)
+	for _, id := range []int64{7, 8} {
+		got, err := s.Result(ctx, id)
+		must(t, err)
+		got.Result.ID = 7
+		if gotJSON, _ := json.Marshal(got.Result); string(gotJSON) != string(want) {
+			t.Fatalf("run %d reads back as\n%s\nwant\n%s", id, gotJSON, want)
+		}
+	}
+}
+
 // Counted before the roll-up (from the runs) and after (from the
 // aggregates) alike, never twice; a batch of more than one statement's
 // worth of runs counts whole.
@@ -458,6 +494,35 @@ func pruneAll(t *testing.T, open func() Store) {
 	}
 	if recent, _ := s.Counts(ctx, "a", now.Add(-time.Hour), now.Add(time.Minute)); recent.Runs != 6 {
 		t.Fatalf("recent aggregates count %d runs, want 6 (pruning runs keeps the aggregates)", recent.Runs)
+	}
+}
+
+// Ids only roughly follow the start times (a long run takes its id when
+// it ends, a run recorded while the store was down at the flush): every
+// run older than the retention goes, and no recent one, whatever the
+// order of their ids.
+func pruneByAgeAnyOrder(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	now := time.Now().UTC()
+	old, recent := now.Add(-2*time.Hour), now.Add(-time.Minute)
+	var runs []history.StoredRun
+	for i, started := range []time.Time{recent, old, recent, old, old, recent} {
+		runs = append(runs, run(int64(i+1), "a", started.Add(time.Duration(i)*time.Second), true))
+	}
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs}))
+	must(t, s.RollUp(ctx, 6))
+	p := history.PrunePolicy{Before: now.Add(-time.Hour), Limit: 1}
+	for more, n := true, 0; more; n++ {
+		if n > 10 {
+			t.Fatal("the prune never ends")
+		}
+		var err error
+		_, more, err = s.Prune(ctx, p)
+		must(t, err)
+	}
+	if rs, _ := s.Results(ctx, "a", history.ResultQuery{}); ids(rs) != "6 3 1" {
+		t.Fatalf("kept %s, want the recent runs 6 3 1", ids(rs))
 	}
 }
 

@@ -48,9 +48,6 @@ type prober interface {
 type probeCall struct {
 	// data renders the probe's templates (vars and captures).
 	data map[string]any
-	// secret makes a rendered value that a probe sends a secret of the
-	// run (a password in a TCP send): it is never shown.
-	secret func(value string, t Template)
 	// headerSecret makes the value of a credential-bearing header (gRPC
 	// metadata) a secret as an HTTP request's is: a value that holds a
 	// known secret (Bearer ${TOKEN}) keeps showing its reference.
@@ -204,9 +201,7 @@ func (r *Runner) probeStep(ctx context.Context, s *Step, i int, data map[string]
 		runCtx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Second, time.Until(dl)/10)))
 		defer cancel()
 	}
-	pc := &probeCall{data: data, maxEvidence: r.opts.MaxEvidenceBody, secret: func(v string, t Template) {
-		rd.addSecret(secretValue{value: v, ref: templateRef(t)}, i-1)
-	}, headerSecret: func(name, v string, t Template) {
+	pc := &probeCall{data: data, maxEvidence: r.opts.MaxEvidenceBody, headerSecret: func(name, v string, t Template) {
 		rd.addHeaderSecret(http.CanonicalHeaderKey(name), v, templateRef(t), i)
 	}}
 	out := p.run(runCtx, pc)

@@ -167,7 +167,7 @@ func (n *email) Notify(ctx context.Context, ev *Event) (bool, error) {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err) // the closed connection was the timeout
 		}
 		retry, de := smtpFailure(target, err)
-		record(ctx, Response{Target: target, Err: de.Msg})
+		record(ctx, Response{Target: target, Err: oneLine(err.Error(), maxErrorBody)})
 		return retry, de
 	}
 	mode := "STARTTLS"

@@ -216,29 +216,37 @@ func TestDiscordRequest(t *testing.T) {
 	}
 
 	// Every limit holds for a huge event: title 256, description 4096,
-	// field name 256 and value 1024, at most 25 fields, 6000 in all.
-	notify(t, n, hugeEvent())
-	decode(t, r.got()[3].body, &m)
-	e := m.Embeds[0]
-	total := runes(e.Title) + runes(e.Description) + runes(e.Footer.Text)
-	if runes(e.Title) > 256 || runes(e.Description) > 4096 || len(e.Fields) > 25 || runes(e.Footer.Text) > 2048 {
-		t.Errorf("limits: title %d, description %d, fields %d", runes(e.Title), runes(e.Description), len(e.Fields))
-	}
-	for _, f := range e.Fields {
-		total += runes(f.Name) + runes(f.Value)
-		if runes(f.Name) > 256 || runes(f.Value) > 1024 || f.Value == "" {
-			t.Errorf("field %q: name %d, value %d", f.Name, runes(f.Name), runes(f.Value))
+	// field name 256 and value 1024, at most 25 fields, 6000 in all; and
+	// when the fields and the footer alone would pass 6000 (a huge
+	// incident id and reason), fields go and the summary stays.
+	longest := hugeEvent()
+	longest.Incident.ID = strings.Repeat("i", 3000)
+	longest.Failure.Reason = strings.Repeat("r", 3000)
+	for i, ev := range []*Event{hugeEvent(), longest} {
+		before := len(r.got())
+		notify(t, n, ev)
+		decode(t, r.got()[before].body, &m)
+		e := m.Embeds[0]
+		total := runes(e.Title) + runes(e.Description) + runes(e.Footer.Text)
+		if runes(e.Title) > 256 || runes(e.Description) > 4096 || runes(e.Description) < 1000 || len(e.Fields) > 25 || runes(e.Footer.Text) > 2048 {
+			t.Errorf("event %d: limits: title %d, description %d, fields %d", i, runes(e.Title), runes(e.Description), len(e.Fields))
 		}
-	}
-	if total > 6000 {
-		t.Errorf("embed total %d > 6000", total)
+		for _, f := range e.Fields {
+			total += runes(f.Name) + runes(f.Value)
+			if runes(f.Name) > 256 || runes(f.Value) > 1024 || f.Value == "" {
+				t.Errorf("event %d: field %q: name %d, value %d", i, f.Name, runes(f.Name), runes(f.Value))
+			}
+		}
+		if total > 6000 {
+			t.Errorf("event %d: embed total %d > 6000", i, total)
+		}
 	}
 
 	// Markdown and mentions in a check's text stay text.
 	ev := sampleEvent(KindFiring)
 	ev.Failure.Message = "@everyone **bold** ```x```"
 	notify(t, n, ev)
-	decode(t, r.got()[4].body, &m)
+	decode(t, r.got()[len(r.got())-1].body, &m)
 	if d := m.Embeds[0].Description; !strings.Contains(d, `\*\*bold\*\*`) || strings.Contains(d, "```x```") {
 		t.Errorf("markup not escaped: %q", d)
 	}

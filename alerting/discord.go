@@ -33,6 +33,7 @@ const (
 	discordFieldsMax      = 25
 	discordFooterMax      = 2048
 	discordTotalMax       = 6000
+	discordFooterRunes    = 256 // ours: the incident and the event
 )
 
 // Embed colours by state.
@@ -96,7 +97,7 @@ func discordMessageFor(ev *Event) discordMessage {
 		Title:     truncateRunes("["+eventState(ev)+"] "+ev.Check.Name, discordTitleMax),
 		URL:       ev.Check.URL,
 		Color:     color,
-		Footer:    &discordFooter{Text: truncateRunes(eventFooter(ev), discordFooterMax)},
+		Footer:    &discordFooter{Text: truncateRunes(eventFooter(ev), min(discordFooterRunes, discordFooterMax))},
 		Timestamp: ev.Time.UTC().Format(time.RFC3339),
 	}
 	for _, f := range eventFacts(ev) {
@@ -121,7 +122,8 @@ func discordMessageFor(ev *Event) discordMessage {
 		desc += "\n\n[Open the failed run](" + f.RunURL + ")"
 	}
 	// The total bounds everything: what is left of it goes to the
-	// description, cut at a rune.
+	// description, cut at a rune. The title, the footer and the facts
+	// (at most 10 of renderValueMax) leave it well over 1000.
 	used := len([]rune(e.Title)) + len([]rune(e.Footer.Text))
 	for _, f := range e.Fields {
 		used += len([]rune(f.Name)) + len([]rune(f.Value))

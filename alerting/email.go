@@ -112,7 +112,8 @@ func (n *email) message(ev *Event) (*mail.Msg, error) {
 // when ctx ends, so the attempt as a whole, not only each command, is
 // bounded by the notifier's timeout.
 func (n *email) client(ctx context.Context) (*mail.Client, error) {
-	tlsConfig := &tls.Config{ServerName: n.cfg.Host, RootCAs: n.cfg.rootCAs, MinVersion: tls.VersionTLS12}
+	// An IPv6 literal is written [::1]; the certificate names ::1.
+	tlsConfig := &tls.Config{ServerName: strings.Trim(n.cfg.Host, "[]"), RootCAs: n.cfg.rootCAs, MinVersion: tls.VersionTLS12}
 	implicit := n.cfg.TLS == SMTPImplicitTLS
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
@@ -151,7 +152,7 @@ func (n *email) client(ctx context.Context) (*mail.Client, error) {
 }
 
 func (n *email) Notify(ctx context.Context, ev *Event) (bool, error) {
-	target := net.JoinHostPort(n.cfg.Host, strconv.Itoa(n.cfg.Port))
+	target := n.cfg.Host + ":" + strconv.Itoa(n.cfg.Port) // as go-mail dials it
 	m, err := n.message(ev)
 	if err != nil {
 		return false, &DeliveryError{Reason: ReasonInvalid, Msg: "building the message: " + err.Error()}

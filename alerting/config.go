@@ -34,6 +34,12 @@ const (
 	TypeNtfy         = "ntfy"
 )
 
+// The values of an email notifier's tls.
+const (
+	SMTPStartTLS    = "starttls" // upgrade with STARTTLS, which the server must offer
+	SMTPImplicitTLS = "implicit" // TLS from the first byte (port 465)
+)
+
 // Types lists the notifier types.
 var Types = []string{TypeWebhook, TypeSlack, TypePagerDuty, TypeAlertmanager, TypeEmail, TypeOpsgenie, TypeTeams, TypeDiscord, TypeNtfy}
 
@@ -46,8 +52,6 @@ const (
 	DefaultOpsgeniePriority   = "P3"
 	DefaultSMTPPort           = 587 // submission, with STARTTLS
 	DefaultSMTPSPort          = 465 // submissions, implicit TLS
-	SMTPStartTLS              = "starttls"
-	SMTPImplicitTLS           = "implicit"
 	DefaultAlertname          = "AssayCheckFailing"
 	DefaultFailures           = 3
 	DefaultSuccesses          = 2

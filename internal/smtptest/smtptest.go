@@ -14,6 +14,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"os"
@@ -94,6 +95,7 @@ func Start(t testing.TB, opts Options) *Server {
 	s.srv.Domain = "localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	s.srv.MaxMessageBytes = 1 << 20
+	s.srv.ErrorLog = log.New(io.Discard, "", 0) // clients that hang up are the point of some tests
 	switch {
 	case opts.Implicit:
 		l = tls.NewListener(l, tlsConfig)
@@ -108,6 +110,9 @@ func Start(t testing.TB, opts Options) *Server {
 		_ = s.srv.Serve(l)
 	}()
 	t.Cleanup(func() {
+		// The listener is closed here too: Close only closes the listeners
+		// Serve has registered, and Serve may not have started yet.
+		_ = l.Close()
 		_ = s.srv.Close()
 		<-done
 	})

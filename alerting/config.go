@@ -1,10 +1,13 @@
 package alerting
 
 import (
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/mail"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/internal/safefile"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 	"go.yaml.in/yaml/v3"
 )
@@ -23,16 +27,31 @@ const (
 	TypeSlack        = "slack"
 	TypePagerDuty    = "pagerduty"
 	TypeAlertmanager = "alertmanager"
+	TypeEmail        = "email"
+	TypeOpsgenie     = "opsgenie"
+	TypeTeams        = "teams"
+	TypeDiscord      = "discord"
+	TypeNtfy         = "ntfy"
+)
+
+// The values of an email notifier's tls.
+const (
+	SMTPStartTLS    = "starttls" // upgrade with STARTTLS, which the server must offer
+	SMTPImplicitTLS = "implicit" // TLS from the first byte (port 465)
 )
 
 // Types lists the notifier types.
-var Types = []string{TypeWebhook, TypeSlack, TypePagerDuty, TypeAlertmanager}
+var Types = []string{TypeWebhook, TypeSlack, TypePagerDuty, TypeAlertmanager, TypeEmail, TypeOpsgenie, TypeTeams, TypeDiscord, TypeNtfy}
 
 // Defaults of notifier settings.
 const (
 	DefaultTimeout            = 10 * time.Second
 	DefaultPagerDutyURL       = "https://events.pagerduty.com/v2/enqueue"
 	DefaultPagerDutySeverity  = "critical"
+	DefaultOpsgenieURL        = "https://api.opsgenie.com"
+	DefaultOpsgeniePriority   = "P3"
+	DefaultSMTPPort           = 587 // submission, with STARTTLS
+	DefaultSMTPSPort          = 465 // submissions, implicit TLS
 	DefaultAlertname          = "AssayCheckFailing"
 	DefaultFailures           = 3
 	DefaultSuccesses          = 2
@@ -47,10 +66,13 @@ const (
 // Secrets (URLs with tokens, routing keys, HMAC secrets) come from the
 // environment with ${VAR}.
 type NotifierConfig struct {
-	// Type is webhook, slack, pagerduty or alertmanager.
+	// Type is webhook, slack, pagerduty, alertmanager, email, opsgenie,
+	// teams, discord or ntfy.
 	Type string `yaml:"type"`
 	// URL is the receiver: the webhook endpoint, the Slack incoming-webhook
-	// URL, or (optional) the PagerDuty Events API v2 endpoint.
+	// URL, (optional) the PagerDuty Events API v2 endpoint, (optional) the
+	// Opsgenie API base URL, the Teams Workflows or Discord webhook URL, or
+	// the ntfy topic URL.
 	URL string `yaml:"url"`
 	// URLs are the Alertmanagers (base URLs; /api/v2/alerts is appended).
 	URLs []string `yaml:"urls"`
@@ -70,6 +92,31 @@ type NotifierConfig struct {
 	Alertname string `yaml:"alertname"`
 	// Labels are extra Alertmanager labels (a check's own labels win).
 	Labels map[string]string `yaml:"labels"`
+	// APIKey is the Opsgenie API integration key (Authorization: GenieKey).
+	APIKey string `yaml:"api_key"`
+	// Priority is the Opsgenie priority (P1..P5) when the check has no
+	// label priority with such a value.
+	Priority string `yaml:"priority"`
+	// Token is the ntfy access token (Authorization: Bearer).
+	Token string `yaml:"token"`
+	// Host is the SMTP server of an email notifier.
+	Host string `yaml:"host"`
+	// Port is the SMTP port (default 587 with STARTTLS, 465 with implicit TLS).
+	Port int `yaml:"port"`
+	// TLS is how an email notifier secures SMTP: starttls (default) or
+	// implicit. Plain-text SMTP is not offered.
+	TLS string `yaml:"tls"`
+	// CAFile is a PEM file of the CAs that the SMTP server's certificate
+	// is checked against instead of the system's, relative to the config file.
+	CAFile string `yaml:"ca_file"`
+	// Username and Password authenticate to the SMTP server (AUTH); give
+	// the password as ${VAR} (or VAR_FILE).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// From is the sender address of an email notifier.
+	From string `yaml:"from"`
+	// To are the recipients of an email notifier.
+	To []string `yaml:"to"`
 	// Timeout bounds one delivery attempt.
 	Timeout checks.Duration `yaml:"timeout"`
 
@@ -78,7 +125,8 @@ type NotifierConfig struct {
 	// Pos is where the entry starts in the config file.
 	Pos yamlstrict.Position `yaml:"-"`
 
-	body *template.Template
+	body    *template.Template
+	rootCAs *x509.CertPool // from CAFile
 }
 
 // fieldsByType lists the keys each type accepts besides type and timeout.
@@ -87,6 +135,11 @@ var fieldsByType = map[string][]string{
 	TypeSlack:        {"url"},
 	TypePagerDuty:    {"routing_key", "url", "severity"},
 	TypeAlertmanager: {"urls", "headers", "alertname", "labels"},
+	TypeEmail:        {"host", "port", "tls", "ca_file", "username", "password", "from", "to"},
+	TypeOpsgenie:     {"api_key", "url", "priority"},
+	TypeTeams:        {"url"},
+	TypeDiscord:      {"url"},
+	TypeNtfy:         {"url", "token"},
 }
 
 var (
@@ -94,6 +147,9 @@ var (
 	labelNameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	headerNameRe   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	pdSeverities   = []string{"critical", "error", "warning", "info"}
+	ogPriorities   = []string{"P1", "P2", "P3", "P4", "P5"}
+	ntfyTopicRe    = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
+	smtpHostRe     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$`)
 )
 
 // plainNotifierConfig has NotifierConfig's fields without its methods, so
@@ -154,8 +210,14 @@ func (c *NotifierConfig) UnmarshalStrict(d *yamlstrict.Decoder, n *yaml.Node, pa
 	if len(d.Errs) > before || d.FailedUnder(kept) {
 		return
 	}
+	// ca_file is relative to the config file, like every path in it.
+	if c.CAFile != "" && !filepath.IsAbs(c.CAFile) && d.File != "" {
+		c.CAFile = filepath.Join(filepath.Dir(d.File), c.CAFile)
+	}
 	for _, e := range c.validate() {
-		d.ErrAt(c.Pos, yamlstrict.JoinPath(path, e.field), "%s", e.msg)
+		// At the field's value when the entry has it, else at the entry.
+		field := yamlstrict.JoinPath(path, e.field)
+		d.ErrAt(d.ValuePos(field, c.Pos), field, "%s", e.msg)
 	}
 }
 
@@ -236,10 +298,106 @@ func (c *NotifierConfig) validate() []fieldError {
 				bad("labels."+k, "%q is not a valid label name", k)
 			}
 		}
+	case TypeEmail:
+		c.validateEmail(bad)
+	case TypeOpsgenie:
+		if c.APIKey == "" {
+			bad("api_key", "an opsgenie notifier needs an api_key (the API integration's key)")
+		}
+		if c.URL == "" {
+			c.URL = DefaultOpsgenieURL
+		}
+		checkURL("url", c.URL, true)
+		if c.Priority == "" {
+			c.Priority = DefaultOpsgeniePriority
+		}
+		if !slices.Contains(ogPriorities, c.Priority) {
+			bad("priority", "%q is not an Opsgenie priority (valid: %s)", c.Priority, strings.Join(ogPriorities, ", "))
+		}
+	case TypeTeams, TypeDiscord:
+		checkURL("url", c.URL, true)
+	case TypeNtfy:
+		checkURL("url", c.URL, true)
+		if p, err := url.Parse(c.URL); c.URL != "" && err == nil {
+			seg := p.Path[strings.LastIndex(p.Path, "/")+1:]
+			switch {
+			case p.RawQuery != "" || p.Fragment != "":
+				bad("url", "must be the topic URL without a query or fragment, e.g. https://ntfy.sh/mytopic")
+			case !ntfyTopicRe.MatchString(seg):
+				bad("url", "must end with the topic (letters, digits, '-' and '_', at most 64), e.g. https://ntfy.sh/mytopic")
+			}
+		}
+		if strings.ContainsAny(c.Token, "\r\n") {
+			bad("token", "must be one line")
+		}
 	default:
 		bad("type", "unknown notifier type %q (valid: %s)", c.Type, strings.Join(Types, ", "))
 	}
 	return errs
+}
+
+// maxCAFile bounds the ca_file read.
+const maxCAFile = 1 << 20
+
+// validateEmail checks an email entry and fills its port.
+func (c *NotifierConfig) validateEmail(bad func(field, format string, args ...any)) {
+	switch {
+	case c.Host == "":
+		bad("host", "an email notifier needs a host (the SMTP server)")
+	case !smtpHostRe.MatchString(c.Host) || len(c.Host) > 253:
+		bad("host", "%q is not a host name or IP address (give the port in port, not in host)", c.Host)
+	}
+	switch c.TLS {
+	case "":
+		c.TLS = SMTPStartTLS
+	case SMTPStartTLS, SMTPImplicitTLS:
+	default:
+		bad("tls", "expected starttls or implicit, got %q (plain-text SMTP is not supported)", c.TLS)
+	}
+	switch {
+	case c.Port < 0 || c.Port > 65535:
+		bad("port", "must be between 1 and 65535, got %d", c.Port)
+	case c.Port == 0 && c.TLS == SMTPImplicitTLS:
+		c.Port = DefaultSMTPSPort
+	case c.Port == 0:
+		c.Port = DefaultSMTPPort
+	}
+	if (c.Username == "") != (c.Password == "") {
+		if c.Username == "" {
+			bad("username", "a password needs a username")
+		} else {
+			bad("password", "a username needs a password (give it as ${VAR} or with VAR_FILE)")
+		}
+	}
+	if strings.ContainsAny(c.Username+c.Password, "\r\n") {
+		bad("username", "username and password must be one line")
+	}
+	if c.From == "" {
+		bad("from", "an email notifier needs a from address")
+	} else if _, err := mail.ParseAddress(c.From); err != nil || strings.ContainsAny(c.From, "\r\n") {
+		bad("from", "%q is not an email address", c.From)
+	}
+	if len(c.To) == 0 {
+		bad("to", "an email notifier needs at least one address in to")
+	}
+	for i, a := range c.To {
+		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "\r\n") {
+			bad(fmt.Sprintf("to[%d]", i), "%q is not an email address", a)
+		}
+	}
+	if c.CAFile != "" && c.rootCAs == nil {
+		pem, err := safefile.Read(c.CAFile, maxCAFile)
+		if err != nil {
+			bad("ca_file", "%v", err)
+			return
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			bad("ca_file", "%s holds no PEM certificate", c.CAFile)
+			return
+		}
+		c.rootCAs = pool
+	}
 }
 
 // Validate checks a notifier entry built in code (the config loader does

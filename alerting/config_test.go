@@ -63,7 +63,7 @@ notifiers:
     url: http://x
     secert: abc
   wrongtype:
-    type: email
+    type: sms
   notype:
     url: http://x
   pager:
@@ -91,7 +91,7 @@ notifiers:
 		`notifiers.hook.url: a webhook notifier needs a url`,
 		`notifiers.nourl.url: a slack notifier needs a url`,
 		`assay.yaml:13:5: notifiers.typo.secert: unknown field "secert" (did you mean "secret"?)`,
-		`assay.yaml:15:11: notifiers.wrongtype.type: unknown notifier type "email" (valid: webhook, slack, pagerduty, alertmanager)`,
+		`assay.yaml:15:11: notifiers.wrongtype.type: unknown notifier type "sms" (valid: webhook, slack, pagerduty, alertmanager, email, opsgenie, teams, discord, ntfy)`,
 		`notifiers.notype.type: a notifier needs a type`,
 		`notifiers.pager.severity: "page" is not a PagerDuty severity`,
 		`notifiers.am.urls[0]: must be an absolute http:// or https:// URL`,

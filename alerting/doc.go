@@ -1,8 +1,11 @@
 // Package alerting turns check results into notifications: a state
 // machine per check (ok -> failing after N consecutive failed runs ->
 // ok after M consecutive passes, with optional reminders), notifiers for a
-// generic webhook, Slack, PagerDuty Events API v2 and Alertmanager API v2,
-// and durable delivery through an outbox in the embedded store.
+// generic webhook, Slack, PagerDuty Events API v2, Alertmanager API v2,
+// email (SMTP with STARTTLS or implicit TLS), the Opsgenie Alert API v2,
+// Microsoft Teams (Workflows webhook, Adaptive Card), Discord (webhook
+// embed) and ntfy (JSON publish), and durable delivery through an outbox
+// in the embedded store.
 //
 // # Wiring (the daemon)
 //
@@ -36,8 +39,10 @@
 //
 // Delivery is at least once: a crash after a receiver accepted an event
 // and before the outbox row was deleted sends it again, under the same
-// key. Webhook receivers deduplicate on the key, PagerDuty on dedup_key
-// and Alertmanager on the label set; a Slack message can repeat.
+// key. Webhook receivers deduplicate on the key, PagerDuty on dedup_key,
+// Opsgenie on the alias and Alertmanager on the label set; a Slack,
+// Teams, Discord or ntfy message, or an email (same Message-ID), can
+// repeat.
 //
 // A result marked in_maintenance (package maintenance) moves the state
 // but makes no firing or reminder: the alert is muted, persisted at once,

@@ -39,7 +39,9 @@ const (
 	Reason5xx      = "http_5xx"         // server error (retried)
 	Reason4xx      = "http_4xx"         // rejected (not retried)
 	ReasonRedirect = "redirect"         // a 3xx: redirects are not followed (a POST would turn into a GET)
-	ReasonRejected = "rejected"         // a 2xx answer that refuses the event (Slack without "ok")
+	ReasonRejected = "rejected"         // a 2xx answer that refuses the event (Slack without "ok"), or an SMTP server without STARTTLS or a usable AUTH
+	ReasonSMTP4xx  = "smtp_4xx"         // an SMTP transient failure (4yz reply: retried)
+	ReasonSMTP5xx  = "smtp_5xx"         // an SMTP permanent failure (5yz reply: not retried)
 	ReasonInvalid  = "invalid"          // the event could not be rendered (template error)
 	ReasonExpired  = "expired"          // retried for longer than the maximum event age
 	ReasonUnknown  = "unknown_notifier" // the outbox names a notifier no longer configured
@@ -47,7 +49,7 @@ const (
 
 // FailureReasons lists every reason, for metrics that expose each from the start.
 var FailureReasons = []string{ReasonNetwork, ReasonTimeout, Reason429, Reason5xx, Reason4xx,
-	ReasonRedirect, ReasonRejected, ReasonInvalid, ReasonExpired, ReasonUnknown}
+	ReasonRedirect, ReasonRejected, ReasonInvalid, ReasonExpired, ReasonUnknown, ReasonSMTP4xx, ReasonSMTP5xx}
 
 // DeliveryError is a failed delivery attempt.
 type DeliveryError struct {
@@ -257,6 +259,16 @@ func NewNotifier(cfg *NotifierConfig, client *http.Client, now func() time.Time)
 		return &pagerDuty{cfg: cfg, s: s}, nil
 	case TypeAlertmanager:
 		return &alertmanager{cfg: cfg, s: s}, nil
+	case TypeEmail:
+		return &email{cfg: cfg, now: now}, nil
+	case TypeOpsgenie:
+		return &opsgenie{cfg: cfg, s: s}, nil
+	case TypeTeams:
+		return &teams{cfg: cfg, s: s}, nil
+	case TypeDiscord:
+		return &discord{cfg: cfg, s: s}, nil
+	case TypeNtfy:
+		return &ntfy{cfg: cfg, s: s}, nil
 	}
 	return nil, fmt.Errorf("notifier %q: unknown type %q", cfg.Name, cfg.Type)
 }
@@ -272,7 +284,8 @@ func newHTTPClient() *http.Client {
 }
 
 // SendTest sends a test event through a notifier now and returns every
-// answer the receiver gave (PagerDuty answers twice: trigger and resolve).
+// answer the receiver gave (PagerDuty and Opsgenie answer twice: the
+// alert and its resolution).
 func SendTest(ctx context.Context, cfg *NotifierConfig, externalURL string, client *http.Client) ([]Response, bool, error) {
 	n, err := NewNotifier(cfg, client, nil)
 	if err != nil {

@@ -43,7 +43,9 @@ func sampleEvent(kind Kind) *Event {
 }
 
 type request struct {
+	method string
 	path   string
+	query  string
 	header http.Header
 	body   []byte
 }
@@ -74,7 +76,7 @@ func newUnstartedReceiver(t *testing.T, status int, body string) *receiver {
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
-		r.requests = append(r.requests, request{req.URL.Path, req.Header.Clone(), b})
+		r.requests = append(r.requests, request{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Clone(), b})
 		status, body, header := r.status, r.body, r.header
 		if len(r.queue) > 0 && len(r.requests) > 1 {
 			r.status, r.queue = r.queue[0], r.queue[1:]
@@ -115,6 +117,14 @@ func notifierFor(t *testing.T, cfg *NotifierConfig) Notifier {
 		case *pagerDuty:
 			n.s.client.CloseIdleConnections()
 		case *alertmanager:
+			n.s.client.CloseIdleConnections()
+		case *opsgenie:
+			n.s.client.CloseIdleConnections()
+		case *teams:
+			n.s.client.CloseIdleConnections()
+		case *discord:
+			n.s.client.CloseIdleConnections()
+		case *ntfy:
 			n.s.client.CloseIdleConnections()
 		}
 	})

@@ -106,6 +106,8 @@ func runNotifyTest(cmd *cobra.Command, name, configFile string) error {
 		switch {
 		case r.Err != "":
 			fmt.Fprintf(stdout, "  %s: %s\n", r.Target, r.Err)
+		case r.Status == 0 && r.Body != "": // not HTTP (email: the SMTP outcome)
+			fmt.Fprintf(stdout, "  %s: %s\n", r.Target, r.Body)
 		case r.Body != "":
 			fmt.Fprintf(stdout, "  %s: HTTP %d: %s\n", r.Target, r.Status, r.Body)
 		default:

@@ -533,6 +533,12 @@ func runFleet(cfg benchConfig, tmp, target string, sc fleetScenario) (fleetResul
 	if err := writeFleet(dir, sc.checks, sc.every, target); err != nil {
 		return res, err
 	}
+	// A side measured again starts as the first did: with no database.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(dir, "assay.db"+suffix)); err != nil && !os.IsNotExist(err) {
+			return res, err
+		}
+	}
 	args := []string{"-role=fleet", "-dir=" + dir, fmt.Sprint("-n=", sc.checks), "-every=" + sc.every.String(),
 		"-warmup=" + sc.warmup.String(), "-window=" + sc.window.String()}
 	if cfg.profileDir != "" {

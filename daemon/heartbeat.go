@@ -137,17 +137,33 @@ func (h *heartbeats) Heartbeat(ctx context.Context, name string) (checks.Heartbe
 	return h.state(name), nil
 }
 
-// Beat implements web.Heartbeats: a ping of check name with the token
-// the caller presented. The token is compared before anything changes.
-func (h *heartbeats) Beat(ctx context.Context, name, token string, failed bool, message string) error {
+// Authenticate implements web.Heartbeats: whether token is the one of
+// the heartbeat check name, in constant time, changing nothing.
+func (h *heartbeats) Authenticate(name, token string) error {
+	_, err := h.authenticated(name, token)
+	return err
+}
+
+// authenticated is the heartbeat check name if token is its token.
+func (h *heartbeats) authenticated(name, token string) (*checks.Check, error) {
 	h.mu.Lock()
 	c := h.checks[name]
 	h.mu.Unlock()
 	if c == nil {
-		return web.ErrNoHeartbeat
+		return nil, web.ErrNoHeartbeat
 	}
 	if !c.TokenMatches(token) {
-		return web.ErrHeartbeatToken
+		return nil, web.ErrHeartbeatToken
+	}
+	return c, nil
+}
+
+// Beat implements web.Heartbeats: a ping of check name with the token
+// the caller presented. The token is compared before anything changes.
+func (h *heartbeats) Beat(ctx context.Context, name, token string, failed bool, message string) error {
+	c, err := h.authenticated(name, token)
+	if err != nil {
+		return err
 	}
 	// A job that sends its log may send its own token with it.
 	message = strings.ReplaceAll(message, c.Heartbeat.Token, checks.Redacted)

@@ -359,7 +359,7 @@ func (d *Daemon) reload() error {
 		d.status.KeepResultsOf(ownedCS)
 	}
 	d.forgetVerdicts(cs)
-	d.hb.setChecks(cs)
+	d.hb.setChecks(d.hardStop, cs)
 	// Parsing left garbage several times the size of what it built (YAML
 	// trees, the previous set): return it to the OS now rather than keep
 	// it resident until the heap grows into it (10,000 checks: about 40

@@ -38,6 +38,7 @@ type hbDaemon struct {
 	res    *results
 	clk    *clocktest.Clock
 	logs   *syncBuffer
+	reload func() error
 	stop   func()
 }
 
@@ -56,7 +57,7 @@ func startHeartbeatDaemon(t *testing.T, dir, dbPath string, clk *clocktest.Clock
 		t.Fatal(err)
 	}
 	d, addr, stopDaemon := runDaemon(t, opts)
-	h.addr, h.gather = addr, d.Gatherer()
+	h.addr, h.gather, h.reload = addr, d.Gatherer(), d.Reload
 	var once sync.Once
 	h.stop = func() { once.Do(func() { stopDaemon(); stopStorage() }) }
 	t.Cleanup(h.stop)
@@ -251,6 +252,70 @@ func TestHeartbeatRestartKeepsLastPing(t *testing.T) {
 	h = startHeartbeatDaemon(t, dir, db, clocktest.New(hbStart.Add(time.Hour)))
 	if r := h.next(t); r.Passed || r.Reason != checks.ReasonMissedHeartbeat {
 		t.Fatalf("restarted past the deadline: passed=%v %q %s", r.Passed, r.Reason, r.Message)
+	}
+}
+
+// Regression (review of issue 14): the first deadline of a check never
+// pinged counted from each process's start, held only in memory, so a
+// restart inside period + grace (a daily deploy, a crash loop) put
+// missed_heartbeat off forever. When watching began is stored, the
+// earliest kept: restarts before the deadline do not move it, and one
+// after it judges the check at once.
+func TestHeartbeatNeverPingedSurvivesRestarts(t *testing.T) {
+	dir := t.TempDir()
+	writeChecks(t, dir, "hb.yaml", heartbeatFile) // period 3s, grace 1s: first deadline hbStart+4s
+	db := filepath.Join(t.TempDir(), "assay.db")
+	// A crash loop: restarted every 1.5s, each time before the deadline.
+	for _, at := range []time.Duration{0, 1500 * time.Millisecond, 3 * time.Second} {
+		h := startHeartbeatDaemon(t, dir, db, clocktest.New(hbStart.Add(at)))
+		h.none(t)
+		h.stop()
+	}
+	h := startHeartbeatDaemon(t, dir, db, clocktest.New(hbStart.Add(3500*time.Millisecond)))
+	h.none(t)
+	// The deadline is the first start's: half a second on, not four.
+	h.advance(t, 500*time.Millisecond+200*time.Millisecond)
+	r := h.next(t)
+	if r.Passed || r.Reason != checks.ReasonMissedHeartbeat || !strings.Contains(r.Message, "began watching at 2026-12-01T02:00:00Z") {
+		t.Fatalf("at the first start's deadline: passed=%v %q %s", r.Passed, r.Reason, r.Message)
+	}
+	h.stop()
+
+	// Restarted 10s on (2.5 windows of silence): judged at once.
+	h = startHeartbeatDaemon(t, dir, db, clocktest.New(hbStart.Add(10*time.Second)))
+	if r := h.next(t); r.Passed || r.Reason != checks.ReasonMissedHeartbeat || !strings.Contains(r.Message, "began watching at 2026-12-01T02:00:00Z") {
+		t.Fatalf("restarted past the deadline: passed=%v %q %s", r.Passed, r.Reason, r.Message)
+	}
+}
+
+// A check removed from the configuration and added again keeps when
+// watching began (a bad edit reverted, or a replica on an older
+// configuration, does not restart the deadline either); a ping ends it.
+func TestHeartbeatReaddedKeepsWatching(t *testing.T) {
+	dir := t.TempDir()
+	writeChecks(t, dir, "hb.yaml", heartbeatFile)
+	db := filepath.Join(t.TempDir(), "assay.db")
+	h := startHeartbeatDaemon(t, dir, db, clocktest.New(hbStart))
+	h.none(t)
+	writeChecks(t, dir, "hb.yaml", "checks: []\n")
+	if err := h.reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(t, 3*time.Second)
+	writeChecks(t, dir, "hb.yaml", heartbeatFile)
+	if err := h.reload(); err != nil {
+		t.Fatal(err)
+	}
+	h.none(t)
+	h.advance(t, time.Second+200*time.Millisecond) // hbStart+4.2s: the first deadline, not 3s+4s
+	if r := h.next(t); r.Passed || r.Reason != checks.ReasonMissedHeartbeat || !strings.Contains(r.Message, "began watching at 2026-12-01T02:00:00Z") {
+		t.Fatalf("re-added check at the first deadline: passed=%v %q %s", r.Passed, r.Reason, r.Message)
+	}
+	if code := h.post(t, "/api/v1/heartbeat/nightly-job", hbToken, ""); code != http.StatusOK {
+		t.Fatalf("ping: %d", code)
+	}
+	if r := h.next(t); !r.Passed {
+		t.Fatalf("after a ping: %q %s", r.Reason, r.Message)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/assay-monitor/assay/checks"
 )
@@ -52,4 +53,40 @@ func (s *Store) LastPings(ctx context.Context) (map[string]checks.Ping, error) {
 		out[name] = p
 	}
 	return out, rows.Err()
+}
+
+// WatchHeartbeats records since as when assay began to watch each check
+// of names, unless an earlier time is stored (another replica, or this
+// one before a restart, began earlier), and returns the stored (earliest)
+// time of each. A check removed from the configuration keeps its row.
+func (s *Store) WatchHeartbeats(ctx context.Context, names []string, since time.Time) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(names))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO heartbeat_watches (check_name, since_ms) VALUES (?, ?)
+			ON CONFLICT (check_name) DO UPDATE SET since_ms = excluded.since_ms WHERE excluded.since_ms < heartbeat_watches.since_ms`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		get, err := tx.PrepareContext(ctx, `SELECT since_ms FROM heartbeat_watches WHERE check_name = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		for _, n := range names {
+			if _, err := ins.ExecContext(ctx, n, ms(since)); err != nil {
+				return err
+			}
+			var v int64
+			if err := get.QueryRowContext(ctx, n).Scan(&v); err != nil {
+				return err
+			}
+			out[n] = fromMS(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

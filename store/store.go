@@ -216,6 +216,12 @@ var schema = []string{
 	);`,
 	// The retention prune reads the oldest runs by start time.
 	`CREATE INDEX results_started ON results (started_ms);`,
+	// When assay began to watch each heartbeat check (the first deadline
+	// of a check never pinged counts from it, across restarts).
+	`CREATE TABLE heartbeat_watches (
+		check_name TEXT PRIMARY KEY,
+		since_ms   INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // Open opens (creating if needed) the database at path and brings its

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +19,10 @@ import (
 
 // Heartbeats takes the pings of heartbeat checks (the daemon's book).
 type Heartbeats interface {
+	// Authenticate reports whether token is the heartbeat token of the
+	// check name: nil, ErrNoHeartbeat or ErrHeartbeatToken. It changes
+	// nothing and keeps no state per name (callers make names up).
+	Authenticate(name, token string) error
 	// Beat records a ping of the check name by a caller that presented
 	// token; failed pings carry message. It returns ErrNoHeartbeat or
 	// ErrHeartbeatToken without changing anything, or the store's error.
@@ -30,18 +36,21 @@ var (
 )
 
 // Bounds of the heartbeat endpoints. A job pings once a period; these
-// only stop a flood (or a token guesser) from costing the monitor.
+// only stop a flood (or a token guesser) from costing the monitor, and
+// never let one caller's traffic refuse another's valid ping.
 const (
 	// maxHeartbeatBody is the most of a body read; a longer one is 413.
 	maxHeartbeatBody = 64 << 10
-	// heartbeatRate and heartbeatBurst bound the pings of one check name,
-	// heartbeatRateAll and heartbeatBurstAll those of all names.
-	heartbeatRate     = 5
-	heartbeatBurst    = 10
-	heartbeatRateAll  = 200
-	heartbeatBurstAll = 400
-	// maxHeartbeatLimiters bounds the per-name limiters kept (names
-	// callers make up included): past it they start over.
+	// heartbeatRate and heartbeatBurst bound the accepted pings of one
+	// check (callers with its token): generous, a job pings once a period.
+	heartbeatRate  = 10
+	heartbeatBurst = 100
+	// heartbeatFailRate and heartbeatFailBurst bound the refused attempts
+	// (wrong token, unknown name) of one client address.
+	heartbeatFailRate  = 1
+	heartbeatFailBurst = 20
+	// maxHeartbeatLimiters bounds the limiters kept of each kind; past
+	// it the least recently used go (see limiterTable).
 	maxHeartbeatLimiters = 10000
 	// heartbeatTimeout bounds storing one ping.
 	heartbeatTimeout = 5 * time.Second
@@ -59,18 +68,46 @@ const heartbeatPrefix = "/api/v1/heartbeat/"
 // without a CORS preflight, which is never granted), which is why
 // neither the origin check nor the Host check would protect anything.
 func heartbeatHandler(o Options) http.Handler {
-	l := &heartbeatLimits{all: rate.NewLimiter(heartbeatRateAll, heartbeatBurstAll), byName: map[string]*rate.Limiter{}}
+	h, _ := newHeartbeatHandler(o)
+	return h
+}
+
+// heartbeatLimits are the limiter tables of one heartbeat handler.
+type heartbeatLimits struct {
+	// byCheck bounds the accepted pings of each check, failures the
+	// refused attempts of each client address.
+	byCheck, failures *limiterTable
+}
+
+func newHeartbeatHandler(o Options) (http.Handler, *heartbeatLimits) {
+	l := &heartbeatLimits{
+		byCheck:  newLimiterTable(maxHeartbeatLimiters, heartbeatRate, heartbeatBurst),
+		failures: newLimiterTable(maxHeartbeatLimiters, heartbeatFailRate, heartbeatFailBurst),
+	}
+	byCheck, failures := l.byCheck, l.failures
 	mux := http.NewServeMux()
 	serve := func(failed bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
-			if !l.allow(name) {
-				w.Header().Set("Retry-After", "1")
-				writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many heartbeats; slow down"})
+			token := bearer(r)
+			// The token first: a caller with the right one is never
+			// refused for what others sent, and a wrong one spends
+			// only its own client's budget of refused attempts (no
+			// state per name: names are made up at will).
+			err := ErrNoHeartbeat
+			if o.Heartbeats != nil {
+				err = o.Heartbeats.Authenticate(name, token)
+			}
+			if err != nil {
+				if !failures.allow(clientKey(r)) {
+					tooMany(w, "too many refused heartbeats from this address; slow down")
+					return
+				}
+				refuseHeartbeat(w, name, err)
 				return
 			}
-			if o.Heartbeats == nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no heartbeat check named " + oneline.Clean(name)})
+			if !byCheck.allow(name) {
+				tooMany(w, "too many heartbeats for this check; slow down")
 				return
 			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHeartbeatBody))
@@ -84,12 +121,10 @@ func heartbeatHandler(o Options) http.Handler {
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), heartbeatTimeout)
 			defer cancel()
-			switch err := o.Heartbeats.Beat(ctx, name, bearer(r), failed, msg); {
-			case errors.Is(err, ErrNoHeartbeat):
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no heartbeat check named " + oneline.Clean(name)})
-			case errors.Is(err, ErrHeartbeatToken):
-				w.Header().Set("WWW-Authenticate", `Bearer realm="assay heartbeat"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this heartbeat needs the check's token: Authorization: Bearer TOKEN"})
+			switch err := o.Heartbeats.Beat(ctx, name, token, failed, msg); {
+			case errors.Is(err, ErrNoHeartbeat), errors.Is(err, ErrHeartbeatToken):
+				// A reload between the two looks.
+				refuseHeartbeat(w, name, err)
 			case err != nil:
 				if r.Context().Err() != nil {
 					return
@@ -106,7 +141,7 @@ func heartbeatHandler(o Options) http.Handler {
 	}
 	mux.Handle("POST "+heartbeatPrefix+"{name}", serve(false))
 	mux.Handle("POST "+heartbeatPrefix+"{name}/fail", serve(true))
-	return mux
+	return mux, l
 }
 
 // bearer is the token of "Authorization: Bearer TOKEN", else of
@@ -137,24 +172,77 @@ func heartbeatMessage(body []byte) string {
 	return s[:cut] + more
 }
 
-// heartbeatLimits bound the rate of pings, per check name and in all.
-type heartbeatLimits struct {
-	all    *rate.Limiter
-	mu     sync.Mutex
-	byName map[string]*rate.Limiter
+// refuseHeartbeat answers a ping Authenticate refused: 404 for a name
+// that is no heartbeat check, else 401.
+func refuseHeartbeat(w http.ResponseWriter, name string, err error) {
+	if errors.Is(err, ErrNoHeartbeat) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no heartbeat check named " + oneline.Clean(name)})
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="assay heartbeat"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this heartbeat needs the check's token: Authorization: Bearer TOKEN"})
 }
 
-func (l *heartbeatLimits) allow(name string) bool {
-	l.mu.Lock()
-	lim, ok := l.byName[name]
-	if !ok {
-		if len(l.byName) >= maxHeartbeatLimiters {
-			l.byName = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(heartbeatRate, heartbeatBurst)
-		l.byName[name] = lim
+func tooMany(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+}
+
+// clientKey is the address a refused attempt is charged to: the peer's
+// IP (the connection's, not a forwarded header, which any caller could
+// vary), an IPv6 peer's /64 (one host usually has a whole /64).
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
 	}
-	l.mu.Unlock()
-	// One name's flood is refused before it spends the shared budget.
-	return lim.Allow() && l.all.Allow()
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// limiterTable is a bounded set of rate limiters by key: two generations
+// of at most max/2 each, the older dropped when the newer fills, so that
+// the least recently used go first. Dropping one only forgives its key.
+type limiterTable struct {
+	mu        sync.Mutex
+	max       int
+	r         rate.Limit
+	burst     int
+	cur, prev map[string]*rate.Limiter
+}
+
+func newLimiterTable(max int, r rate.Limit, burst int) *limiterTable {
+	return &limiterTable{max: max, r: r, burst: burst, cur: map[string]*rate.Limiter{}}
+}
+
+// allow takes one event of key from its limiter.
+func (t *limiterTable) allow(key string) bool {
+	t.mu.Lock()
+	lim, ok := t.cur[key]
+	if !ok {
+		if lim, ok = t.prev[key]; !ok {
+			lim = rate.NewLimiter(t.r, t.burst)
+		}
+		if len(t.cur) >= t.max/2 {
+			t.prev, t.cur = t.cur, map[string]*rate.Limiter{}
+		}
+		t.cur[key] = lim
+	}
+	t.mu.Unlock()
+	return lim.Allow()
+}
+
+// len is how many limiters are kept.
+func (t *limiterTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.cur) + len(t.prev)
 }

@@ -28,13 +28,21 @@ type beat struct {
 	message string
 }
 
-func (b *beats) Beat(_ context.Context, name, token string, failed bool, message string) error {
+func (b *beats) Authenticate(name, token string) error {
 	switch {
 	case name != "nightly":
 		return web.ErrNoHeartbeat
 	case token != "hb-secret":
 		return web.ErrHeartbeatToken
-	case b.store != nil:
+	}
+	return nil
+}
+
+func (b *beats) Beat(_ context.Context, name, token string, failed bool, message string) error {
+	if err := b.Authenticate(name, token); err != nil {
+		return err
+	}
+	if b.store != nil {
 		return b.store
 	}
 	b.mu.Lock()
@@ -147,25 +155,103 @@ func TestHeartbeatFailMessage(t *testing.T) {
 	}
 }
 
-// One name's flood is cut at a few pings a second, and does not spend
-// another check's share.
+// Refused attempts (a wrong token, a made-up name) are cut at a few a
+// second per client address, with Retry-After; the valid ping of a job
+// elsewhere still passes.
 func TestHeartbeatRateLimit(t *testing.T) {
 	b := &beats{}
 	h := heartbeatHandler(b)
 	limited := 0
-	for range 40 {
-		w := (req{path: "/api/v1/heartbeat/flood", header: map[string]string{"Authorization": "Bearer guess"}}).do(h)
-		if w.Code == http.StatusTooManyRequests {
+	for i := range 40 {
+		path := "/api/v1/heartbeat/nightly"
+		if i%2 == 1 {
+			path = "/api/v1/heartbeat/flood"
+		}
+		w := (req{path: path, remote: "203.0.113.9:1", header: map[string]string{"Authorization": "Bearer guess"}}).do(h)
+		switch w.Code {
+		case http.StatusTooManyRequests:
 			limited++
 			if w.Header().Get("Retry-After") == "" {
 				t.Fatal("429 without Retry-After")
 			}
+		case http.StatusUnauthorized, http.StatusNotFound:
+		default:
+			t.Fatalf("refused attempt %d: %d", i, w.Code)
 		}
 	}
-	if limited < 20 {
-		t.Errorf("%d of 40 pings at once were refused, want most past the burst", limited)
+	if limited < 15 {
+		t.Errorf("%d of 40 refused attempts at once were answered 429, want most past the burst", limited)
 	}
-	if w := (req{path: "/api/v1/heartbeat/nightly", header: map[string]string{"Authorization": "Bearer hb-secret"}}).do(h); w.Code != http.StatusOK {
-		t.Errorf("another check's ping after the flood: %d", w.Code)
+	// Another address of the same /64 shares the budget; another /64 not.
+	if w := (req{path: "/api/v1/heartbeat/nightly", remote: "[2001:db8:1:2::1]:1"}).do(h); w.Code != http.StatusUnauthorized {
+		t.Fatalf("first attempt of an IPv6 client: %d", w.Code)
+	}
+	for range 40 {
+		(req{path: "/api/v1/heartbeat/nightly", remote: "[2001:db8:1:2::1]:1"}).do(h)
+	}
+	if w := (req{path: "/api/v1/heartbeat/nightly", remote: "[2001:db8:1:2:ffff::7]:1"}).do(h); w.Code != http.StatusTooManyRequests {
+		t.Errorf("another address of a throttled /64: %d, want 429", w.Code)
+	}
+	if w := (req{path: "/api/v1/heartbeat/nightly", remote: "[2001:db8:1:3::1]:1"}).do(h); w.Code != http.StatusUnauthorized {
+		t.Errorf("an address of another /64: %d, want 401", w.Code)
+	}
+	if w := (req{path: "/api/v1/heartbeat/nightly", remote: "10.0.0.5:1", header: map[string]string{"Authorization": "Bearer hb-secret"}}).do(h); w.Code != http.StatusOK {
+		t.Errorf("the job's ping after the flood: %d", w.Code)
+	}
+}
+
+// Regression (review of issue 14): wrong-token pings spent the check's
+// rate budget, so anyone who knows a check's name (the status page lists
+// it) could make the job's ping fail with 429, a false missed_heartbeat.
+// A request with the right token is judged by its token first and never
+// refused for others' traffic: not another address's, not its own
+// address's (a proxy in front of assay is one address for all), not for
+// any number of refused attempts on the same name or others.
+func TestHeartbeatWrongTokensDoNotStarveTheJob(t *testing.T) {
+	b := &beats{}
+	h := heartbeatHandler(b)
+	valid := map[string]string{"Authorization": "Bearer hb-secret"}
+	for _, remote := range []string{"203.0.113.9:1", "10.0.0.5:1"} {
+		for i := range 200 {
+			r := req{path: "/api/v1/heartbeat/nightly", remote: remote, header: map[string]string{"Authorization": "Bearer guess"}}
+			if i%3 == 0 {
+				r.path += "/fail"
+			}
+			r.do(h)
+		}
+	}
+	for i, r := range []req{
+		{path: "/api/v1/heartbeat/nightly", remote: "10.0.0.6:1", header: valid},
+		{path: "/api/v1/heartbeat/nightly", remote: "10.0.0.5:1", header: valid},         // the flooded address
+		{path: "/api/v1/heartbeat/nightly/fail", remote: "203.0.113.9:1", header: valid}, // so is this one
+	} {
+		if w := r.do(h); w.Code != http.StatusOK {
+			t.Fatalf("valid ping %d from %s after 400 wrong-token requests: %d %s", i, r.remote, w.Code, w.Body)
+		}
+	}
+	if got := b.pings(); len(got) != 3 {
+		t.Fatalf("pings = %+v, want the 3 valid ones only", got)
+	}
+}
+
+// A valid token's own flood is bounded per check (generously): it makes
+// only its own check's pings wait.
+func TestHeartbeatValidFloodBoundedPerCheck(t *testing.T) {
+	b := &beats{}
+	h := heartbeatHandler(b)
+	valid := map[string]string{"Authorization": "Bearer hb-secret"}
+	ok, limited := 0, 0
+	for range 300 {
+		switch w := (req{path: "/api/v1/heartbeat/nightly", header: valid}).do(h); w.Code {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("valid ping: %d", w.Code)
+		}
+	}
+	if ok < 50 || limited < 100 || len(b.pings()) != ok {
+		t.Errorf("300 valid pings at once: %d taken, %d refused; want the burst taken and most of the rest refused", ok, limited)
 	}
 }

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
+	"time"
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/jackc/pgx/v5"
@@ -50,6 +52,40 @@ func (s *Store) LastPings(ctx context.Context) (map[string]checks.Ping, error) {
 		}
 		p.At = fromMS(at)
 		out[name] = p
+	}
+	return out, rows.Err()
+}
+
+// WatchHeartbeats records since as when assay began to watch each check
+// of names, unless an earlier time is stored (another replica, or this
+// one before a restart, began earlier), and returns the stored (earliest)
+// time of each. A check removed from the configuration keeps its row.
+func (s *Store) WatchHeartbeats(ctx context.Context, names []string, since time.Time) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	// A name twice would make the upsert touch a row twice, an error.
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	// One statement: the rows only ever move earlier, so what it returns
+	// is the earliest of all replicas' writes so far.
+	_, err := s.exec(ctx, `INSERT INTO heartbeat_watches (check_name, since_ms) SELECT n, $2 FROM unnest($1::text[]) AS n
+		ON CONFLICT (check_name) DO UPDATE SET since_ms = excluded.since_ms WHERE excluded.since_ms < heartbeat_watches.since_ms`, names, ms(since))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT check_name, since_ms FROM heartbeat_watches WHERE check_name = ANY($1::text[])`, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		var v int64
+		if err := rows.Scan(&n, &v); err != nil {
+			return nil, err
+		}
+		out[n] = fromMS(v)
 	}
 	return out, rows.Err()
 }

@@ -35,6 +35,7 @@ type Store interface {
 	RecordPing(ctx context.Context, check string, p checks.Ping) error
 	LastPing(ctx context.Context, check string) (checks.Ping, error)
 	LastPings(ctx context.Context) (map[string]checks.Ping, error)
+	WatchHeartbeats(ctx context.Context, names []string, since time.Time) (map[string]time.Time, error)
 	Close() error
 }
 
@@ -67,6 +68,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"SilencesPutListExpirePurge", silences},
 		{"InMaintenanceKeptInSummaries", inMaintenanceKept},
 		{"PingsSurviveReopenNewestWins", pings},
+		{"HeartbeatWatchesKeepTheEarliest", heartbeatWatches},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			open := newDB(t)
@@ -698,5 +700,44 @@ func pings(t *testing.T, open func() Store) {
 	must(t, s.RecordPing(ctx, "nightly", checks.Ping{At: t0.Add(time.Minute)}))
 	if p, _ := s.LastPing(ctx, "nightly"); p.Failed || p.Message != "" {
 		t.Errorf("a ping at the same time did not replace the stored one: %+v", p)
+	}
+}
+
+// heartbeatWatches: when assay began to watch a heartbeat check survives
+// a reopen, the earliest time recorded wins whatever the order of the
+// writes (a restart, or a replica started later, changes nothing; one
+// started earlier moves it back), checks do not share it, and it is not
+// a ping.
+func heartbeatWatches(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := open()
+	got, err := s.WatchHeartbeats(ctx, []string{"nightly", "hourly"}, t0)
+	must(t, err)
+	if len(got) != 2 || !got["nightly"].Equal(t0) || !got["hourly"].Equal(t0) {
+		t.Fatalf("first watch = %v, want both at %s", got, t0)
+	}
+	if got, err := s.WatchHeartbeats(ctx, nil, t0); err != nil || len(got) != 0 {
+		t.Fatalf("no names = %v, %v", got, err)
+	}
+	must(t, s.Close())
+
+	s = opened(t, open)
+	got, err = s.WatchHeartbeats(ctx, []string{"nightly", "weekly", "nightly"}, t0.Add(time.Hour)) // a restart an hour later
+	must(t, err)
+	if len(got) != 2 || !got["nightly"].Equal(t0) || !got["weekly"].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after a reopen = %v, want nightly still at %s and weekly new", got, t0)
+	}
+	got, err = s.WatchHeartbeats(ctx, []string{"hourly"}, t0.Add(-time.Minute)) // a replica that began earlier
+	must(t, err)
+	if !got["hourly"].Equal(t0.Add(-time.Minute)) {
+		t.Fatalf("an earlier watch = %v, want %s", got, t0.Add(-time.Minute))
+	}
+	got, err = s.WatchHeartbeats(ctx, []string{"hourly", "nightly", "weekly"}, t0.Add(2*time.Hour))
+	must(t, err)
+	if !got["hourly"].Equal(t0.Add(-time.Minute)) || !got["nightly"].Equal(t0) || !got["weekly"].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("watches = %v", got)
+	}
+	if ps, err := s.LastPings(ctx); err != nil || len(ps) != 0 {
+		t.Fatalf("watching made pings: %v, %v", ps, err)
 	}
 }

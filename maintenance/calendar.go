@@ -184,10 +184,20 @@ func selects(w *checks.MaintenanceWindow, name string, labels map[string]string)
 	return true
 }
 
-// Annotate marks a result in_maintenance when its run started inside a
-// window or a silence of its check (a daemon Annotator, run first).
+// Annotate marks a result in_maintenance when a window or a silence of
+// its check is active at the run's start or at its end (a daemon
+// Annotator, run first). The end counts too: a run with retries that
+// starts just before a window and fails inside it must not page there.
+// The end is Started+Duration, or the calendar's now for a result that
+// has no duration.
 func (c *Calendar) Annotate(_ context.Context, r *checks.Result) {
-	r.InMaintenance = c.Active(r.Check, r.Started)
+	end := r.Started.Add(r.Duration)
+	if r.Duration <= 0 {
+		end = c.clock.Now()
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r.InMaintenance = c.activeLocked(r.Check, r.Started) || c.activeLocked(r.Check, end)
 }
 
 // Active reports whether check is in maintenance at t.

@@ -304,3 +304,51 @@ func TestReloadDroppingAWindowEndsIt(t *testing.T) {
 		}
 	}
 }
+
+// A run is in maintenance when a window or a silence is active at its
+// start or at its end: a run with retries that starts at 01:59:50 and
+// fails at 02:01 against a 02:00 window does not page inside it. The end
+// is Started+Duration, or the calendar's now without a duration.
+func TestRunEndingInsideAWindowIsInMaintenance(t *testing.T) {
+	st := openStore(t)
+	clock := clocktest.New(time.Date(2026, 6, 1, 1, 59, 50, 0, time.UTC))
+	cal := maintenance.New(maintenance.Options{Store: st, Clock: clock})
+	cal.SetChecks(parseChecks(t, `checks:
+  - name: db
+    maintenance: [{ schedule: "0 2 * * *", duration: 1h }]
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+  - name: web
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+`))
+	at := func(h, m, s int) time.Time { return time.Date(2026, 6, 1, h, m, s, 0, time.UTC) }
+	if _, err := cal.CreateSilence(context.Background(), maintenance.NewSilence{
+		Matchers: []maintenance.Matcher{{Name: "check", Value: "web", IsEqual: true}},
+		Starts:   at(12, 0, 0), Ends: at(13, 0, 0), Comment: "deploy"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		check   string
+		started time.Time
+		dur     time.Duration
+		now     time.Time // the calendar's clock when it marks the result
+		want    bool
+	}{
+		{"starts before, ends inside (retries)", "db", at(1, 59, 50), 70 * time.Second, at(2, 1, 0), true},
+		{"starts before, ends at the start", "db", at(1, 59, 0), time.Minute, at(2, 0, 0), true},
+		{"starts and ends before", "db", at(1, 58, 0), time.Minute, at(2, 0, 0), false},
+		{"no duration: the calendar's now is its end", "db", at(1, 59, 50), 0, at(2, 0, 30), true},
+		{"no duration, marked before the window", "db", at(1, 59, 50), 0, at(1, 59, 55), false},
+		{"starts inside, ends after", "db", at(2, 59, 30), time.Minute, at(3, 0, 30), true},
+		{"starts at the end", "db", at(3, 0, 0), time.Minute, at(3, 1, 0), false},
+		{"a silence: starts before, ends inside", "web", at(11, 59, 50), 30 * time.Second, at(12, 0, 20), true},
+		{"a silence: starts and ends before", "web", at(11, 58, 0), time.Minute, at(11, 59, 0), false},
+	} {
+		clock.Set(tc.now)
+		r := &checks.Result{Check: tc.check, Started: tc.started, Duration: tc.dur}
+		cal.Annotate(context.Background(), r)
+		if r.InMaintenance != tc.want {
+			t.Errorf("%s: in_maintenance = %v, want %v", tc.name, r.InMaintenance, tc.want)
+		}
+	}
+}

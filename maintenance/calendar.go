@@ -7,8 +7,8 @@
 //
 // The daemon wires it: Annotate marks every result (in_maintenance)
 // before any sink sees it, and Run tells alerting at each window's end
-// which checks are out of maintenance, so that an incident still open
-// then is notified. It reads checks and the store; nothing downstream is
+// which checks are out of maintenance, so that what it held back then is
+// notified (an incident still open, the resolve of an earlier page). It reads checks and the store; nothing downstream is
 // reached from here.
 package maintenance
 
@@ -380,8 +380,8 @@ func (c *Calendar) NextTransition(t time.Time) time.Time {
 // Run re-reads the silences every Refresh and, at every window or
 // silence start and end, on a reload and after a silence was made or
 // expired, calls changed with the checks' state now. Alerting's
-// ReleaseMaintenance is changed: an incident muted by a window is
-// notified when it ends. The first call comes at once (a restart after
+// ReleaseMaintenance is changed: what a window held back (an incident
+// still open, the resolve of an earlier page) is notified when it ends. The first call comes at once (a restart after
 // a window ended while assay was down). Run returns when ctx ends.
 func (c *Calendar) Run(ctx context.Context, changed func(active func(check string) bool)) {
 	lastRefresh := c.clock.Now()

@@ -352,3 +352,75 @@ func TestRunEndingInsideAWindowIsInMaintenance(t *testing.T) {
 		}
 	}
 }
+
+// A page before the window whose incident recovers inside it: nothing is
+// sent inside; the calendar's timer at the window's end sends the
+// resolve, once.
+func TestWindowHoldsTheResolveOfAnEarlierPage(t *testing.T) {
+	st := openStore(t)
+	hook := newReceiver(t)
+	m, err := alerting.New(alerting.Options{Store: st,
+		Notifiers: map[string]*alerting.NotifierConfig{"hook": {Type: alerting.TypeWebhook, URL: hook.srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clocktest.New(time.Date(2026, 6, 1, 1, 50, 0, 0, time.UTC))
+	cal := maintenance.New(maintenance.Options{Store: st, Clock: clock})
+	cs := parseChecks(t, `checks:
+  - name: db
+    maintenance: [{ schedule: "0 2 * * *", duration: 1h }]
+    alert: { notify: [hook], failures: 1, successes: 1 }
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+`)
+	cal.SetChecks(cs)
+	m.SetChecks(cs)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	released := make(chan bool, 100) // whether db was in maintenance at each call
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		cal.Run(ctx, func(active func(string) bool) { m.ReleaseMaintenance(ctx, active); released <- active("db") })
+	}()
+	<-released
+	// The calendar sleeps on the fake clock: move it only once the
+	// calendar waits, so that it sees the new time (not a timer armed from
+	// a time read before the move).
+	parked := func() { waitFor(t, "the calendar waiting", func() bool { return clock.Waiting() == 1 }) }
+	record := func(passed bool) *checks.Result {
+		r := &checks.Result{Check: "db", Started: clock.Now(), Duration: time.Second, Passed: passed}
+		if !passed {
+			r.Reason, r.Message = checks.ReasonTimeout, "timeout"
+		}
+		cal.Annotate(ctx, r)
+		m.Record(ctx, r)
+		return r
+	}
+	record(false)
+	waitFor(t, "the page before the window", func() bool { return hook.got() == "firing" })
+	waitFor(t, "the outbox empty", func() bool { es, _ := st.Pending(ctx); return len(es) == 0 })
+	parked()
+	clock.Set(time.Date(2026, 6, 1, 2, 10, 0, 0, time.UTC))
+	if r := record(true); !r.InMaintenance {
+		t.Fatal("02:10 is not in maintenance")
+	}
+	if es, err := st.Pending(ctx); err != nil || len(es) != 0 {
+		t.Fatalf("inside the window: %d events in the outbox (%v), want none", len(es), err)
+	}
+	parked()
+	clock.Set(time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC))
+	for in := range released {
+		if !in {
+			break // the call at the window's end
+		}
+	}
+	waitFor(t, "the resolve at the end of the window", func() bool { return hook.got() == "firing resolved" })
+	m.ReleaseMaintenance(ctx, func(string) bool { return false })
+	record(true)
+	waitFor(t, "the outbox empty", func() bool { es, _ := st.Pending(ctx); return len(es) == 0 })
+	if got := hook.got(); got != "firing resolved" {
+		t.Fatalf("receiver got %q, want one resolve", got)
+	}
+}

@@ -45,11 +45,15 @@
 // repeat.
 //
 // A result marked in_maintenance (package maintenance) moves the state
-// but makes no firing or reminder: the alert is muted, persisted at once,
-// and its firing is made when ReleaseMaintenance (the calendar, at the
-// end of the window) or the first run out of maintenance finds it still
-// open; an alert that paged before the window still sends its resolved
-// event inside it.
+// but makes no event: an alert that opens is muted, one that paged before
+// the window and resolves in it is held, both persisted at once. When
+// ReleaseMaintenance (the calendar, at the end of the window) or the
+// first run out of maintenance comes, the held resolves are made, then
+// the firing of a muted alert still open; an alert that opened and
+// resolved inside, or paged before and is still open, makes nothing.
+// Like every event, these are written with the state in one transaction
+// under a key derived from the incident, so a restart inside the window
+// or a second replica neither loses nor repeats them.
 //
 // A Notifier sends one event and says whether to retry; it never retries
 // itself (Alertmanager's notify package has the same split). Backoff,

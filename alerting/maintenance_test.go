@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/assay-monitor/assay/checks"
+	"github.com/assay-monitor/assay/cluster"
 	"github.com/assay-monitor/assay/history"
 )
 
@@ -94,8 +95,9 @@ func TestMaintenanceOpenedAndResolvedInsideSendsNothing(t *testing.T) {
 }
 
 // A check that was paged before the maintenance: reminders stop inside
-// it, its recovery inside it is sent (the page closes), and a new
-// failure inside it pages no one until the end.
+// it, its recovery inside it is held (nothing is sent in a maintenance),
+// a new failure inside it pages no one, and at the end the held resolve
+// goes first, then the new incident's firing.
 func TestMaintenanceAfterAPage(t *testing.T) {
 	h := newHarness(t, maintNotifiers(), checks.AlertPolicy{})
 	cs := oneCheck(t, "{ notify: [hook], failures: 1, successes: 1, repeat: 1m }")
@@ -111,16 +113,130 @@ func TestMaintenanceAfterAPage(t *testing.T) {
 		t.Fatalf("reminders in maintenance: %s, want none", got)
 	}
 	h.runIn(c, true, true)
-	if got := h.pending(); got != "firing/hook resolved/hook" {
-		t.Fatalf("recovery in maintenance: %s, want the resolve sent", got)
+	if got := h.pending(); got != "firing/hook" {
+		t.Fatalf("recovery in maintenance: %s, want the resolve held", got)
 	}
 	h.runIn(c, false, true)
-	if got := h.pending(); got != "firing/hook resolved/hook" {
+	if got := h.pending(); got != "firing/hook" {
 		t.Fatalf("a new failure in maintenance: %s", got)
 	}
 	h.runIn(c, false, false)
 	if got := h.pending(); got != "firing/hook resolved/hook firing/hook" {
-		t.Fatalf("first run after the end: %s, want the muted incident's firing", got)
+		t.Fatalf("first run after the end: %s, want the held resolve, then the muted incident's firing", got)
+	}
+	evs := h.pendingEvents()
+	if evs[0].Incident.ID != evs[1].Incident.ID || evs[1].Incident.ID == evs[2].Incident.ID {
+		t.Fatalf("incidents: firing %s, resolved %s, firing %s; want the first resolved, the second new",
+			evs[0].Incident.ID, evs[1].Incident.ID, evs[2].Incident.ID)
+	}
+}
+
+// Case by case, what the end of a maintenance sends (ReleaseMaintenance,
+// the calendar's call at the window's end), for an incident that:
+//   - opened inside and is still open: its firing;
+//   - paged before and resolved inside: its resolve, then;
+//   - opened and resolved inside: nothing;
+//   - paged before and is still open: nothing new.
+//
+// Each with restarts inside the window, and a second call at the end
+// (and a restart after it) that sends nothing again.
+func TestMaintenanceEndReconcilesOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before string // runs before the window: F failed, P passed
+		inside string
+		want   string // the outbox after the window's end, after what was there before it
+	}{
+		{"opened inside, still open", "P", "FF", "firing/hook"},
+		{"paged before, resolved inside", "F", "FP", "firing/hook resolved/hook"},
+		{"opened and resolved inside", "P", "FP", ""},
+		{"paged before, still open", "F", "FF", "firing/hook"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, maintNotifiers(), checks.AlertPolicy{})
+			cs := oneCheck(t, "{ notify: [hook], failures: 1, successes: 1 }")
+			h.m.SetChecks(cs)
+			runs := func(pattern string, inMaint bool) {
+				for _, r := range pattern {
+					h.runIn(cs[0], r == 'P', inMaint)
+				}
+			}
+			runs(tc.before, false)
+			atStart := h.pending()
+			runs(tc.inside[:1], true)
+			h.crash(checks.AlertPolicy{}, cs) // a restart inside the window
+			runs(tc.inside[1:], true)
+			h.crash(checks.AlertPolicy{}, cs) // and after what it holds
+			inWindow := func(string) bool { return true }
+			h.m.ReleaseMaintenance(context.Background(), inWindow)
+			if got := h.pending(); got != atStart {
+				t.Fatalf("inside the window: %q, want nothing new after %q", got, atStart)
+			}
+			recovered := h.clock.Now().Add(-time.Minute)
+			h.m.ReleaseMaintenance(context.Background(), func(string) bool { return false })
+			if got := h.pending(); got != tc.want {
+				t.Fatalf("at the end: %q, want %q", got, tc.want)
+			}
+			// Again (a reload, a silence write), after a restart too:
+			// nothing twice.
+			h.m.ReleaseMaintenance(context.Background(), func(string) bool { return false })
+			h.crash(checks.AlertPolicy{}, cs)
+			h.m.ReleaseMaintenance(context.Background(), func(string) bool { return false })
+			h.runIn(cs[0], tc.inside[len(tc.inside)-1] == 'P', false)
+			if got := h.pending(); got != tc.want {
+				t.Fatalf("after a second end and a run out of it: %q, want %q", got, tc.want)
+			}
+			evs := h.pendingEvents()
+			if len(evs) == 2 && evs[1].Kind == KindResolved {
+				e := evs[1]
+				if e.Incident.ID != evs[0].Incident.ID || e.Incident.Resolved == nil || !e.Incident.Resolved.Equal(recovered) ||
+					e.Incident.Resolution != ResolutionRecovered || e.ID != eventID("api", e.Incident.ID, KindResolved, e.Sequence) {
+					t.Fatalf("held resolve = %+v, want incident %s resolved at %s (recovered), key from the incident",
+						e, evs[0].Incident.ID, recovered)
+				}
+			}
+		})
+	}
+}
+
+// Two replicas: the owner holds a resolve in the window, the check moves
+// to another replica inside it, and both are told the window ended; one
+// resolved event is stored (the new owner continues from the stored
+// state; the old one's write is stale, and its key is the same anyway).
+func TestMaintenanceHeldResolveAcrossReplicas(t *testing.T) {
+	h := newHarness(t, maintNotifiers(), checks.AlertPolicy{})
+	cs := oneCheck(t, "{ notify: [hook], failures: 1, successes: 1 }")
+	owner := map[string]int64{"a": 1}
+	newReplica := func(name string) *Manager {
+		m, err := New(Options{Notifiers: h.notifiers, Store: h.store, Clock: h.clock,
+			Owns: func(string) (int64, bool) { e, ok := owner[name]; return e, ok }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetChecks(cs)
+		return m
+	}
+	a, b := newReplica("a"), newReplica("b")
+	record := func(m *Manager, passed, inMaint bool, epoch int64) {
+		r := &checks.Result{Check: "api", Started: h.clock.Now(), Passed: passed, InMaintenance: inMaint}
+		if !passed {
+			r.Reason, r.Message = checks.ReasonAssertion, "status: expected 200, got 500"
+		}
+		m.Record(cluster.WithEpoch(context.Background(), epoch), r)
+		h.clock.Advance(time.Minute)
+	}
+	record(a, false, false, 1)
+	record(a, true, true, 1)
+	if got := h.pending(); got != "firing/hook" {
+		t.Fatalf("inside the window: %s", got)
+	}
+	owner = map[string]int64{"a": 1, "b": 2} // b took the check over; a does not know yet
+	out := func(string) bool { return false }
+	b.ReleaseMaintenance(context.Background(), out)
+	a.ReleaseMaintenance(context.Background(), out)
+	b.ReleaseMaintenance(context.Background(), out)
+	if got := h.pending(); got != "firing/hook resolved/hook" {
+		t.Fatalf("after the end on both replicas: %s, want one resolve", got)
 	}
 }
 
@@ -142,5 +258,26 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 	h.m.ReleaseMaintenance(context.Background(), func(string) bool { return false })
 	if got := h.pending(); got != "firing/hook" {
 		t.Fatalf("after the end and a restart: %s, want one firing", got)
+	}
+}
+
+// A check removed while it holds a resolve (it paged before the window
+// and recovered inside it) has no window end to wait for: the reload
+// sends the held resolve.
+func TestMaintenanceHeldResolveOfARemovedCheck(t *testing.T) {
+	h := newHarness(t, maintNotifiers(), checks.AlertPolicy{})
+	cs := oneCheck(t, "{ notify: [hook], failures: 1, successes: 1 }")
+	h.m.SetChecks(cs)
+	h.runIn(cs[0], false, false)
+	h.runIn(cs[0], true, true)
+	if got := h.pending(); got != "firing/hook" {
+		t.Fatalf("inside the window: %s", got)
+	}
+	h.m.SetChecks(nil)
+	if got := h.pending(); got != "firing/hook resolved/hook" {
+		t.Fatalf("after the check's removal: %s, want its held resolve", got)
+	}
+	if evs := h.pendingEvents(); evs[1].Incident.Resolution != ResolutionRecovered {
+		t.Fatalf("resolution = %q, want %q (it recovered before it was removed)", evs[1].Incident.Resolution, ResolutionRecovered)
 	}
 }

@@ -271,10 +271,12 @@ func (m *Manager) SetChecks(cs []*checks.Check) {
 			}
 			continue
 		}
-		var evs []outbox.Event
+		// A removed check has no maintenance end to wait for: the
+		// resolves it holds are sent now.
+		evs := m.releaseHeld(st, now)
 		var incident *outbox.IncidentRecord
 		if st.Status == StateFailing && st.Incident != nil {
-			evs = m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionCheckRemoved, now)
+			evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionCheckRemoved, now)...)
 			incident = st.Incident.record(name, now.UTC(), ResolutionCheckRemoved)
 			m.log.Info("alerting: check removed while failing; resolving its alert", "check", name, "notifiers", st.Incident.Notifiers)
 		}
@@ -357,12 +359,20 @@ func (m *Manager) Record(ctx context.Context, r *checks.Result) {
 	case KindRefresh:
 		evs = append(evs, m.fanOut(st, m.refreshTargets(st.Incident.Notifiers), KindRefresh, "", now)...)
 	case KindResolved:
-		// Resolved goes to whoever got the firing, in maintenance too (a
-		// page opened before the window closes); an alert that opened and
-		// resolved in it (muted) has no one to tell.
-		evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionRecovered, now)...)
-		m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers, "muted", st.Incident.Muted)
-		durable = st.Incident.Muted
+		// Resolved goes to whoever got the firing. In maintenance nothing
+		// is sent: the resolve of a page opened before the window is held
+		// until it ends; an alert that opened and resolved in it (muted)
+		// has no one to tell.
+		switch {
+		case r.InMaintenance && len(st.Incident.Notifiers) > 0:
+			st.Held = append(st.Held, &heldResolve{Incident: st.Incident, Resolved: now.UTC()})
+			durable = true
+			m.log.Info("alert resolved in maintenance; notifying when it ends", "check", c.Name, "notifiers", st.Incident.Notifiers)
+		default:
+			evs = append(evs, m.fanOut(st, st.Incident.Notifiers, KindResolved, ResolutionRecovered, now)...)
+			m.log.Info("alert resolved", "check", c.Name, "notifiers", st.Incident.Notifiers, "muted", st.Incident.Muted)
+			durable = st.Incident.Muted
+		}
 		incident = st.Incident.record(c.Name, now.UTC(), ResolutionRecovered)
 		st.Incident = nil
 	}
@@ -536,12 +546,15 @@ func (m *Manager) reconcile(st *checkState, c *checks.Check, p policy, now time.
 	return evs
 }
 
-// release sends the firing event of an alert muted by a maintenance that
-// is over to the notifiers of the check's policy. m.mu is held.
+// release is the end of a maintenance for a check: the resolved events
+// held back in it are made, then the firing event of an alert muted by it
+// that is still open, to the notifiers of the check's policy. An alert
+// that paged before and is still open gets nothing new. m.mu is held.
 func (m *Manager) release(st *checkState, c *checks.Check, p policy, now time.Time) []outbox.Event {
+	evs := m.releaseHeld(st, now)
 	inc := st.Incident
 	if st.Status != StateFailing || inc == nil || !inc.Muted {
-		return nil
+		return evs
 	}
 	inc.Muted = false
 	inc.LastNotice = now
@@ -550,15 +563,32 @@ func (m *Manager) release(st *checkState, c *checks.Check, p policy, now time.Ti
 		inc.addNotifier(n)
 	}
 	m.log.Warn("alert firing: the maintenance ended with the incident open", "check", c.Name, "failed_runs", inc.FailedRuns, "notifiers", targets)
-	return m.fanOut(st, targets, KindFiring, "", now)
+	return append(evs, m.fanOut(st, targets, KindFiring, "", now)...)
 }
 
-// ReleaseMaintenance notifies the alerts that opened in maintenance and
-// are still open, of the checks active no longer says are in
-// maintenance: one firing event each, stored with the state in one
-// transaction like every event, so that a restart neither loses nor
-// repeats it (the state says it was sent) and replicas make the same
-// event key. The calendar calls it at every window's end and at start.
+// releaseHeld makes the resolved events held back in a maintenance, to
+// the notifiers that got each incident's firing (those still
+// configured), with the time each recovered, and forgets them.
+func (m *Manager) releaseHeld(st *checkState, now time.Time) []outbox.Event {
+	var evs []outbox.Event
+	for _, h := range st.Held {
+		if h == nil || h.Incident == nil {
+			continue
+		}
+		m.log.Info("alert resolved: the maintenance it recovered in ended", "check", h.Incident.Check.Name, "notifiers", h.Incident.Notifiers)
+		evs = append(evs, m.fanOutFor(st, h.Incident, m.configured(h.Incident.Notifiers), KindResolved, ResolutionRecovered, now, h.Resolved)...)
+	}
+	st.Held = nil
+	return evs
+}
+
+// ReleaseMaintenance ends the maintenance of the checks active no longer
+// says are in it: an alert that opened in it and is still open gets its
+// firing event, one that paged before it and resolved in it its resolved
+// event (release). Each is stored with the state in one transaction like
+// every event, so that a restart neither loses nor repeats it (the state
+// says it was sent) and replicas make the same event key. The calendar
+// calls it at every window's end and at start.
 func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check string) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -567,7 +597,7 @@ func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check stri
 	updated := map[string]*checkState{}
 	for _, name := range slices.Sorted(maps.Keys(m.states)) {
 		st, c := m.states[name], m.checks[name]
-		if c == nil || st.Status != StateFailing || st.Incident == nil || !st.Incident.Muted || active(name) {
+		if c == nil || !st.owed() || active(name) {
 			continue
 		}
 		var epoch int64
@@ -578,7 +608,7 @@ func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check stri
 			}
 			if e != m.epochs[name] {
 				m.takeOver(ctx, name, e)
-				if st = m.states[name]; st == nil || st.Incident == nil || !st.Incident.Muted {
+				if st = m.states[name]; st == nil || !st.owed() {
 					continue
 				}
 			}
@@ -588,8 +618,11 @@ func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check stri
 		evs := m.release(st, c, effectivePolicy(c, m.opts.Defaults), now)
 		st.Version++
 		b, _ := json.Marshal(st)
-		changes = append(changes, outbox.Change{Check: name, State: b, Events: evs, Version: st.Version, Epoch: epoch,
-			Incident: st.Incident.record(name, time.Time{}, "")})
+		var incident *outbox.IncidentRecord
+		if st.Status == StateFailing && st.Incident != nil {
+			incident = st.Incident.record(name, time.Time{}, "")
+		}
+		changes = append(changes, outbox.Change{Check: name, State: b, Events: evs, Version: st.Version, Epoch: epoch, Incident: incident})
 		updated[name] = st
 	}
 	m.commit(ctx, changes)
@@ -603,12 +636,18 @@ func (m *Manager) ReleaseMaintenance(ctx context.Context, active func(check stri
 	}
 }
 
-// fanOut makes one event and queues it for each target notifier.
+// fanOut makes one event of the current incident and queues it for each
+// target notifier.
 func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution string, now time.Time) []outbox.Event {
+	return m.fanOutFor(st, st.Incident, targets, kind, resolution, now, now)
+}
+
+// fanOutFor makes one event of inc (the current incident or a held one)
+// at now; a resolved event says the incident resolved at resolved.
+func (m *Manager) fanOutFor(st *checkState, inc *incidentState, targets []string, kind Kind, resolution string, now, resolved time.Time) []outbox.Event {
 	if len(targets) == 0 {
 		return nil
 	}
-	inc := st.Incident
 	if kind != KindRefresh {
 		st.Sequence++ // refreshes repeat the state, they are not new events
 	}
@@ -626,7 +665,7 @@ func (m *Manager) fanOut(st *checkState, targets []string, kind Kind, resolution
 		Failure:  inc.LastFailure,
 	}
 	if kind == KindResolved {
-		t := now.UTC()
+		t := resolved.UTC()
 		ev.Status, ev.Incident.Resolved, ev.Incident.Resolution = StatusResolved, &t, resolution
 	}
 	payload, err := json.Marshal(ev)

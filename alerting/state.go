@@ -29,6 +29,21 @@ type checkState struct {
 	// Incident is the current failing episode: pending (status ok, below
 	// the failure threshold) or open (status failing).
 	Incident *incidentState `json:"incident,omitempty"`
+	// Held are incidents that paged before a maintenance and resolved
+	// inside it: no notification is sent inside a maintenance, so their
+	// resolved events are owed when it ends (release). Persisted with the
+	// state, so that a restart inside the window neither forgets nor
+	// repeats them. At most one in practice: a new page needs a run out
+	// of maintenance, which releases them first.
+	Held []*heldResolve `json:"held,omitempty"`
+}
+
+// heldResolve is an incident resolved in maintenance whose notifiers are
+// owed the resolved event.
+type heldResolve struct {
+	Incident *incidentState `json:"incident"`
+	// Resolved is when it recovered (the event's incident.resolved).
+	Resolved time.Time `json:"resolved"`
 }
 
 type incidentState struct {
@@ -129,7 +144,14 @@ func (s *checkState) observe(passed bool, f *Failure, started, now time.Time, p 
 // trivial reports whether the state says nothing a restart would miss:
 // a check that only passed, with no event made yet.
 func (s *checkState) trivial() bool {
-	return (s.Status == StateOK || s.Status == "") && s.Incident == nil && s.Sequence == 0 && s.Failures == 0
+	return (s.Status == StateOK || s.Status == "") && s.Incident == nil && s.Sequence == 0 && s.Failures == 0 && len(s.Held) == 0
+}
+
+// owed reports whether the end of a maintenance has something to send:
+// the firing of an alert that opened muted and is still open, or the
+// resolved events held back.
+func (s *checkState) owed() bool {
+	return len(s.Held) > 0 || (s.Status == StateFailing && s.Incident != nil && s.Incident.Muted)
 }
 
 // addNotifier records that a notifier got the firing event.

@@ -65,9 +65,9 @@ type Result struct {
 	Reason   Reason    `json:"reason,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	Attempts []Attempt `json:"attempts"`
-	// InMaintenance is set by the daemon when the run started inside a
-	// maintenance window or a silence of the check: it is recorded as
-	// usual, but its state changes notify no one.
+	// InMaintenance is set by the daemon when a maintenance window or a
+	// silence of the check is active at the run's start or at its end:
+	// it is recorded as usual, but its state changes notify no one.
 	InMaintenance bool `json:"in_maintenance,omitempty"`
 }
 

@@ -31,7 +31,8 @@ type RunSummary struct {
 	Message         string        `json:"message,omitempty"`
 	// FailingStep is the first failed step of a failed run.
 	FailingStep string `json:"failing_step,omitempty"`
-	// InMaintenance: the run started in a maintenance window or silence.
+	// InMaintenance: a maintenance window or silence was active at the
+	// run's start or end.
 	InMaintenance bool `json:"in_maintenance,omitempty"`
 }
 

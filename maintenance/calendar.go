@@ -7,8 +7,8 @@
 //
 // The daemon wires it: Annotate marks every result (in_maintenance)
 // before any sink sees it, and Run tells alerting at each window's end
-// which checks are out of maintenance, so that an incident still open
-// then is notified. It reads checks and the store; nothing downstream is
+// which checks are out of maintenance, so that what it held back then is
+// notified (an incident still open, the resolve of an earlier page). It reads checks and the store; nothing downstream is
 // reached from here.
 package maintenance
 
@@ -184,10 +184,20 @@ func selects(w *checks.MaintenanceWindow, name string, labels map[string]string)
 	return true
 }
 
-// Annotate marks a result in_maintenance when its run started inside a
-// window or a silence of its check (a daemon Annotator, run first).
+// Annotate marks a result in_maintenance when a window or a silence of
+// its check is active at the run's start or at its end (a daemon
+// Annotator, run first). The end counts too: a run with retries that
+// starts just before a window and fails inside it must not page there.
+// The end is Started+Duration, or the calendar's now for a result that
+// has no duration.
 func (c *Calendar) Annotate(_ context.Context, r *checks.Result) {
-	r.InMaintenance = c.Active(r.Check, r.Started)
+	end := r.Started.Add(r.Duration)
+	if r.Duration <= 0 {
+		end = c.clock.Now()
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r.InMaintenance = c.activeLocked(r.Check, r.Started) || c.activeLocked(r.Check, end)
 }
 
 // Active reports whether check is in maintenance at t.
@@ -370,8 +380,8 @@ func (c *Calendar) NextTransition(t time.Time) time.Time {
 // Run re-reads the silences every Refresh and, at every window or
 // silence start and end, on a reload and after a silence was made or
 // expired, calls changed with the checks' state now. Alerting's
-// ReleaseMaintenance is changed: an incident muted by a window is
-// notified when it ends. The first call comes at once (a restart after
+// ReleaseMaintenance is changed: what a window held back (an incident
+// still open, the resolve of an earlier page) is notified when it ends. The first call comes at once (a restart after
 // a window ended while assay was down). Run returns when ctx ends.
 func (c *Calendar) Run(ctx context.Context, changed func(active func(check string) bool)) {
 	lastRefresh := c.clock.Now()
@@ -425,8 +435,43 @@ func (c *Calendar) wakeUp() {
 	}
 }
 
-// refresh reads the silences not expired longer than KeepExpired from
-// the store, and now and then deletes older ones.
+// Bounds of what is read of the store. The current (active and pending)
+// silences are few, CreateSilence keeps them to MaxSilences (twice that:
+// replicas creating at once may each pass the count); expired ones are
+// bounded by no count, so they are read in a query of their own, the
+// latest first, and can never crowd a current one out.
+const (
+	maxCurrentRead = 2 * MaxSilences
+	maxExpiredRead = MaxSilences
+)
+
+// read returns the current silences at now, by start, then at most
+// maxExpiredRead of those that ended within KeepExpired, latest first.
+// Recently expired ones are kept in memory too: a run that started in a
+// silence that has ended since is still in maintenance (Annotate).
+func (c *Calendar) read(ctx context.Context, now time.Time) ([]*Silence, error) {
+	cur, err := c.opts.Store.Silences(ctx, now, maxCurrentRead)
+	if err != nil {
+		return nil, err
+	}
+	old, err := c.opts.Store.ExpiredSilences(ctx, now.Add(-c.opts.KeepExpired), now, maxExpiredRead)
+	if err != nil {
+		return nil, err
+	}
+	ss := make([]*Silence, 0, len(cur)+len(old))
+	for _, r := range append(cur, old...) {
+		s, err := decodeSilence(r.Doc)
+		if err != nil {
+			c.log.Error("maintenance: ignoring an unreadable silence", "id", r.ID, "err", err)
+			continue
+		}
+		ss = append(ss, s)
+	}
+	return ss, nil
+}
+
+// refresh reads the current and the recently expired silences from the
+// store, and now and then deletes those expired longer than KeepExpired.
 func (c *Calendar) refresh(ctx context.Context) {
 	if c.opts.Store == nil {
 		return
@@ -439,7 +484,7 @@ func (c *Calendar) refresh(ctx context.Context) {
 			c.lastPurge = now
 		}
 	}
-	recs, err := c.opts.Store.Silences(rctx, now.Add(-c.opts.KeepExpired), 2*MaxSilences)
+	ss, err := c.read(rctx, now)
 	if err != nil {
 		if !c.refreshErr {
 			c.log.Error("maintenance: reading the silences failed; using those read before", "err", err)
@@ -450,15 +495,6 @@ func (c *Calendar) refresh(ctx context.Context) {
 	if c.refreshErr {
 		c.log.Info("maintenance: reading the silences works again")
 		c.refreshErr = false
-	}
-	ss := make([]*Silence, 0, len(recs))
-	for _, r := range recs {
-		s, err := decodeSilence(r.Doc)
-		if err != nil {
-			c.log.Error("maintenance: ignoring an unreadable silence", "id", r.ID, "err", err)
-			continue
-		}
-		ss = append(ss, s)
 	}
 	c.mu.Lock()
 	c.silences = ss
@@ -510,23 +546,20 @@ func (c *Calendar) put(ctx context.Context, s *Silence) error {
 }
 
 // Silences lists the active and pending silences and those expired
-// within KeepExpired, read from the store: active first, then pending,
-// then expired, each by end.
+// within KeepExpired (at most MaxSilences of them), read from the store:
+// active first, then pending, each by end, then expired, the latest
+// end first.
 func (c *Calendar) Silences(ctx context.Context) ([]Silence, error) {
 	if c.opts.Store == nil {
 		return nil, ErrNoStore
 	}
 	now := c.clock.Now()
-	recs, err := c.opts.Store.Silences(ctx, now.Add(-c.opts.KeepExpired), 2*MaxSilences)
+	ss, err := c.read(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Silence, 0, len(recs))
-	for _, r := range recs {
-		s, err := decodeSilence(r.Doc)
-		if err != nil {
-			continue
-		}
+	out := make([]Silence, 0, len(ss))
+	for _, s := range ss {
 		s.Status.State = s.state(now)
 		out = append(out, *s)
 	}
@@ -534,6 +567,9 @@ func (c *Calendar) Silences(ctx context.Context) ([]Silence, error) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if a, b := rank[out[i].Status.State], rank[out[j].Status.State]; a != b {
 			return a < b
+		}
+		if out[i].Status.State == StateExpired {
+			return out[i].Ends.After(out[j].Ends) // the latest first
 		}
 		return out[i].Ends.Before(out[j].Ends)
 	})

@@ -304,3 +304,123 @@ func TestReloadDroppingAWindowEndsIt(t *testing.T) {
 		}
 	}
 }
+
+// A run is in maintenance when a window or a silence is active at its
+// start or at its end: a run with retries that starts at 01:59:50 and
+// fails at 02:01 against a 02:00 window does not page inside it. The end
+// is Started+Duration, or the calendar's now without a duration.
+func TestRunEndingInsideAWindowIsInMaintenance(t *testing.T) {
+	st := openStore(t)
+	clock := clocktest.New(time.Date(2026, 6, 1, 1, 59, 50, 0, time.UTC))
+	cal := maintenance.New(maintenance.Options{Store: st, Clock: clock})
+	cal.SetChecks(parseChecks(t, `checks:
+  - name: db
+    maintenance: [{ schedule: "0 2 * * *", duration: 1h }]
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+  - name: web
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+`))
+	at := func(h, m, s int) time.Time { return time.Date(2026, 6, 1, h, m, s, 0, time.UTC) }
+	if _, err := cal.CreateSilence(context.Background(), maintenance.NewSilence{
+		Matchers: []maintenance.Matcher{{Name: "check", Value: "web", IsEqual: true}},
+		Starts:   at(12, 0, 0), Ends: at(13, 0, 0), Comment: "deploy"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		check   string
+		started time.Time
+		dur     time.Duration
+		now     time.Time // the calendar's clock when it marks the result
+		want    bool
+	}{
+		{"starts before, ends inside (retries)", "db", at(1, 59, 50), 70 * time.Second, at(2, 1, 0), true},
+		{"starts before, ends at the start", "db", at(1, 59, 0), time.Minute, at(2, 0, 0), true},
+		{"starts and ends before", "db", at(1, 58, 0), time.Minute, at(2, 0, 0), false},
+		{"no duration: the calendar's now is its end", "db", at(1, 59, 50), 0, at(2, 0, 30), true},
+		{"no duration, marked before the window", "db", at(1, 59, 50), 0, at(1, 59, 55), false},
+		{"starts inside, ends after", "db", at(2, 59, 30), time.Minute, at(3, 0, 30), true},
+		{"starts at the end", "db", at(3, 0, 0), time.Minute, at(3, 1, 0), false},
+		{"a silence: starts before, ends inside", "web", at(11, 59, 50), 30 * time.Second, at(12, 0, 20), true},
+		{"a silence: starts and ends before", "web", at(11, 58, 0), time.Minute, at(11, 59, 0), false},
+	} {
+		clock.Set(tc.now)
+		r := &checks.Result{Check: tc.check, Started: tc.started, Duration: tc.dur}
+		cal.Annotate(context.Background(), r)
+		if r.InMaintenance != tc.want {
+			t.Errorf("%s: in_maintenance = %v, want %v", tc.name, r.InMaintenance, tc.want)
+		}
+	}
+}
+
+// A page before the window whose incident recovers inside it: nothing is
+// sent inside; the calendar's timer at the window's end sends the
+// resolve, once.
+func TestWindowHoldsTheResolveOfAnEarlierPage(t *testing.T) {
+	st := openStore(t)
+	hook := newReceiver(t)
+	m, err := alerting.New(alerting.Options{Store: st,
+		Notifiers: map[string]*alerting.NotifierConfig{"hook": {Type: alerting.TypeWebhook, URL: hook.srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := clocktest.New(time.Date(2026, 6, 1, 1, 50, 0, 0, time.UTC))
+	cal := maintenance.New(maintenance.Options{Store: st, Clock: clock})
+	cs := parseChecks(t, `checks:
+  - name: db
+    maintenance: [{ schedule: "0 2 * * *", duration: 1h }]
+    alert: { notify: [hook], failures: 1, successes: 1 }
+    steps: [{ request: { url: "http://127.0.0.1:1/" } }]
+`)
+	cal.SetChecks(cs)
+	m.SetChecks(cs)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	released := make(chan bool, 100) // whether db was in maintenance at each call
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = m.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		cal.Run(ctx, func(active func(string) bool) { m.ReleaseMaintenance(ctx, active); released <- active("db") })
+	}()
+	<-released
+	// The calendar sleeps on the fake clock: move it only once the
+	// calendar waits, so that it sees the new time (not a timer armed from
+	// a time read before the move).
+	parked := func() { waitFor(t, "the calendar waiting", func() bool { return clock.Waiting() == 1 }) }
+	record := func(passed bool) *checks.Result {
+		r := &checks.Result{Check: "db", Started: clock.Now(), Duration: time.Second, Passed: passed}
+		if !passed {
+			r.Reason, r.Message = checks.ReasonTimeout, "timeout"
+		}
+		cal.Annotate(ctx, r)
+		m.Record(ctx, r)
+		return r
+	}
+	record(false)
+	waitFor(t, "the page before the window", func() bool { return hook.got() == "firing" })
+	waitFor(t, "the outbox empty", func() bool { es, _ := st.Pending(ctx); return len(es) == 0 })
+	parked()
+	clock.Set(time.Date(2026, 6, 1, 2, 10, 0, 0, time.UTC))
+	if r := record(true); !r.InMaintenance {
+		t.Fatal("02:10 is not in maintenance")
+	}
+	if es, err := st.Pending(ctx); err != nil || len(es) != 0 {
+		t.Fatalf("inside the window: %d events in the outbox (%v), want none", len(es), err)
+	}
+	parked()
+	clock.Set(time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC))
+	for in := range released {
+		if !in {
+			break // the call at the window's end
+		}
+	}
+	waitFor(t, "the resolve at the end of the window", func() bool { return hook.got() == "firing resolved" })
+	m.ReleaseMaintenance(ctx, func(string) bool { return false })
+	record(true)
+	waitFor(t, "the outbox empty", func() bool { es, _ := st.Pending(ctx); return len(es) == 0 })
+	if got := hook.got(); got != "firing resolved" {
+		t.Fatalf("receiver got %q, want one resolve", got)
+	}
+}

@@ -29,8 +29,18 @@ func (s *Store) Silence(ctx context.Context, id string) (history.SilenceRecord, 
 
 // Silences implements history.SilenceStore.
 func (s *Store) Silences(ctx context.Context, endsAfter time.Time, limit int) ([]history.SilenceRecord, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
+	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
 		WHERE ends_ms > ? ORDER BY starts_ms, id LIMIT ?`, endsAfter.UnixMilli(), limit)
+}
+
+// ExpiredSilences implements history.SilenceStore.
+func (s *Store) ExpiredSilences(ctx context.Context, since, now time.Time, limit int) ([]history.SilenceRecord, error) {
+	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
+		WHERE ends_ms > ? AND ends_ms <= ? ORDER BY ends_ms DESC, id LIMIT ?`, since.UnixMilli(), now.UnixMilli(), limit)
+}
+
+func (s *Store) querySilences(ctx context.Context, query string, args ...any) ([]history.SilenceRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

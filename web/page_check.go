@@ -67,7 +67,8 @@ type runRow struct {
 	Reason      string
 	FailingStep string
 	Message     string
-	// InMaintenance: the run started in a window or silence.
+	// InMaintenance: a window or silence was active at the run's start
+	// or end.
 	InMaintenance bool
 }
 

@@ -155,7 +155,8 @@ type ResultSummary struct {
 	Message         string                  `json:"message,omitempty"`
 	FailingStep     string                  `json:"failing_step,omitempty"`
 	FailingAssert   *checks.AssertionResult `json:"failing_assertion,omitempty"`
-	// InMaintenance: the run started in a maintenance window or silence.
+	// InMaintenance: a maintenance window or silence was active at the
+	// run's start or end.
 	InMaintenance bool `json:"in_maintenance,omitempty"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,7 @@ func Run(t *testing.T, newDB Opener) {
 		{"IncidentsRecordedWithAlertState", incidents},
 		{"NotificationsListRetryDrop", notifications},
 		{"SilencesPutListExpirePurge", silences},
+		{"ExpiredSilencesNeverCrowdOutCurrentOnes", expiredSilencesApart},
 		{"InMaintenanceKeptInSummaries", inMaintenanceKept},
 		{"PingsSurviveReopenNewestWins", pings},
 		{"HeartbeatWatchesKeepTheEarliest", heartbeatWatches},
@@ -649,6 +651,57 @@ func silences(t *testing.T, open func() Store) {
 	}
 	if rs, _ := s.Silences(ctx, t0.Add(-24*time.Hour), 1); len(rs) != 1 || rs[0].ID != "a" {
 		t.Fatalf("limit 1 = %+v, want a", rs)
+	}
+}
+
+// expiredSilencesApart: Silences(now) returns the active and pending
+// silences whatever number expired before now (they used to share one
+// LIMIT ordered by start, where a new silence sorts last), and
+// ExpiredSilences lists the ones that ended in (since, now], latest
+// end first, bounded.
+func expiredSilencesApart(t *testing.T, open func() Store) {
+	ctx := context.Background()
+	s := opened(t, open)
+	now := t0
+	put := func(id string, starts, ends time.Time) {
+		t.Helper()
+		must(t, s.PutSilence(ctx, history.SilenceRecord{ID: id, Starts: starts, Ends: ends, Updated: starts, Doc: []byte(`{"id":"` + id + `"}`)}))
+	}
+	// More expired silences than the limit, all started before the
+	// current ones, plus one that ends exactly now (expired: [starts, ends)).
+	for i := range 30 {
+		st := now.Add(-time.Duration(60-i) * time.Minute)
+		put(fmt.Sprintf("x%02d", i), st, st.Add(time.Minute))
+	}
+	put("atnow", now.Add(-time.Hour), now)
+	put("active", now.Add(-time.Second), now.Add(time.Hour))
+	put("pending", now.Add(time.Minute), now.Add(2*time.Hour))
+	put("ancient", now.Add(-48*time.Hour), now.Add(-47*time.Hour))
+	ids := func(rs []history.SilenceRecord, err error) string {
+		t.Helper()
+		must(t, err)
+		out := ""
+		for _, r := range rs {
+			out += r.ID + " "
+		}
+		return out
+	}
+	if got := ids(s.Silences(ctx, now, 10)); got != "active pending " {
+		t.Fatalf("current silences = %q, want active pending", got)
+	}
+	if got := ids(s.Silences(ctx, now, 1)); got != "active " {
+		t.Fatalf("current silences, limit 1 = %q, want active (by start)", got)
+	}
+	// Latest end first: "atnow" (ends now), then x29, x28, ...
+	if got := ids(s.ExpiredSilences(ctx, now.Add(-24*time.Hour), now, 4)); got != "atnow x29 x28 x27 " {
+		t.Fatalf("expired silences, limit 4 = %q, want atnow x29 x28 x27", got)
+	}
+	// since is exclusive: x00 ended at now-59m.
+	if got := ids(s.ExpiredSilences(ctx, now.Add(-59*time.Minute), now, 100)); strings.Contains(got, "x00") || !strings.Contains(got, "x01") || strings.Contains(got, "ancient") || strings.Contains(got, "active") {
+		t.Fatalf("expired silences since now-59m = %q, want x01..x29 and atnow only", got)
+	}
+	if got := ids(s.ExpiredSilences(ctx, now.Add(-72*time.Hour), now, 100)); !strings.HasSuffix(got, "x00 ancient ") || strings.Contains(got, "pending") {
+		t.Fatalf("expired silences since now-72h = %q, want ancient last and no current one", got)
 	}
 }
 

@@ -220,17 +220,8 @@ func (p *GRPCProbe) node() *yaml.Node {
 		}
 		yAdd(n, "metadata", yFlow(mn))
 	}
-	if t := p.TLS; t != nil {
-		tn := yMap()
-		if t.InsecureSkipVerify {
-			yAdd(tn, "insecure_skip_verify", yBool(true))
-		}
-		for _, kv := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"server_name", t.ServerName}} {
-			if kv[1] != "" {
-				yAdd(tn, kv[0], yStr(kv[1]))
-			}
-		}
-		yAdd(n, "tls", yFlow(tn))
+	if p.TLS != nil {
+		yAdd(n, "tls", tlsOptionsNode(p.TLS))
 	}
 	if p.Timeout > 0 {
 		yAdd(n, "timeout", yStr(durationText(p.Timeout)))

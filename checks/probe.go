@@ -155,8 +155,8 @@ func checkProbeExpect(d *decoder, s *Step, path string) {
 	}
 }
 
-// httpOnlyExpects are the fields of expect that only an HTTP step takes;
-// probeOnlyExpects those that only some probe takes, with the kind.
+// probeOnlyExpects are the fields of expect that only some probe takes,
+// with the kind: an HTTP step refuses them.
 var probeOnlyExpects = map[string]string{"rcode": "dns", "answers": "dns", "authenticated": "dns"}
 
 // rejectProbeExpects reports the probe fields of an HTTP step's expect.

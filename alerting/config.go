@@ -319,7 +319,7 @@ func (c *NotifierConfig) validate() []fieldError {
 	case TypeNtfy:
 		checkURL("url", c.URL, true)
 		if p, err := url.Parse(c.URL); c.URL != "" && err == nil {
-			seg := p.Path[strings.LastIndex(p.Path, "/")+1:]
+			_, seg := ntfyRootAndTopic(c.URL)
 			switch {
 			case p.RawQuery != "" || p.Fragment != "":
 				bad("url", "must be the topic URL without a query or fragment, e.g. https://ntfy.sh/mytopic")

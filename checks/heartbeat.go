@@ -151,8 +151,13 @@ func (r *Runner) heartbeatVerdict(ctx context.Context, c *Check, now time.Time) 
 	defer cancel()
 	st, err := r.opts.Heartbeats.Heartbeat(ctx, c.Name)
 	if err != nil {
-		if ctx.Err() != nil {
+		// ctx is the read's own deadline too: only the caller's cancel
+		// is an interruption.
+		switch {
+		case interrupted(ctx):
 			return false, ReasonInterrupted, "heartbeat: reading the latest ping: " + err.Error()
+		case ctx.Err() != nil:
+			return false, ReasonTimeout, "heartbeat: reading the latest ping took longer than the check timeout " + shortDuration(c.Timeout.D())
 		}
 		return false, ReasonInternal, "heartbeat: reading the latest ping: " + err.Error()
 	}

@@ -262,3 +262,27 @@ func TestHeartbeatDeadlines(t *testing.T) {
 		t.Errorf("deadline after a pause: %s", got)
 	}
 }
+
+// slowBook answers when its reader's context ends, as a locked store does.
+type slowBook struct{}
+
+func (slowBook) Heartbeat(ctx context.Context, _ string) (checks.HeartbeatState, error) {
+	<-ctx.Done()
+	return checks.HeartbeatState{}, ctx.Err()
+}
+
+// Rule: a read of the latest ping that outlasts the check's timeout is a
+// timeout; only the caller's cancel (shutdown) is interrupted.
+func TestHeartbeatSlowStoreIsATimeoutNotAnInterruption(t *testing.T) {
+	c := heartbeatCheck(t, "1h", "0s")
+	c.Timeout = checks.Duration(50 * time.Millisecond)
+	r := checks.NewRunner(checks.RunnerOptions{Heartbeats: slowBook{}})
+	if res := r.Run(context.Background(), c); res.Passed || res.Reason != checks.ReasonTimeout {
+		t.Errorf("a store slower than the timeout: %v %q %q", res.Passed, res.Reason, res.Message)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if res := r.Run(ctx, c); res.Passed || res.Reason != checks.ReasonInterrupted {
+		t.Errorf("a cancelled run: %v %q %q", res.Passed, res.Reason, res.Message)
+	}
+}

@@ -83,9 +83,9 @@ func (w *MaintenanceWindow) UnmarshalStrict(d *decoder, n *yaml.Node, p string) 
 		d.ErrAt(at("duration"), dp, "must be between 1m and 31d, got %s", w.Duration)
 	}
 	if w.Timezone != "" {
-		loc, err := time.LoadLocation(w.Timezone)
-		if err != nil || w.Timezone == "Local" {
-			d.ErrAt(at("timezone"), yamlstrict.JoinPath(p, "timezone"), "unknown time zone %s: use an IANA name such as Europe/Berlin or UTC", yamlstrict.Excerpt(w.Timezone))
+		loc, err := LoadTimezone(w.Timezone)
+		if err != nil {
+			d.ErrAt(at("timezone"), yamlstrict.JoinPath(p, "timezone"), "%v", err)
 		} else {
 			w.loc = loc
 		}
@@ -197,4 +197,15 @@ func (w *MaintenanceWindow) NextStart(t time.Time, def *time.Location) time.Time
 		return n
 	}
 	return n.UTC()
+}
+
+// LoadTimezone loads an IANA time zone by name for a maintenance window
+// or the config's timezone. "Local" is refused: it would mean whatever
+// zone the machine running assay has.
+func LoadTimezone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, fmt.Errorf("unknown time zone %s: use an IANA name such as Europe/Berlin or UTC", yamlstrict.Excerpt(name))
+	}
+	return loc, nil
 }

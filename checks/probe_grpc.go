@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,10 +126,7 @@ func (p *GRPCProbe) compile(d *decoder, _ *Check, s *Step, path string) {
 		}
 	}
 	if p.TLS != nil {
-		if field, err := p.TLS.load(filepath.Dir(d.File), d.Read); err != nil {
-			tp := yamlstrict.JoinPath(path+".tls", field)
-			d.ErrAt(d.ValuePos(tp, at(path+".tls")), tp, "%v", err)
-		}
+		loadProbeTLS(d, p.TLS, s, path+".tls")
 	}
 	e := &s.Expect
 	if e.TLS != nil && p.TLS == nil {

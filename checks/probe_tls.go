@@ -73,12 +73,12 @@ func (p *TLSProbe) compile(d *decoder, _ *Check, s *Step, path string) {
 	compileAddress(d, p.Address, s, path)
 	boundProbeTimeout(d, p.Timeout, s, path)
 	p.opts = TLSOptions{InsecureSkipVerify: p.InsecureSkipVerify, CAFile: p.CAFile, CertFile: p.CertFile, KeyFile: p.KeyFile, ServerName: p.ServerName}
-	loadProbeTLS(d, &p.opts, s, path, path)
+	loadProbeTLS(d, &p.opts, s, path)
 }
 
 // loadProbeTLS loads a probe's TLS options, reporting a bad file at the
 // field of block (the probe's path, or its tls block's) that names it.
-func loadProbeTLS(d *decoder, o *TLSOptions, s *Step, path, block string) {
+func loadProbeTLS(d *decoder, o *TLSOptions, s *Step, block string) {
 	field, err := o.load(filepath.Dir(d.File), d.Read)
 	if err == nil {
 		return

@@ -46,7 +46,7 @@ func compileStartTLS(d *decoder, p *TCPProbe, s *Step, path string) {
 	if p.TLS != nil {
 		p.tlsOpts = p.TLS
 	}
-	loadProbeTLS(d, p.tlsOpts, s, path, path+".tls")
+	loadProbeTLS(d, p.tlsOpts, s, path+".tls")
 }
 
 // probeFailure is why a probe failed.

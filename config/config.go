@@ -352,12 +352,10 @@ func secretNames(listed []string) func(string) bool {
 // maintenance checks the timezone and that each window selects checks.
 func (c *Config) maintenance(file string, d *yamlstrict.Decoder) yamlstrict.Errors {
 	var errs yamlstrict.Errors
-	c.Location = time.UTC
 	if c.Timezone != "" {
-		loc, err := time.LoadLocation(c.Timezone)
-		if err != nil || c.Timezone == "Local" {
-			errs = append(errs, &yamlstrict.Error{Pos: d.ValuePos("timezone", yamlstrict.Position{File: file}), Field: "timezone",
-				Msg: fmt.Sprintf("unknown time zone %s: use an IANA name such as Europe/Berlin or UTC", yamlstrict.Excerpt(c.Timezone))})
+		loc, err := checks.LoadTimezone(c.Timezone)
+		if err != nil {
+			errs = append(errs, &yamlstrict.Error{Pos: d.ValuePos("timezone", yamlstrict.Position{File: file}), Field: "timezone", Msg: err.Error()})
 		} else {
 			c.Location = loc
 		}

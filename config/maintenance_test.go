@@ -30,7 +30,7 @@ maintenance:
 	if _, _, ok := w.Covering(time.Date(2026, 3, 1, 1, 30, 0, 0, time.UTC), c.Location); !ok {
 		t.Error("02:30 Berlin on a Sunday is not covered")
 	}
-	if d := config.Default(); d.Location != nil && d.Location != time.UTC {
+	if d := config.Default(); d.Location != time.UTC {
 		t.Errorf("default location %s, want UTC", d.Location)
 	}
 	if c, _ := config.Parse("assay.yaml", []byte("checks: { dir: x }\n")); c.Location != time.UTC {

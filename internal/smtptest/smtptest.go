@@ -65,9 +65,8 @@ type Server struct {
 	Host string
 	Port int
 	// CAFile is a PEM file of the server's (self-signed) certificate, to
-	// trust it; Pool holds the same.
+	// trust it.
 	CAFile string
-	Pool   *x509.CertPool
 
 	opts Options
 	srv  *smtp.Server
@@ -80,8 +79,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	cert, pemBytes := selfSigned(t)
-	s := &Server{opts: opts, Pool: x509.NewCertPool()}
-	s.Pool.AppendCertsFromPEM(pemBytes)
+	s := &Server{opts: opts}
 	s.CAFile = filepath.Join(t.TempDir(), "smtp-ca.pem")
 	if err := os.WriteFile(s.CAFile, pemBytes, 0o644); err != nil {
 		t.Fatal(err)

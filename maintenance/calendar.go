@@ -78,25 +78,13 @@ type Calendar struct {
 type entry struct {
 	labels  map[string]string
 	windows []*checks.MaintenanceWindow
-	// own marks the windows of the check itself (for the page's source).
-	own map[*checks.MaintenanceWindow]bool
 }
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                           { return time.Now() }
-func (wallClock) NewTimer(d time.Duration) scheduler.Timer { return wallTimer{time.NewTimer(d)} }
-func (t wallTimer) C() <-chan time.Time                    { return t.t.C }
-func (t wallTimer) Stop() bool                             { return t.t.Stop() }
-func (t wallTimer) Reset(d time.Duration)                  { t.t.Reset(d) }
-
-type wallTimer struct{ t *time.Timer }
 
 // New makes a calendar and reads the silences once (a failure is logged:
 // the next refresh tries again).
 func New(opts Options) *Calendar {
 	if opts.Clock == nil {
-		opts.Clock = wallClock{}
+		opts.Clock = scheduler.RealClock{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -130,10 +118,6 @@ func (c *Calendar) SetChecks(cs []*checks.Check) {
 		for _, w := range ch.Maintenance {
 			if w.Ready() {
 				e.windows = append(e.windows, w)
-				if e.own == nil {
-					e.own = map[*checks.MaintenanceWindow]bool{}
-				}
-				e.own[w] = true
 			}
 		}
 		for _, w := range c.opts.Windows {

@@ -28,12 +28,7 @@ func registerHistoryAPI(mux *http.ServeMux, o Options) {
 
 type historyAPI struct{ o Options }
 
-func (h *historyAPI) now() time.Time {
-	if h.o.Now != nil {
-		return h.o.Now()
-	}
-	return time.Now()
-}
+func (h *historyAPI) now() time.Time { return h.o.now() }
 
 // reader returns the history, answering 501 when there is none.
 func (h *historyAPI) reader(w http.ResponseWriter) history.Reader {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/assay-monitor/assay/checks"
 	"github.com/assay-monitor/assay/internal/oneline"
@@ -117,6 +117,12 @@ func newHeartbeatHandler(o Options) (http.Handler, *heartbeatLimits) {
 			}
 			msg := ""
 			if failed {
+				// The token goes before the body is cleaned and cut:
+				// after, a token the cut splits leaves its start, and
+				// one that cleaning escapes is no longer found.
+				if token != "" { // Authenticate took it; never empty here
+					body = bytes.ReplaceAll(body, []byte(token), []byte(checks.Redacted))
+				}
 				msg = heartbeatMessage(body)
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), heartbeatTimeout)
@@ -162,14 +168,10 @@ func heartbeatMessage(body []byte) string {
 	if len(s) <= checks.MaxHeartbeatMessage {
 		return s
 	}
-	const more = "…"
-	cut := checks.MaxHeartbeatMessage - len(more)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
 	// Clean escapes as \xNN and \uNNNN: a cut inside one leaves a
 	// backslash and hex digits, which are still one line of text.
-	return s[:cut] + more
+	c, _ := clip(s, checks.MaxHeartbeatMessage-len("…"))
+	return c + "…"
 }
 
 // refuseHeartbeat answers a ping Authenticate refused: 404 for a name

@@ -255,3 +255,21 @@ func TestHeartbeatValidFloodBoundedPerCheck(t *testing.T) {
 		t.Errorf("300 valid pings at once: %d taken, %d refused; want the burst taken and most of the rest refused", ok, limited)
 	}
 }
+
+// Rule: no part of the token reaches the stored message of a failure
+// ping: not where the 1 KiB cut splits it, not where cleaning to one
+// line would escape a character of it.
+func TestHeartbeatFailMessageHidesTheTokenBeforeTheCut(t *testing.T) {
+	b := &beats{}
+	h := heartbeatHandler(b)
+	auth := map[string]string{"Authorization": "Bearer hb-secret", "Content-Type": "text/plain"}
+	// The token starts 6 bytes before the cut of the message.
+	body := strings.Repeat("x", checks.MaxHeartbeatMessage-len("…")-6) + "hb-secret and more"
+	if w := (req{path: "/api/v1/heartbeat/nightly/fail", body: body, header: auth}).do(h); w.Code != http.StatusOK {
+		t.Fatalf("fail ping: %d %s", w.Code, w.Body)
+	}
+	got := b.pings()
+	if len(got) != 1 || strings.Contains(got[0].message, "hb-sec") {
+		t.Errorf("message keeps the start of the token: %q", got[0].message[max(0, len(got[0].message)-40):])
+	}
+}

@@ -114,12 +114,7 @@ func (p *pages) serveAsset(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(a.body)
 }
 
-func (p *pages) now() time.Time {
-	if p.o.Now != nil {
-		return p.o.Now()
-	}
-	return time.Now()
-}
+func (p *pages) now() time.Time { return p.o.now() }
 
 // status never returns nil, so that a handler built without a Status
 // shows an empty page rather than failing.

@@ -94,7 +94,7 @@ func discordMessageFor(ev *Event) discordMessage {
 		color = discordAmber
 	}
 	e := discordEmbed{
-		Title:     truncateRunes("["+eventState(ev)+"] "+ev.Check.Name, discordTitleMax),
+		Title:     truncateRunes(eventTitle(ev), discordTitleMax),
 		URL:       ev.Check.URL,
 		Color:     color,
 		Footer:    &discordFooter{Text: truncateRunes(eventFooter(ev), min(discordFooterRunes, discordFooterMax))},
@@ -130,11 +130,6 @@ func discordMessageFor(ev *Event) discordMessage {
 	}
 	e.Description = truncateRunes(desc, min(discordDescriptionMax, discordTotalMax-used))
 	return discordMessage{Username: "assay", Embeds: []discordEmbed{e}, AllowedMentions: discordMentions{Parse: []string{}}}
-}
-
-// oneLineSummary is the event's summary cleaned of control characters.
-func oneLineSummary(ev *Event) string {
-	return strings.TrimPrefix(eventHeadline(ev), "["+eventState(ev)+"] ")
 }
 
 // discordURL adds wait=true to the webhook URL, keeping its other

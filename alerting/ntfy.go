@@ -84,7 +84,7 @@ func ntfyMessageFor(ev *Event, topic string) ntfyMessage {
 	text := strings.TrimPrefix(eventText(ev), "["+eventState(ev)+"] ")
 	m := ntfyMessage{
 		Topic:    topic,
-		Title:    truncateRunes("["+eventState(ev)+"] "+ev.Check.Name, ntfyTitleMax),
+		Title:    truncateRunes(eventTitle(ev), ntfyTitleMax),
 		Message:  truncateBytes(strings.TrimSpace(text), ntfyMessageMax),
 		Priority: prio,
 		Tags:     tags,

@@ -41,8 +41,14 @@ func eventState(ev *Event) string {
 
 // eventHeadline is "[STATE] summary", one line.
 func eventHeadline(ev *Event) string {
-	return "[" + eventState(ev) + "] " + oneline.Clean(ev.Summary())
+	return "[" + eventState(ev) + "] " + oneLineSummary(ev)
 }
+
+// eventTitle is "[STATE] check", the title of a chat message.
+func eventTitle(ev *Event) string { return "[" + eventState(ev) + "] " + ev.Check.Name }
+
+// oneLineSummary is the event's summary cleaned of control characters.
+func oneLineSummary(ev *Event) string { return oneline.Clean(ev.Summary()) }
 
 // fact is one name/value line of an event.
 type fact struct {

@@ -82,7 +82,7 @@ func teamsMessageFor(ev *Event) teamsMessage {
 		color = "Warning"
 	}
 	body := []teamsElement{
-		{Type: "TextBlock", Text: truncateRunes("["+eventState(ev)+"] "+ev.Check.Name, 256), Size: "Large", Weight: "Bolder", Color: color, Wrap: true},
+		{Type: "TextBlock", Text: truncateRunes(eventTitle(ev), 256), Size: "Large", Weight: "Bolder", Color: color, Wrap: true},
 		{Type: "TextBlock", Text: truncateRunes(ev.Summary(), teamsSummaryMax), Wrap: true},
 	}
 	var facts []teamsFact

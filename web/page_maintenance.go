@@ -1,6 +1,9 @@
 package web
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/assay-monitor/assay/maintenance"
@@ -35,20 +38,12 @@ func (p *pages) periodRow(per maintenance.Period, now time.Time) periodRow {
 		// A silence's comment may name people or plans; a window's
 		// source is a path on the server.
 		r.Comment, r.Source = short(oneLine(per.Comment), 300), per.Source
-		sel := ""
-		for i, g := range per.Checks {
-			if i > 0 {
-				sel += ", "
-			}
-			sel += g
+		sel := slices.Clone(per.Checks)
+		// Sorted: map order would change the text between renders.
+		for _, k := range slices.Sorted(maps.Keys(per.Labels)) {
+			sel = append(sel, k+"="+per.Labels[k])
 		}
-		for k, v := range per.Labels {
-			if sel != "" {
-				sel += ", "
-			}
-			sel += k + "=" + v
-		}
-		r.Selects = short(sel, 300)
+		r.Selects = short(strings.Join(sel, ", "), 300)
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/assay-monitor/assay/internal/yamlstrict"
 )
@@ -29,12 +30,21 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // truncate shortens s to at most n bytes (on a rune boundary), marking the cut.
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	c, ok := cutAt(s, n)
+	if !ok {
 		return s
 	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
+	return c + fmt.Sprintf("…(%d more bytes)", len(s)-len(c))
+}
+
+// cutAt cuts s to at most n bytes at a character boundary, and says
+// whether it cut.
+func cutAt(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
 	}
-	return s[:cut] + fmt.Sprintf("…(%d more bytes)", len(s)-cut)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/assay-monitor/assay/internal/oneline"
 	"github.com/assay-monitor/assay/internal/yamlstrict"
@@ -408,14 +407,10 @@ func grpcCodeName(c codes.Code) string {
 // to show on one line and cut to at most limit bytes.
 func grpcServerText(s string, limit int) string {
 	s = oneline.Clean(oneLine(s))
-	if len(s) <= limit {
-		return s
+	if c, cut := cutAt(s, limit); cut {
+		return c + "…"
 	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return s
 }
 
 // grpcTrace records what a probe's connection went through: the gRPC

@@ -139,17 +139,12 @@ func (lr *lineReader) drained() error {
 
 // peerText quotes at most 120 bytes of what a peer said, for a message.
 func peerText(s string) string {
-	if len(s) <= 120 {
+	c, cut := cutAt(s, 120)
+	if !cut {
 		return strconv.Quote(s)
 	}
-	cut := 120
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
+	return strconv.Quote(c) + "…"
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // smtpReply reads one SMTP reply, of one or more lines (RFC 5321 §4.2).
 func (lr *lineReader) smtpReply(what string) (int, []string, error) {

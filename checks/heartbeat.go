@@ -115,13 +115,7 @@ func (h *Heartbeat) GraceD() time.Duration {
 // The verdict (runHeartbeat) counts from the same base, so that a run at
 // a deadline finds the check late and a run before one finds it in time.
 func (h *Heartbeat) NextDeadline(st HeartbeatState, t time.Time) time.Time {
-	// The latest ping, even one before watching began (a restart);
-	// with none, when watching began.
-	base := st.Last.At
-	if base.IsZero() {
-		base = st.Watching
-	}
-	d := base.Add(h.Window())
+	d := st.base().Add(h.Window())
 	if d.After(t) {
 		return d
 	}
@@ -162,11 +156,12 @@ func (r *Runner) heartbeatVerdict(ctx context.Context, c *Check, now time.Time) 
 		return false, ReasonInternal, "heartbeat: reading the latest ping: " + err.Error()
 	}
 	window := shortDuration(h.Period.D()) + " + grace " + shortDuration(h.GraceD())
+	late := !now.Before(st.base().Add(h.Window()))
 	switch {
-	case st.Last.At.IsZero() && !now.Before(st.Watching.Add(h.Window())):
+	case late && st.Last.At.IsZero():
 		return false, ReasonMissedHeartbeat, fmt.Sprintf("no heartbeat received since assay began watching at %s (expected every %s)",
 			st.Watching.UTC().Format(time.RFC3339), window)
-	case !st.Last.At.IsZero() && !now.Before(st.Last.At.Add(h.Window())):
+	case late:
 		last := "the last one"
 		if st.Last.Failed {
 			last = "the last one, a failure,"
@@ -243,4 +238,14 @@ func compileHeartbeat(d *decoder, c *Check, path string) {
 	if c.Timeout == 0 {
 		c.Timeout = Duration(10 * time.Second)
 	}
+}
+
+// base is what a heartbeat check's deadlines count from: the latest
+// ping, even one before watching began (a restart); with none, when
+// watching began. NextDeadline and the verdict must agree on it.
+func (st HeartbeatState) base() time.Time {
+	if st.Last.At.IsZero() {
+		return st.Watching
+	}
+	return st.Last.At
 }

@@ -14,7 +14,7 @@ func (s *Store) PutSilence(ctx context.Context, r history.SilenceRecord) error {
 	_, err := s.exec(ctx, `INSERT INTO silences (id, starts_ms, ends_ms, updated_ms, doc) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms,
 			updated_ms = excluded.updated_ms, doc = excluded.doc`,
-		r.ID, r.Starts.UnixMilli(), r.Ends.UnixMilli(), r.Updated.UnixMilli(), string(r.Doc))
+		r.ID, ms(r.Starts), ms(r.Ends), ms(r.Updated), string(r.Doc))
 	return err
 }
 
@@ -30,13 +30,13 @@ func (s *Store) Silence(ctx context.Context, id string) (history.SilenceRecord, 
 // Silences implements history.SilenceStore.
 func (s *Store) Silences(ctx context.Context, endsAfter time.Time, limit int) ([]history.SilenceRecord, error) {
 	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
-		WHERE ends_ms > ? ORDER BY starts_ms, id LIMIT ?`, endsAfter.UnixMilli(), limit)
+		WHERE ends_ms > ? ORDER BY starts_ms, id LIMIT ?`, ms(endsAfter), limit)
 }
 
 // ExpiredSilences implements history.SilenceStore.
 func (s *Store) ExpiredSilences(ctx context.Context, since, now time.Time, limit int) ([]history.SilenceRecord, error) {
 	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
-		WHERE ends_ms > ? AND ends_ms <= ? ORDER BY ends_ms DESC, id LIMIT ?`, since.UnixMilli(), now.UnixMilli(), limit)
+		WHERE ends_ms > ? AND ends_ms <= ? ORDER BY ends_ms DESC, id LIMIT ?`, ms(since), ms(now), limit)
 }
 
 func (s *Store) querySilences(ctx context.Context, query string, args ...any) ([]history.SilenceRecord, error) {
@@ -58,7 +58,7 @@ func (s *Store) querySilences(ctx context.Context, query string, args ...any) ([
 
 // PurgeSilences implements history.SilenceStore.
 func (s *Store) PurgeSilences(ctx context.Context, endedBefore time.Time) (int, error) {
-	res, err := s.exec(ctx, `DELETE FROM silences WHERE ends_ms < ?`, endedBefore.UnixMilli())
+	res, err := s.exec(ctx, `DELETE FROM silences WHERE ends_ms < ?`, ms(endedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -73,6 +73,6 @@ func scanSilence(sc scanner) (history.SilenceRecord, error) {
 	if err := sc.Scan(&r.ID, &starts, &ends, &updated, &doc); err != nil {
 		return r, err
 	}
-	r.Starts, r.Ends, r.Updated, r.Doc = time.UnixMilli(starts).UTC(), time.UnixMilli(ends).UTC(), time.UnixMilli(updated).UTC(), []byte(doc)
+	r.Starts, r.Ends, r.Updated, r.Doc = fromMS(starts), fromMS(ends), fromMS(updated), []byte(doc)
 	return r, nil
 }

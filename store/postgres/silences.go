@@ -14,7 +14,7 @@ func (s *Store) PutSilence(ctx context.Context, r history.SilenceRecord) error {
 	_, err := s.exec(ctx, `INSERT INTO silences (id, starts_ms, ends_ms, updated_ms, doc) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms,
 			updated_ms = excluded.updated_ms, doc = excluded.doc`,
-		r.ID, r.Starts.UnixMilli(), r.Ends.UnixMilli(), r.Updated.UnixMilli(), string(r.Doc))
+		r.ID, ms(r.Starts), ms(r.Ends), ms(r.Updated), string(r.Doc))
 	return err
 }
 
@@ -30,13 +30,13 @@ func (s *Store) Silence(ctx context.Context, id string) (history.SilenceRecord, 
 // Silences implements history.SilenceStore.
 func (s *Store) Silences(ctx context.Context, endsAfter time.Time, limit int) ([]history.SilenceRecord, error) {
 	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
-		WHERE ends_ms > $1 ORDER BY starts_ms, id LIMIT $2`, endsAfter.UnixMilli(), limit)
+		WHERE ends_ms > $1 ORDER BY starts_ms, id LIMIT $2`, ms(endsAfter), limit)
 }
 
 // ExpiredSilences implements history.SilenceStore.
 func (s *Store) ExpiredSilences(ctx context.Context, since, now time.Time, limit int) ([]history.SilenceRecord, error) {
 	return s.querySilences(ctx, `SELECT id, starts_ms, ends_ms, updated_ms, doc FROM silences
-		WHERE ends_ms > $1 AND ends_ms <= $2 ORDER BY ends_ms DESC, id LIMIT $3`, since.UnixMilli(), now.UnixMilli(), limit)
+		WHERE ends_ms > $1 AND ends_ms <= $2 ORDER BY ends_ms DESC, id LIMIT $3`, ms(since), ms(now), limit)
 }
 
 func (s *Store) querySilences(ctx context.Context, query string, args ...any) ([]history.SilenceRecord, error) {
@@ -58,7 +58,7 @@ func (s *Store) querySilences(ctx context.Context, query string, args ...any) ([
 
 // PurgeSilences implements history.SilenceStore.
 func (s *Store) PurgeSilences(ctx context.Context, endedBefore time.Time) (int, error) {
-	tag, err := s.exec(ctx, `DELETE FROM silences WHERE ends_ms < $1`, endedBefore.UnixMilli())
+	tag, err := s.exec(ctx, `DELETE FROM silences WHERE ends_ms < $1`, ms(endedBefore))
 	if err != nil {
 		return 0, err
 	}
@@ -72,6 +72,6 @@ func scanSilence(row pgx.Row) (history.SilenceRecord, error) {
 	if err := row.Scan(&r.ID, &starts, &ends, &updated, &doc); err != nil {
 		return r, err
 	}
-	r.Starts, r.Ends, r.Updated, r.Doc = time.UnixMilli(starts).UTC(), time.UnixMilli(ends).UTC(), time.UnixMilli(updated).UTC(), []byte(doc)
+	r.Starts, r.Ends, r.Updated, r.Doc = fromMS(starts), fromMS(ends), fromMS(updated), []byte(doc)
 	return r, nil
 }

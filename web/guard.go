@@ -107,8 +107,8 @@ func (a Access) guard(h http.Handler) http.Handler {
 // constant time (of their hashes, so that the length does not show).
 func (a Access) tokenOK(r *http.Request, want [32]byte) bool {
 	got := r.Header.Get("X-Assay-Token")
-	if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		got = strings.TrimSpace(auth[7:])
+	if got == "" {
+		got = bearerToken(r)
 	}
 	if got == "" {
 		return false
@@ -165,4 +165,14 @@ func normalHost(hostport string) string {
 		h = h[:i]
 	}
 	return strings.ToLower(h)
+}
+
+// bearerToken is the token of an "Authorization: Bearer TOKEN" header,
+// or "". The API prefers X-Assay-Token, a heartbeat the Authorization
+// header: each caller keeps its order.
+func bearerToken(r *http.Request) string {
+	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
 }

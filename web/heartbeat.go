@@ -154,9 +154,8 @@ func newHeartbeatHandler(o Options) (http.Handler, *heartbeatLimits) {
 // "X-Assay-Token: TOKEN" (with a web config's basic auth, the job's
 // Authorization header carries its basic credentials), or "".
 func bearer(r *http.Request) string {
-	auth := r.Header.Get("Authorization")
-	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
+	if t := bearerToken(r); t != "" {
+		return t
 	}
 	return r.Header.Get("X-Assay-Token")
 }

@@ -597,6 +597,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		Heartbeats:           d.hb,
 	}), limits, d.log)
 	d.warnIfOpen()
+	watcher := d.newWatcher()
 	serveErr := make(chan error, 1)
 	l := web.LimitListener(d.listener, limits.MaxConnections)
 	go func() { serveErr <- web.Serve(l, d.server, d.webConfig, d.log) }()
@@ -611,7 +612,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			// Another replica may take the pings of checks owned here.
 			wg.Go(func() { d.hb.poll(watchCtx, pingPollEvery) })
 		}
-		d.watch(watchCtx, reload)
+		d.watch(watchCtx, reload, watcher)
 		wg.Wait()
 	}()
 

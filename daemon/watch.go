@@ -17,15 +17,10 @@ import (
 // made again (rm -rf checks.d; mkdir checks.d), or is a symlink swapped
 // for another (a Kubernetes ConfigMap, a release switch), the watches are
 // set up again on what the path now names.
-func (d *Daemon) watch(ctx context.Context, reload <-chan struct{}) {
+func (d *Daemon) watch(ctx context.Context, reload <-chan struct{}, w *fsnotify.Watcher) {
 	root := d.opts.Config.Checks.Dir
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		d.log.Warn("file watching unavailable; reload with SIGHUP or POST /-/reload", "err", err.Error())
-	} else {
+	if w != nil {
 		defer w.Close()
-		d.watchParent(w, root)
-		d.rearm(w, root)
 	}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -70,6 +65,22 @@ func (d *Daemon) watch(ctx context.Context, reload <-chan struct{}) {
 			_ = d.Reload()
 		}
 	}
+}
+
+// newWatcher sets up the watches of the checks directory (nil when file
+// watching is unavailable). Run does it before it serves, so that a
+// change made once the daemon answers is never missed (the watches were
+// set up in watch's goroutine, which a swap right after start could beat).
+func (d *Daemon) newWatcher() *fsnotify.Watcher {
+	root := d.opts.Config.Checks.Dir
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		d.log.Warn("file watching unavailable; reload with SIGHUP or POST /-/reload", "err", err.Error())
+		return nil
+	}
+	d.watchParent(w, root)
+	d.rearm(w, root)
+	return w
 }
 
 // watchParent watches the directory that holds root, for root's own

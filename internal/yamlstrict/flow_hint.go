@@ -37,11 +37,14 @@ func unquotedRefInFlow(data []byte, start int) (line, col int, ref string, ok bo
 	// Skip to the start of the line.
 	off := 0
 	for l := 1; l < start; l++ {
-		i := strings.IndexByte(text[off:], '\n')
+		i := strings.IndexAny(text[off:], "\n\r")
 		if i < 0 {
 			return 0, 0, "", false
 		}
 		off += i + 1
+		if text[off-1] == '\r' && off < len(text) && text[off] == '\n' {
+			off++ // CR LF is one break
+		}
 	}
 	end := min(len(text), off+maxHintScan)
 	line, lineStart := start, off
@@ -50,6 +53,9 @@ func unquotedRefInFlow(data []byte, start int) (line, col int, ref string, ok bo
 	prev := byte('\n') // the last byte that is not a space, for where quotes may start
 	for i := off; i < end; i++ {
 		c := text[i]
+		if c == '\r' && (i+1 >= len(text) || text[i+1] != '\n') {
+			c = '\n' // a lone CR breaks the line, as YAML reads it
+		}
 		if quote != 0 {
 			switch {
 			case c == '\\' && quote == '"':
@@ -72,7 +78,7 @@ func unquotedRefInFlow(data []byte, start int) (line, col int, ref string, ok bo
 			continue
 		case '#':
 			if i == lineStart || text[i-1] == ' ' || text[i-1] == '\t' {
-				for i < end && text[i] != '\n' {
+				for i < end && text[i] != '\n' && text[i] != '\r' {
 					i++
 				}
 				i--

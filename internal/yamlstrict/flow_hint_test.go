@@ -26,6 +26,11 @@ func TestUnquotedRefInFlow(t *testing.T) {
 		{"non-ASCII column in characters", "a: { é: ${X} }\n", 1, 1, 9, "${X}"},
 		{"from the line given", "z: ${NOT_IN_FLOW}\na: { b: ${B} }\n", 2, 2, 9, "${B}"},
 		{"unclosed reference", "a: { b: ${B\n", 1, 1, 9, "${B"},
+		// YAML breaks a line at a lone CR too (FuzzLoadChecks found "\n{0\r${"
+		// reported at 2:4, past the end of YAML's line 2).
+		{"lone CR breaks the line", "a: { b: 1,\r  c: ${C} }\n", 1, 2, 6, "${C}"},
+		{"lines counted past a lone CR", "x: 1\ry: 2\na: { b: ${B} }\n", 3, 3, 9, "${B}"},
+		{"CR LF is one break", "x: 1\r\na: { b: ${B} }\r\n", 2, 2, 9, "${B}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			line, col, ref, ok := unquotedRefInFlow([]byte(tc.text), tc.start)

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -74,8 +75,8 @@ func fleetRuns(b *testing.B, n int, t0 time.Time) []history.StoredRun {
 // BenchmarkWriteBatchPrune is the history's steady state in the bench
 // (10,000 checks at 1,000 results/s, a retention of one minute): per
 // op, one batch of 1,000 runs is written (and rolled up once a minute),
-// and the 1,000 runs that left the retention are pruned, on a real SQLite file that
-// holds a minute of runs.
+// and every tenth op the 10,000 runs that left the retention are pruned,
+// as the daemon does, on a real SQLite file that holds a minute of runs.
 func BenchmarkWriteBatchPrune(b *testing.B) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -85,11 +86,14 @@ func BenchmarkWriteBatchPrune(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	// The daemon spreads checks over the interval by a hash of their
+	// name: one second's runs are scattered over the by-check index.
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(len(tmpl))
 	var id int64
 	batch := func(sec int) history.Batch {
 		runs := make([]history.StoredRun, 1000)
 		for i := range runs {
-			r := tmpl[(sec*1000+i)%len(tmpl)]
+			r := tmpl[perm[(sec*1000+i)%len(tmpl)]]
 			id++
 			r.ID = id
 			r.Started = t0.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Millisecond)
@@ -107,7 +111,8 @@ func BenchmarkWriteBatchPrune(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if !prune {
+		// The daemon prunes every 10 s (history.pruneEvery).
+		if !prune || sec%10 != 9 {
 			return
 		}
 		now := t0.Add(time.Duration(sec+1) * time.Second)

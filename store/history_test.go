@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,5 +118,45 @@ func TestExplainNamesTheDirectory(t *testing.T) {
 	}
 	if other := errors.New("x"); Explain(other) != other {
 		t.Fatal("Explain changed an unrelated error")
+	}
+}
+
+// Every run reads back with the summary it was written with, whichever
+// row shape stored it (a plain passing run binds literals for its empty
+// reason, message and failing step), in batches of more and fewer than
+// one statement's rows.
+func TestRunSummariesSurviveEitherRowShape(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "assay.db"))
+	defer s.Close()
+	var want []history.StoredRun
+	for i := range 2*insertRows + 7 {
+		r := run(int64(i+1), "a", t0.Add(time.Duration(i)*time.Second), i%3 != 0)
+		r.DurationSeconds = float64(i) / 1000
+		switch i % 5 {
+		case 1:
+			r.Message = "passed on retry" // passing, yet not plain
+		case 2:
+			r.InMaintenance = true
+		}
+		if !r.Passed {
+			r.Reason, r.Message, r.FailingStep = checks.ReasonAssertion, fmt.Sprintf("run %d failed", i+1), "read"
+		}
+		want = append(want, r)
+	}
+	for _, part := range [][]history.StoredRun{want[:insertRows+3], want[insertRows+3:]} {
+		must(t, s.WriteBatch(ctx, history.Batch{Runs: part}))
+	}
+	got, err := s.Results(ctx, "a", history.ResultQuery{Status: history.StatusAny, Limit: 1000})
+	must(t, err)
+	if len(got) != len(want) {
+		t.Fatalf("%d runs read back, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		w := want[len(want)-1-i].RunSummary
+		if g.ID != w.ID || g.Passed != w.Passed || g.Reason != w.Reason || g.Message != w.Message || g.FailingStep != w.FailingStep ||
+			g.InMaintenance != w.InMaintenance || !g.Started.Equal(w.Started) || g.DurationSeconds != w.DurationSeconds {
+			t.Fatalf("run %d read back as %+v, written as %+v", w.ID, g, w)
+		}
 	}
 }

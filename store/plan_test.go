@@ -35,10 +35,11 @@ func TestQueriesUseTheirIndexes(t *testing.T) {
 	defer s.Close()
 	for _, tc := range []struct{ q, want string }{
 		{pruneByAge, "results_started"},
+		{pruneByCount, "results_check"},
 		{durationsQuery, "results_check"},
-		{`SELECT id FROM results WHERE check_name = ? AND ` + sinceTerm + ` ORDER BY id DESC LIMIT ?`, "results_check"},
+		{`SELECT id FROM results WHERE ` + byCheck + ` AND ` + sinceTerm + ` ORDER BY id DESC LIMIT ?`, "results_check"},
 		{countsTail + ` GROUP BY +check_name`, "INTEGER PRIMARY KEY (rowid>?)"},
-		{countsTail + ` AND check_name = ? GROUP BY check_name`, "results_check"},
+		{countsTail + ` AND ` + byCheck + ` GROUP BY check_name`, "results_check"},
 	} {
 		n := strings.Count(tc.q, "?")
 		args := make([]any, n)

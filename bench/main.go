@@ -14,12 +14,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -256,27 +258,38 @@ func run(cfg benchConfig) error {
 			env: []string{"ASSAY_BENCH_STORAGE=nohistory"}}
 		on := fleetScenario{name: name + "-history", checks: n, every: every, warmup: warmup, window: window,
 			env: []string{"ASSAY_BENCH_STORAGE=history", "ASSAY_BENCH_RETENTION=1m"}}
-		// The full run measures off, on, on, off: the machine's load
-		// drifts over the minutes a side takes, and this order cancels
-		// a steady drift out of the ratio, which one off and one on
-		// measured after each other do not (1.13 and 1.27 on the same
-		// code, an hour apart).
-		order := []fleetScenario{off, on, on, off}
+		// The two sides run at the same time, each daemon in a child of
+		// its own on the same target, so that both see the same load:
+		// this shared machine's speed drifts by up to 2x over the
+		// minutes a side takes (the same off side measured 179 and
+		// 91 µs a run 5 minutes apart), which sides measured one after
+		// the other (off, on, on, off, until Dec 2) turned into the
+		// ratio. The full run measures two such pairs and pools them.
+		pairs := 2
 		if cfg.quick {
-			order = order[:2]
+			pairs = 1
 		}
 		res := map[string][]fleetResult{}
-		for _, sc := range order {
-			progress("daemon with the store: %d checks every %s, %s (warm-up %s, window %s)", sc.checks, sc.every, sc.env[0], sc.warmup, sc.window)
-			r, err := runFleet(cfg, tmp, target, sc)
-			if err != nil {
+		for range pairs {
+			progress("daemon with the store, history off and on at the same time: %d checks every %s each (warm-up %s, window %s)", n, every, warmup, window)
+			var wg sync.WaitGroup
+			var errs [2]error
+			var got [2]fleetResult
+			for i, sc := range []fleetScenario{off, on} {
+				wg.Go(func() { got[i], errs[i] = runFleet(cfg, tmp, target, sc) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs[:]...); err != nil {
 				return err
 			}
-			if r.Failed > 0 {
-				progress("  %d of %d runs failed; first: %s", r.Failed, r.Runs, r.FirstFail)
+			for i, sc := range []fleetScenario{off, on} {
+				r := got[i]
+				if r.Failed > 0 {
+					progress("  %s: %d of %d runs failed; first: %s", sc.env[0], r.Failed, r.Runs, r.FirstFail)
+				}
+				progress("  %s: CPU per run %s, lateness p99 %s", sc.env[0], us(time.Duration(r.CPUPerRunSecs*1e9)), ms(r.LateP99))
+				res[sc.name] = append(res[sc.name], r)
 			}
-			progress("  CPU per run %s, lateness p99 %s", us(time.Duration(r.CPUPerRunSecs*1e9)), ms(r.LateP99))
-			res[sc.name] = append(res[sc.name], r)
 		}
 		rOff, rOn := pooled(res[off.name]), pooled(res[on.name])
 		ratio := rOn.CPUPerRunSecs / rOff.CPUPerRunSecs

@@ -70,11 +70,11 @@ type rowShape struct {
 
 var (
 	fullRow = rowShape{"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", func(args []any, r *history.StoredRun, key int64) []any {
-		return append(args, r.ID, r.Check, key, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6), boolInt(r.Passed),
+		return append(args, r.ID, r.Check, key, r.Started.UnixMilli(), durationUS(r), boolInt(r.Passed),
 			string(r.Reason), r.Message, r.FailingStep, string(r.Data), boolInt(r.InMaintenance))
 	}}
 	passingRow = rowShape{"(?, ?, ?, ?, ?, 1, '', '', '', ?, ?)", func(args []any, r *history.StoredRun, key int64) []any {
-		return append(args, r.ID, r.Check, key, r.Started.UnixMilli(), int64(r.DurationSeconds*1e6),
+		return append(args, r.ID, r.Check, key, r.Started.UnixMilli(), durationUS(r),
 			string(r.Data), boolInt(r.InMaintenance))
 	}}
 )
@@ -219,35 +219,10 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 		maps.Copy(s.keys, added)
 		s.keysMu.Unlock()
 	}
+	if err == nil {
+		s.book.add(b.Runs)
+	}
 	return err
-}
-
-// RollUp implements history.Writer: the runs with ids above the last
-// roll-up, up to upTo, are added to the minute and hour aggregates, and
-// the mark moves to upTo, in one transaction, by SQL over the stored
-// runs (one upsert per check and minute rather than one per run).
-func (s *Store) RollUp(ctx context.Context, upTo int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var from int64
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&from); err != nil {
-			return err
-		}
-		if upTo <= from {
-			return nil
-		}
-		for table, size := range map[string]int64{"rollup_minute": 60_000, "rollup_hour": 3_600_000} {
-			// "WHERE true" lets SQLite read ON CONFLICT as the upsert's.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (check_name, bucket_ms, runs, failures, duration_us)
-				SELECT check_name, started_ms - (started_ms % ?), COUNT(*), SUM(1 - passed), SUM(duration_us)
-				FROM results WHERE id > ? AND id <= ? AND true GROUP BY 1, 2
-				ON CONFLICT (check_name, bucket_ms) DO UPDATE SET runs = runs + excluded.runs,
-				failures = failures + excluded.failures, duration_us = duration_us + excluded.duration_us`, size, from, upTo); err != nil {
-				return fmt.Errorf("%s: %w", table, err)
-			}
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'rolled_up_to'`, upTo)
-		return err
-	})
 }
 
 // rolledUpTo is the id up to which the aggregates count the runs.

@@ -45,6 +45,10 @@ type Store struct {
 	// writer's committed transactions add to it.
 	keysMu sync.Mutex
 	keys   map[string]int64
+	// book holds the runs committed and not yet rolled up; rollUps
+	// counts the roll-ups made from it and from the table.
+	book    rollupBook
+	rollUps struct{ booked, table atomic.Uint64 }
 }
 
 type writeOutcome struct{ err error }

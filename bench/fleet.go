@@ -533,9 +533,10 @@ func runFleet(cfg benchConfig, tmp, target string, sc fleetScenario) (fleetResul
 	if err := writeFleet(dir, sc.checks, sc.every, target); err != nil {
 		return res, err
 	}
-	// A side measured again starts as the first did: with no database.
+	// A side measured again starts as the first did: with no database
+	// (which the child keeps beside the checks, in dir-store).
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(filepath.Join(dir, "assay.db"+suffix)); err != nil && !os.IsNotExist(err) {
+		if err := os.Remove(filepath.Join(dir+"-store", "assay.db"+suffix)); err != nil && !os.IsNotExist(err) {
 			return res, err
 		}
 	}

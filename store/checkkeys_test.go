@@ -109,3 +109,29 @@ func TestCheckKeysAgreeAcrossProcessesAndRollbacks(t *testing.T) {
 		t.Fatalf("z: %d runs after the retry, want 1", len(got))
 	}
 }
+
+// A run inserted without a key, as an older assay still running on the
+// file writes it, gets its check's key: the readers of its check find it.
+func TestARunWrittenWithoutAKeyGetsOne(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "assay.db"))
+	defer s.Close()
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: []history.StoredRun{run(1, "a", t0, true)}}))
+	for i, check := range []string{"a", "new"} {
+		_, err := s.db.Exec(`INSERT INTO results (id, check_name, started_ms, duration_us, passed, reason, message, failing_step, result)
+			VALUES (?, ?, ?, 1000, 1, '', '', '', '{}')`, 10+i, check, t0.UnixMilli())
+		must(t, err)
+	}
+	for check, want := range map[string]int{"a": 2, "new": 1} {
+		got, err := s.Results(ctx, check, history.ResultQuery{Status: history.StatusAny, Limit: 10})
+		must(t, err)
+		if len(got) != want {
+			t.Fatalf("%s: %d runs, want %d", check, len(got), want)
+		}
+	}
+	var temp int
+	must(t, s.db.QueryRow(`PRAGMA temp_store`).Scan(&temp))
+	if temp != 2 {
+		t.Fatalf("the writer's temp_store after the migrations is %d, want 2 (memory)", temp)
+	}
+}

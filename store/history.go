@@ -279,73 +279,96 @@ const pruneByAge = `DELETE FROM results WHERE id IN (SELECT id FROM results WHER
 const pruneByCount = `DELETE FROM results WHERE id IN (SELECT id FROM results WHERE ` + byCheck + ` AND id <= ? AND id < (
 	SELECT id FROM results WHERE ` + byCheck + ` ORDER BY id DESC LIMIT 1 OFFSET ?) ORDER BY id LIMIT ?)`
 
+// keepPerTx is how many checks' per-check prunes one transaction makes:
+// every check is pruned at start, and 10,000 checks in one transaction
+// would hold the writer (alert state, the outbox) for seconds.
+const keepPerTx = 100
+
 // Prune implements history.Writer. Each statement deletes at most
-// p.Limit rows, oldest first, and a call is one transaction: a page of
-// the by-check index that many deletes touch is written to the WAL once.
+// p.Limit rows, oldest first. The age and aggregate statements are one
+// transaction, a page of the by-check index that many deletes touch
+// being written to the WAL once; the per-check ones follow, keepPerTx
+// checks to a transaction.
 func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
 	total, more := 0, false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		total, more = 0, false
-		return prune(ctx, tx, p, limit, &total, &more)
-	})
-	if err != nil {
-		return 0, false, err
-	}
-	return total, more, nil
-}
-
-func prune(ctx context.Context, tx *sql.Tx, p history.PrunePolicy, limit int, total *int, more *bool) error {
-	// Runs not yet in the aggregates stay until the next roll-up.
-	var wm int64
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&wm); err != nil {
+	// step runs f in a transaction with exec, which counts what goes;
+	// wm is the roll-up mark: runs not yet in the aggregates stay.
+	step := func(f func(exec func(q string, args ...any) error, wm int64) error) error {
+		n, m := 0, false
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			n, m = 0, false
+			var wm int64
+			if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&wm); err != nil {
+				return err
+			}
+			return f(func(q string, args ...any) error {
+				res, err := tx.ExecContext(ctx, q, args...)
+				if err != nil {
+					return err
+				}
+				d, _ := res.RowsAffected()
+				n += int(d)
+				m = m || int(d) >= limit
+				return nil
+			}, wm)
+		})
+		if err == nil {
+			total, more = total+n, more || m
+		}
 		return err
 	}
-	exec := func(q string, args ...any) error {
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return err
+	err := step(func(exec func(string, ...any) error, wm int64) error {
+		if !p.Before.IsZero() {
+			if err := exec(pruneByAge, p.Before.UnixMilli(), wm, limit); err != nil {
+				return err
+			}
+			if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
+				return err
+			}
+			if err := exec(`DELETE FROM baselines WHERE (check_name, step_name) IN (SELECT check_name, step_name FROM baselines WHERE started_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
+				return err
+			}
 		}
-		n, _ := res.RowsAffected()
-		*total += int(n)
-		*more = *more || int(n) >= limit
+		if !p.MinuteBefore.IsZero() {
+			if err := exec(`DELETE FROM rollup_minute WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_minute WHERE bucket_ms < ? LIMIT ?)`, p.MinuteBefore.UnixMilli(), limit); err != nil {
+				return err
+			}
+		}
+		if !p.HourBefore.IsZero() {
+			if err := exec(`DELETE FROM rollup_hour WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_hour WHERE bucket_ms < ? LIMIT ?)`, p.HourBefore.UnixMilli(), limit); err != nil {
+				return err
+			}
+		}
 		return nil
+	})
+	if err != nil {
+		return total, more, err
 	}
-	if !p.Before.IsZero() {
-		if err := exec(pruneByAge, p.Before.UnixMilli(), wm, limit); err != nil {
-			return err
-		}
-		if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
-			return err
-		}
-		if err := exec(`DELETE FROM baselines WHERE (check_name, step_name) IN (SELECT check_name, step_name FROM baselines WHERE started_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
-			return err
-		}
-	}
+	var kept []string
 	for _, check := range slices.Sorted(maps.Keys(p.Keep)) {
-		keep := p.Keep[check]
-		if keep <= 0 {
-			continue
-		}
-		// The id of the oldest run to keep; older ones go.
-		if err := exec(pruneByCount, check, wm, check, keep-1, limit); err != nil {
-			return err
+		if p.Keep[check] > 0 {
+			kept = append(kept, check)
 		}
 	}
-	if !p.MinuteBefore.IsZero() {
-		if err := exec(`DELETE FROM rollup_minute WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_minute WHERE bucket_ms < ? LIMIT ?)`, p.MinuteBefore.UnixMilli(), limit); err != nil {
-			return err
+	for part := range slices.Chunk(kept, keepPerTx) {
+		err := step(func(exec func(string, ...any) error, wm int64) error {
+			for _, check := range part {
+				// The id of the oldest run to keep; older ones go.
+				if err := exec(pruneByCount, check, wm, check, p.Keep[check]-1, limit); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, more, err
 		}
 	}
-	if !p.HourBefore.IsZero() {
-		if err := exec(`DELETE FROM rollup_hour WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_hour WHERE bucket_ms < ? LIMIT ?)`, p.HourBefore.UnixMilli(), limit); err != nil {
-			return err
-		}
-	}
-	return nil
+	return total, more, nil
 }
 
 func clampLimit(n int) int {

@@ -160,3 +160,37 @@ func TestRunSummariesSurviveEitherRowShape(t *testing.T) {
 		}
 	}
 }
+
+// The per-check prune holds for every check when there are more of them
+// than one of its transactions takes.
+func TestPruneKeepsEachCheckToItsLimitAcrossTransactions(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "assay.db"))
+	defer s.Close()
+	n := 2*keepPerTx + 3
+	var runs []history.StoredRun
+	keep := map[string]int{}
+	id := int64(0)
+	for c := range n {
+		name := fmt.Sprintf("c%03d", c)
+		keep[name] = 2
+		for range 5 {
+			id++
+			runs = append(runs, run(id, name, t0.Add(time.Duration(id)*time.Millisecond), true))
+		}
+	}
+	must(t, s.WriteBatch(ctx, history.Batch{Runs: runs}))
+	must(t, s.RollUp(ctx, id))
+	deleted, more, err := s.Prune(ctx, history.PrunePolicy{Keep: keep, Limit: 1000})
+	must(t, err)
+	if deleted != 3*n || more {
+		t.Fatalf("pruned %d (more %v), want %d", deleted, more, 3*n)
+	}
+	for name := range keep {
+		got, err := s.Results(ctx, name, history.ResultQuery{Status: history.StatusAny, Limit: 10})
+		must(t, err)
+		if len(got) != 2 || got[0].ID <= got[1].ID || got[1].ID%5 != 4 {
+			t.Fatalf("%s keeps %+v, want its 2 newest runs", name, got)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func (b *rollupBook) add(runs []history.StoredRun) {
 	defer b.mu.Unlock()
 	if len(b.runs)+len(runs) > maxBooked {
 		b.runs = nil
+		if len(runs) > maxBooked {
+			return // a backlog written at once: its roll-up reads the table
+		}
 	}
 	for i := range runs {
 		r := &runs[i]

@@ -138,3 +138,18 @@ func TestRollUpBookOverflowFallsBackToTheTable(t *testing.T) {
 		t.Fatalf("the book holds %d runs from id %d, want the %d of the second batch", len(got), got[0].id, len(runs))
 	}
 }
+
+// A single batch larger than the book (a backlog flushed at once after
+// an outage) is not booked at all: the book stays within its bound.
+func TestRollUpBookRefusesABatchLargerThanItself(t *testing.T) {
+	var b rollupBook
+	b.add([]history.StoredRun{{RunSummary: history.RunSummary{ID: 1, Check: "a", Started: t0}}})
+	runs := make([]history.StoredRun, maxBooked+1)
+	for i := range runs {
+		runs[i] = history.StoredRun{RunSummary: history.RunSummary{ID: int64(i + 2), Check: "a", Started: t0}}
+	}
+	b.add(runs)
+	if n := len(b.runs); n != 0 {
+		t.Fatalf("the book holds %d runs after a batch of %d, bound %d", n, len(runs), maxBooked)
+	}
+}

@@ -243,7 +243,14 @@ var schema = []string{
 	ALTER TABLE results ADD COLUMN check_key INTEGER NOT NULL DEFAULT 0;
 	UPDATE results SET check_key = (SELECT key FROM check_keys WHERE name = results.check_name);
 	DROP INDEX results_check;
-	CREATE INDEX results_check ON results (check_key, id);`,
+	CREATE INDEX results_check ON results (check_key, id);
+	-- A row written without a key (by an older assay still running on the
+	-- file while this one migrated it) gets its key, so that the readers
+	-- of its check find it.
+	CREATE TRIGGER results_unkeyed AFTER INSERT ON results WHEN NEW.check_key = 0 BEGIN
+		INSERT OR IGNORE INTO check_keys (name) VALUES (NEW.check_name);
+		UPDATE results SET check_key = (SELECT key FROM check_keys WHERE name = NEW.check_name) WHERE id = NEW.id;
+	END;`,
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -319,6 +326,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if version > len(schema) {
 		return fmt.Errorf("schema version %d is newer than this assay knows (%d)", version, len(schema))
+	}
+	if version < len(schema) {
+		// A step that rewrites every stored run keeps a statement journal
+		// of nearly every page: on disk, not in memory as the writer's
+		// batches have it (a large history would need its size in RAM).
+		if _, err := s.db.ExecContext(ctx, "PRAGMA temp_store = FILE"); err != nil {
+			return err
+		}
+		defer s.db.ExecContext(ctx, "PRAGMA temp_store = MEMORY")
 	}
 	for i := version; i < len(schema); i++ {
 		err := s.tx(ctx, func(tx *sql.Tx) error {

@@ -276,11 +276,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// (bench --only history): statement journals in memory, not in a temp
 	// file written at every multi-row insert; a 32 MiB page cache, which
 	// holds the by-check index that every batch touches all over; and a
-	// checkpoint every 10,000 WAL pages (about 40 MB) rather than 1,000,
-	// so that a page dirtied by ten batches is copied back once.
+	// checkpoint every 4,000 WAL pages (about 16 MB) rather than 1,000,
+	// so that a page dirtied by several batches is copied back once.
 	busy := fmt.Sprintf("busy_timeout(%d)", s.busy.Milliseconds())
 	db, err := sql.Open("sqlite", dsn(path, "immediate", "journal_mode(WAL)", "synchronous(FULL)", busy, "foreign_keys(ON)",
-		"temp_store(MEMORY)", "cache_size(-32768)", "wal_autocheckpoint(10000)"))
+		"temp_store(MEMORY)", "cache_size(-32768)", "wal_autocheckpoint(4000)"))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}

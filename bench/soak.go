@@ -357,6 +357,9 @@ func runSoak(cfg benchConfig, tmp string, progress func(string, ...any)) (figs [
 	}
 	trendFig := func(name, unit string, t trend, human func(float64) string) {
 		target := "<= " + human(t.Allowed) + "/h"
+		if t.Noise > 0 {
+			target += " + " + human(t.Noise) + "/h noise"
+		}
 		if !t.Judged {
 			target = "not judged (< " + rssRule.MinWindow.String() + ")"
 		}

@@ -79,47 +79,43 @@ var (
 	}}
 )
 
-// insertRuns inserts runs[i] for each i in which, insertRows to a
-// statement, in the given shape.
-func insertRuns(ctx context.Context, tx *sql.Tx, runs []history.StoredRun, keys []int64, which []int, shape rowShape) error {
+// execRows inserts n rows, insertRows to a statement: head is the
+// statement up to its VALUES, row one row's placeholders, tail what
+// follows; rowArgs appends row i's arguments, and what names row i in an
+// error.
+func execRows(ctx context.Context, tx *sql.Tx, head, row, tail string, n int,
+	rowArgs func(args []any, i int) []any, what func(i int) string) error {
+	var full *sql.Stmt // the statement of insertRows rows, prepared once
 	var args []any
-	exec := func(stmt *sql.Stmt, part []int) error {
+	for start := 0; start < n; start += insertRows {
+		end := min(start+insertRows, n)
+		stmt := full
+		if stmt == nil || end-start < insertRows {
+			var err error
+			if stmt, err = tx.PrepareContext(ctx, head+strings.Repeat(row+", ", end-start-1)+row+tail); err != nil {
+				return err
+			}
+			defer stmt.Close()
+			if end-start == insertRows {
+				full = stmt
+			}
+		}
 		args = args[:0]
-		for _, i := range part {
-			args = shape.args(args, &runs[i], keys[i])
+		for i := start; i < end; i++ {
+			args = rowArgs(args, i)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("runs %d..%d (%s..%s): %w", runs[part[0]].ID, runs[part[len(part)-1]].ID,
-				runs[part[0]].Check, runs[part[len(part)-1]].Check, err)
-		}
-		return nil
-	}
-	if len(which) >= insertRows {
-		stmt, err := tx.PrepareContext(ctx, insertRun+strings.Repeat(shape.values+", ", insertRows-1)+shape.values+" ON CONFLICT (id) DO NOTHING")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for len(which) >= insertRows {
-			if err := exec(stmt, which[:insertRows]); err != nil {
-				return err
-			}
-			which = which[insertRows:]
-		}
-	}
-	if len(which) > 0 {
-		stmt, err := tx.PrepareContext(ctx, insertRun+shape.values+" ON CONFLICT (id) DO NOTHING")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i := range which {
-			if err := exec(stmt, which[i:i+1]); err != nil {
-				return err
-			}
+			return fmt.Errorf("%s to %s: %w", what(start), what(end-1), err)
 		}
 	}
 	return nil
+}
+
+// insertRuns inserts runs[i] for each i in which, in the given shape.
+func insertRuns(ctx context.Context, tx *sql.Tx, runs []history.StoredRun, keys []int64, which []int, shape rowShape) error {
+	return execRows(ctx, tx, insertRun, shape.values, " ON CONFLICT (id) DO NOTHING", len(which),
+		func(args []any, i int) []any { return shape.args(args, &runs[which[i]], keys[which[i]]) },
+		func(i int) string { return fmt.Sprintf("run %d of %s", runs[which[i]].ID, runs[which[i]].Check) })
 }
 
 // byCheck selects one check's runs through results_check, which is
@@ -225,10 +221,15 @@ func (s *Store) WriteBatch(ctx context.Context, b history.Batch) error {
 	return err
 }
 
-// rolledUpTo is the id up to which the aggregates count the runs.
-func (s *Store) rolledUpTo(ctx context.Context) (int64, error) {
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// rollUpMark is the id up to which the aggregates count the runs.
+func rollUpMark(ctx context.Context, q rowQuerier) (int64, error) {
 	var v int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&v)
 	return v, err
 }
 
@@ -284,6 +285,47 @@ const pruneByCount = `DELETE FROM results WHERE id IN (SELECT id FROM results WH
 // would hold the writer (alert state, the outbox) for seconds.
 const keepPerTx = 100
 
+// pruneTx is one transaction of a prune: exec runs a delete of at most
+// limit rows and counts what went; wm is the roll-up mark (runs not yet
+// in the aggregates stay).
+type pruneTx struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	limit   int
+	wm      int64
+	deleted int
+	more    bool // a statement reached the limit
+}
+
+func (p *pruneTx) exec(q string, args ...any) error {
+	res, err := p.tx.ExecContext(p.ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, _ := res.RowsAffected()
+	p.deleted += int(n)
+	p.more = p.more || int(n) >= p.limit
+	return nil
+}
+
+// pruneIn runs f in one transaction and adds what it deleted to
+// deleted and more once it commits.
+func (s *Store) pruneIn(ctx context.Context, limit int, deleted *int, more *bool, f func(*pruneTx) error) error {
+	var p *pruneTx
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		wm, err := rollUpMark(ctx, tx)
+		if err != nil {
+			return err
+		}
+		p = &pruneTx{ctx: ctx, tx: tx, limit: limit, wm: wm}
+		return f(p)
+	})
+	if err == nil {
+		*deleted, *more = *deleted+p.deleted, *more || p.more
+	}
+	return err
+}
+
 // Prune implements history.Writer. Each statement deletes at most
 // p.Limit rows, oldest first. The age and aggregate statements are one
 // transaction, a page of the by-check index that many deletes touch
@@ -295,51 +337,25 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 		limit = 1000
 	}
 	total, more := 0, false
-	// step runs f in a transaction with exec, which counts what goes;
-	// wm is the roll-up mark: runs not yet in the aggregates stay.
-	step := func(f func(exec func(q string, args ...any) error, wm int64) error) error {
-		n, m := 0, false
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			n, m = 0, false
-			var wm int64
-			if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&wm); err != nil {
-				return err
-			}
-			return f(func(q string, args ...any) error {
-				res, err := tx.ExecContext(ctx, q, args...)
-				if err != nil {
-					return err
-				}
-				d, _ := res.RowsAffected()
-				n += int(d)
-				m = m || int(d) >= limit
-				return nil
-			}, wm)
-		})
-		if err == nil {
-			total, more = total+n, more || m
-		}
-		return err
-	}
-	err := step(func(exec func(string, ...any) error, wm int64) error {
+	err := s.pruneIn(ctx, limit, &total, &more, func(pt *pruneTx) error {
 		if !p.Before.IsZero() {
-			if err := exec(pruneByAge, p.Before.UnixMilli(), wm, limit); err != nil {
+			if err := pt.exec(pruneByAge, p.Before.UnixMilli(), pt.wm, limit); err != nil {
 				return err
 			}
-			if err := exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
+			if err := pt.exec(`DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_ms > 0 AND resolved_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
 				return err
 			}
-			if err := exec(`DELETE FROM baselines WHERE (check_name, step_name) IN (SELECT check_name, step_name FROM baselines WHERE started_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
+			if err := pt.exec(`DELETE FROM baselines WHERE (check_name, step_name) IN (SELECT check_name, step_name FROM baselines WHERE started_ms < ? LIMIT ?)`, p.Before.UnixMilli(), limit); err != nil {
 				return err
 			}
 		}
 		if !p.MinuteBefore.IsZero() {
-			if err := exec(`DELETE FROM rollup_minute WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_minute WHERE bucket_ms < ? LIMIT ?)`, p.MinuteBefore.UnixMilli(), limit); err != nil {
+			if err := pt.exec(`DELETE FROM rollup_minute WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_minute WHERE bucket_ms < ? LIMIT ?)`, p.MinuteBefore.UnixMilli(), limit); err != nil {
 				return err
 			}
 		}
 		if !p.HourBefore.IsZero() {
-			if err := exec(`DELETE FROM rollup_hour WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_hour WHERE bucket_ms < ? LIMIT ?)`, p.HourBefore.UnixMilli(), limit); err != nil {
+			if err := pt.exec(`DELETE FROM rollup_hour WHERE (check_name, bucket_ms) IN (SELECT check_name, bucket_ms FROM rollup_hour WHERE bucket_ms < ? LIMIT ?)`, p.HourBefore.UnixMilli(), limit); err != nil {
 				return err
 			}
 		}
@@ -355,10 +371,10 @@ func (s *Store) Prune(ctx context.Context, p history.PrunePolicy) (int, bool, er
 		}
 	}
 	for part := range slices.Chunk(kept, keepPerTx) {
-		err := step(func(exec func(string, ...any) error, wm int64) error {
+		err := s.pruneIn(ctx, limit, &total, &more, func(pt *pruneTx) error {
 			for _, check := range part {
 				// The id of the oldest run to keep; older ones go.
-				if err := exec(pruneByCount, check, wm, check, p.Keep[check]-1, limit); err != nil {
+				if err := pt.exec(pruneByCount, check, pt.wm, check, p.Keep[check]-1, limit); err != nil {
 					return err
 				}
 			}
@@ -477,7 +493,7 @@ func (s *Store) counts(ctx context.Context, check string, from, to time.Time) (m
 	table, size := rollupTable(from, time.Now())
 	f := from.UnixMilli()
 	f -= mod(f, size)
-	wm, err := s.rolledUpTo(ctx)
+	wm, err := rollUpMark(ctx, s.rdb)
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/assay-monitor/assay/history"
@@ -67,7 +67,7 @@ func (b *rollupBook) take(from, upTo int64) []bookedRun {
 	}
 	clear(b.runs[len(keep):])
 	b.runs = keep
-	slices.SortFunc(in, func(x, y bookedRun) int { return int(min(max(x.id-y.id, -1), 1)) })
+	slices.SortFunc(in, func(x, y bookedRun) int { return cmp.Compare(x.id, y.id) })
 	return in
 }
 
@@ -98,8 +98,8 @@ var rollupTables = []struct {
 // exactly those runs, else by SQL over the stored runs.
 func (s *Store) RollUp(ctx context.Context, upTo int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var from int64
-		if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'rolled_up_to'`).Scan(&from); err != nil {
+		from, err := rollUpMark(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if upTo <= from {
@@ -112,7 +112,6 @@ func (s *Store) RollUp(ctx context.Context, upTo int64) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM results WHERE id > ? AND id <= ?`, from, upTo).Scan(&stored); err != nil {
 			return err
 		}
-		var err error
 		if exactly(booked, stored) {
 			s.rollUps.booked.Add(1)
 			err = rollUpBooked(ctx, tx, booked)
@@ -151,9 +150,6 @@ type bucketKey struct {
 
 type bucketSums struct{ runs, failures, durationUS int64 }
 
-// upsertRows is how many aggregate rows one upsert statement writes.
-const upsertRows = 64
-
 // rollUpBooked adds the booked runs to the aggregates as SQL would: the
 // same buckets (truncating %, as SQLite's), the same sums.
 func rollUpBooked(ctx context.Context, tx *sql.Tx, runs []bookedRun) error {
@@ -175,36 +171,16 @@ func rollUpBooked(ctx context.Context, tx *sql.Tx, runs []bookedRun) error {
 			}
 			b.durationUS += r.durationUS
 		}
-		const row = "(?, ?, ?, ?, ?)"
-		stmts := map[int]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
-			}
-		}()
-		args := make([]any, 0, 5*upsertRows)
-		for len(keys) > 0 {
-			part := keys[:min(len(keys), upsertRows)]
-			keys = keys[len(part):]
-			st := stmts[len(part)]
-			if st == nil {
-				var err error
-				st, err = tx.PrepareContext(ctx, `INSERT INTO `+t.name+` (check_name, bucket_ms, runs, failures, duration_us) VALUES `+
-					strings.Repeat(row+", ", len(part)-1)+row+` ON CONFLICT (check_name, bucket_ms) DO UPDATE SET runs = runs + excluded.runs,
-					failures = failures + excluded.failures, duration_us = duration_us + excluded.duration_us`)
-				if err != nil {
-					return fmt.Errorf("%s: %w", t.name, err)
-				}
-				stmts[len(part)] = st
-			}
-			args = args[:0]
-			for _, k := range part {
-				b := sums[k]
-				args = append(args, k.check, k.bucket, b.runs, b.failures, b.durationUS)
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
-			}
+		err := execRows(ctx, tx, `INSERT INTO `+t.name+` (check_name, bucket_ms, runs, failures, duration_us) VALUES `, "(?, ?, ?, ?, ?)",
+			` ON CONFLICT (check_name, bucket_ms) DO UPDATE SET runs = runs + excluded.runs,
+			failures = failures + excluded.failures, duration_us = duration_us + excluded.duration_us`, len(keys),
+			func(args []any, i int) []any {
+				b := sums[keys[i]]
+				return append(args, keys[i].check, keys[i].bucket, b.runs, b.failures, b.durationUS)
+			},
+			func(i int) string { return fmt.Sprintf("%s of %s at %d", t.name, keys[i].check, keys[i].bucket) })
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -12,11 +12,11 @@ import (
 	"github.com/assay-monitor/assay/history"
 )
 
-// aggregates is one aggregate table as check/bucket -> runs, failures,
-// duration.
-func aggregates(t *testing.T, s *Store, table string) map[string][3]int64 {
+// buckets reads rows of check, bucket, runs, failures, duration as
+// check@bucket -> the three sums.
+func buckets(t *testing.T, s *Store, q string, args ...any) map[string][3]int64 {
 	t.Helper()
-	rows, err := s.db.Query(`SELECT check_name, bucket_ms, runs, failures, duration_us FROM ` + table)
+	rows, err := s.db.Query(q, args...)
 	must(t, err)
 	defer rows.Close()
 	out := map[string][3]int64{}
@@ -31,24 +31,18 @@ func aggregates(t *testing.T, s *Store, table string) map[string][3]int64 {
 	return out
 }
 
+// aggregates is one aggregate table as it is.
+func aggregates(t *testing.T, s *Store, table string) map[string][3]int64 {
+	t.Helper()
+	return buckets(t, s, `SELECT check_name, bucket_ms, runs, failures, duration_us FROM `+table)
+}
+
 // grouped is what the aggregates must hold after a roll-up to mark: the
 // stored runs up to it, grouped by SQL.
 func grouped(t *testing.T, s *Store, size, mark int64) map[string][3]int64 {
 	t.Helper()
-	rows, err := s.db.Query(`SELECT check_name, started_ms - (started_ms % ?), COUNT(*), SUM(1 - passed), SUM(duration_us)
+	return buckets(t, s, `SELECT check_name, started_ms - (started_ms % ?), COUNT(*), SUM(1 - passed), SUM(duration_us)
 		FROM results WHERE id <= ? GROUP BY 1, 2`, size, mark)
-	must(t, err)
-	defer rows.Close()
-	out := map[string][3]int64{}
-	for rows.Next() {
-		var name string
-		var bucket int64
-		var v [3]int64
-		must(t, rows.Scan(&name, &bucket, &v[0], &v[1], &v[2]))
-		out[fmt.Sprint(name, "@", bucket)] = v
-	}
-	must(t, rows.Err())
-	return out
 }
 
 // The aggregates equal a GROUP BY over the stored runs after every
